@@ -1,0 +1,29 @@
+# The README's two commands: `make demo` and `make test`. Both set up everything
+# they need from a fresh clone (a virtual environment in .venv) and are safe to rerun.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+DEMO_OUT ?= demo-output/$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: demo test lint setup clean
+
+$(STAMP): pyproject.toml install/setup.sh
+	bash install/setup.sh "$(PYTHON)" "$(VENV)"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/vidmusician demo "$(DEMO_OUT)"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy core
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,267 @@
+"""The ``vidmusician`` command line: a thin wrapper around ``core``.
+
+Errors that VidMusician raises on purpose print one clear message and exit
+with status 2; ``--debug`` (or ``VIDMUSICIAN_DEBUG=1``) shows the traceback.
+Progress bars appear on work that takes over a second; ``--quiet`` silences
+them and the notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from . import __version__, options
+from .errors import Cancelled, VidMusicianError
+
+
+class Console:
+    """Where a command writes: notes and bars to stderr, results to stdout."""
+
+    def __init__(self, quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None):
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self._bar: Any = None
+
+    def _print(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.write(text, file=self.err)  # above the bar, not through it
+        else:
+            print(text, file=self.err)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self._print(text)
+
+    def warn(self, text: str) -> None:
+        """Warnings show even with --quiet: they are about the user's files."""
+        self._print(f"warning: {text}")
+
+    def progress(self, fraction: float, label: str = "") -> None:
+        """A ``core`` progress callback drawing a tqdm bar after one second."""
+        if self.quiet:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=1000,
+                delay=1.0,
+                file=self.err,
+                leave=False,
+                bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+            )
+        self._bar.set_description_str(label or "working", refresh=False)
+        self._bar.update(int(fraction * 1000) - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _add_options(p: argparse.ArgumentParser, command: str) -> None:
+    """Flags from the one options table (``core.options``)."""
+    for opt in options.for_command(command):
+        kwargs: dict[str, Any] = {"dest": opt.name, "default": None}
+        default = f" (default: {opt.default})" if opt.default is not None else ""
+        if opt.type is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = str  # checked by the table, with its message
+            kwargs["metavar"] = opt.metavar or opt.name.upper()
+            if opt.choices:
+                kwargs["metavar"] = "{" + ",".join(map(str, opt.choices)) + "}"
+        p.add_argument(opt.flag, help=opt.help + default, **kwargs)
+
+
+def _settings(args: argparse.Namespace, command: str) -> dict[str, Any]:
+    config = options.load_config(args.config or os.environ.get("VIDMUSICIAN_CONFIG"))
+    names = [o.name for o in options.for_command(command)]
+    explicit = {n: getattr(args, n, None) for n in names}
+    return options.resolve(explicit, config, names)
+
+
+def _emit_json(data: Any, dest: str, console: Console) -> None:
+    from . import fsutil
+
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if dest == "-":
+        console.out.write(text)
+        console.out.flush()
+    else:
+        fsutil.write_text(dest, text)
+        console.note(f"wrote {dest}")
+
+
+def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .analyze import analyze, to_json
+
+    s = _settings(args, "analyze")
+    tl = analyze(
+        args.input,
+        rate=s["rate"],
+        scene_detector=s["scene_detector"],
+        progress=console.progress,
+        cancel=cancel,
+    )
+    console.close()
+    for w in tl.warnings:
+        console.warn(w)
+    if args.json is not None:
+        _emit_json(to_json(tl), args.json, console)
+        return 0
+    _print_summary(tl, console)
+    return 0
+
+
+def _print_summary(tl: Any, console: Console) -> None:
+    from .units import clock
+
+    w = console.out
+    print(
+        f"{tl.name}: {tl.rate:g} fps, {clock(tl.duration_s)} ({tl.duration_frames} frames), "
+        f"starts at {tl.start_timecode}, {len(tl.shots)} shots",
+        file=w,
+    )
+    print(f"{'shot':>4}  {'start':>12}  {'end':>12}  {'kind':<9} name", file=w)
+    for s in tl.shots:
+        flag = "" if s.media_found or not s.media else "  [media missing]"
+        print(
+            f"{s.index:>4}  {clock(s.start_s):>12}  {clock(s.end_s):>12}  {s.kind:<9} {s.name}{flag}",
+            file=w,
+        )
+    print(f"{len(tl.anchors)} anchors:", file=w)
+    for a in tl.anchors:
+        print(f"  {clock(a.time_s):>12}  {a.kind:<10} {a.strength:.2f}  {a.label}", file=w)
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .doctor import checks
+
+    ok = True
+    for row in checks():
+        mark = {"ok": "ok  ", "missing": "--  ", "error": "FAIL"}[row.status]
+        ok &= row.status != "error"
+        print(f"{mark} {row.name:<26} {row.detail}", file=console.out)
+    return 0 if ok else 1
+
+
+def cmd_demo(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(args.out, progress=console.progress, cancel=cancel, note=console.note)
+    console.close()
+    print(summary, file=console.out)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes")
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common.add_argument("--config", metavar="FILE", help="TOML file of settings (see README)")
+
+    parser = argparse.ArgumentParser(
+        prog="vidmusician",
+        description="Score a cut video: music whose beats land on the cuts.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"vidmusician {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "analyze",
+        parents=[common],
+        help="read a timeline or video: shots, cuts, markers",
+        description="Read a timeline (.otio, .otioz, FCP 7 .xml, .edl) or a video and list its "
+        "shots and the anchors the music will follow.",
+    )
+    p.add_argument("input", metavar="INPUT", help="timeline file or video")
+    p.add_argument("--json", metavar="FILE|-", help="write the analysis as JSON ('-' = stdout)")
+    _add_options(p, "analyze")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "doctor", parents=[common], help="what is installed and usable (backends, weights, Qt, GPU)"
+    )
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="make a demo cut (video + timeline) and score it",
+        description="Write a demo cut (media made with OpenCV, an OTIO and an FCP 7 XML "
+        "timeline) into OUT, then run the pipeline on it.",
+    )
+    p.add_argument("out", metavar="OUT", help="a new folder for the demo")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 cancelled)."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    err_stream = err or sys.stderr
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed usage; keep its status (2)
+        return int(e.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help(out or sys.stdout)
+        return 2
+    debug = args.debug or os.environ.get("VIDMUSICIAN_DEBUG", "") not in ("", "0")
+    console = Console(args.quiet, out, err)
+    cancel = threading.Event()
+    func: Callable[[argparse.Namespace, Console, threading.Event], int] = args.func
+    try:
+        return func(args, console, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        console.close()
+        print("vidmusician: cancelled.", file=err_stream)
+        return Cancelled.exit_code
+    except VidMusicianError as e:
+        console.close()
+        if debug:
+            traceback.print_exc(file=err_stream)
+        print(f"vidmusician: error: {e}", file=err_stream)
+        return e.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug: say so, briefly, unless debugging
+        console.close()
+        if debug:
+            traceback.print_exc(file=err_stream)
+        print(
+            f"vidmusician: internal error: {type(e).__name__}: {e}\n"
+            "This is a bug. Run again with --debug for the traceback and report it.",
+            file=err_stream,
+        )
+        return 1
+    finally:
+        console.close()
+
+
+def entry() -> None:  # console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
+
+

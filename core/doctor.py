@@ -1,0 +1,105 @@
+"""``vidmusician doctor``: what is installed and usable.
+
+Optional parts (the Qt panel, the neural stack) are looked up without being
+imported, so the check is quick and works where they are broken.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from . import __version__
+
+Status = Literal["ok", "missing", "error"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def _dist_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _required(name: str, module: str, dist: str) -> Check:
+    """A package core needs: imported for real, so a broken install shows."""
+    try:
+        importlib.import_module(module)
+    except Exception as e:
+        return Check(name, "error", f"cannot import {module}: {e}; reinstall with pip install -e .")
+    return Check(name, "ok", _dist_version(dist) or "installed")
+
+
+def _optional(name: str, module: str, dist: str, purpose: str) -> Check:
+    """An optional package: found by its spec only, not imported."""
+    if importlib.util.find_spec(module) is None:
+        return Check(name, "missing", f"not installed ({purpose})")
+    return Check(name, "ok", _dist_version(dist) or "installed")
+
+
+def checks() -> list[Check]:
+    """Every check, in the order ``doctor`` prints them."""
+    rows = [
+        Check("vidmusician", "ok", f"{__version__} on Python {platform.python_version()} ({sys.executable})"),
+        _required("numpy", "numpy", "numpy"),
+        _required("opentimelineio", "opentimelineio", "opentimelineio"),
+    ]
+    try:
+        from .timeline import timeline_formats
+
+        fmts = timeline_formats()
+        rows.append(
+            Check(
+                "timeline formats",
+                "ok",
+                ", ".join(f"{s} ({a})" for s, a in sorted(fmts.items())),
+            )
+        )
+        for adapter, dist in (("fcp_xml", "otio-fcp-adapter"), ("cmx_3600", "otio-cmx3600-adapter")):
+            if adapter not in fmts.values():
+                rows.append(Check(dist, "error", f"adapter {adapter} missing: pip install {dist}"))
+    except Exception as e:
+        rows.append(Check("timeline formats", "error", str(e)))
+    rows.append(_required("opencv (headless)", "cv2", "opencv-python-headless"))
+    try:
+        import cv2
+
+        backends = [cv2.videoio_registry.getBackendName(b) for b in cv2.videoio_registry.getStreamBackends()]
+        status: Status = "ok" if "FFMPEG" in backends else "error"
+        rows.append(Check("video decoding", status, "OpenCV backends: " + ", ".join(backends)))
+    except Exception as e:
+        rows.append(Check("video decoding", "error", str(e)))
+    rows.append(_required("scenedetect", "scenedetect", "scenedetect-headless"))
+    rows.append(_required("soundfile", "soundfile", "soundfile"))
+    rows.append(Check("backend: arranger", "missing", "not in this version yet (the arranger issue)"))
+    torch = _optional("torch", "torch", "torch", "neural backend: make neural")
+    audiocraft = _optional("audiocraft", "audiocraft", "audiocraft", "neural backend: make neural")
+    rows += [torch, audiocraft]
+    rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
+    rows.append(_gpu())
+    return rows
+
+
+def _gpu() -> Check:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return Check("GPU", "missing", "no NVIDIA driver found; the neural backend runs on the CPU (slowly)")
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return Check("GPU", "missing", f"nvidia-smi failed: {e}")
+    return Check("GPU", "ok" if out else "missing", out.splitlines()[0] if out else "no GPU listed")

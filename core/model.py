@@ -1,0 +1,163 @@
+"""Plain, frozen data that crosses the seams between stages.
+
+Times here are float seconds from the timeline's first frame (record time)
+unless a name says frames; frame numbers count from 0 at the first frame,
+whatever the timeline's start timecode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AnchorKind = Literal["cut", "transition", "marker", "scene", "motion"]
+ANCHOR_KINDS: tuple[str, ...] = ("cut", "transition", "marker", "scene", "motion")
+
+ShotKind = Literal["clip", "gap", "generator"]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One stretch of the composited picture between two edit points.
+
+    Attributes
+    ----------
+    index : int >= 0
+        Position in the timeline, from 0 (the index ``regenerate --shot`` takes).
+    start_frame, end_frame : int
+        Record range in frames at the timeline rate, end exclusive.
+    start_s, end_s : float
+        The same range in seconds from the timeline's first frame.
+    name : str
+        The clip's name (empty for a gap).
+    kind : "clip" | "gap" | "generator"
+        A gap is a shot of black; a generator is a synthetic source (bars, solid).
+    media : str | None
+        Local path (or URL when not a local file) of the source media, if any.
+    media_found : bool
+        True when ``media`` is a local file that exists.
+    source_start_s, source_end_s : float | None
+        Source range in the media's own time, seconds (None for gaps).
+    media_start_s : float | None
+        Start of the media's available range in its own time, seconds, when
+        known (a media file's first frame is there; subtract it to get a
+        position in the file).
+    track : str
+        Name of the video track the picture comes from.
+    """
+
+    index: int
+    start_frame: int
+    end_frame: int
+    start_s: float
+    end_s: float
+    name: str
+    kind: ShotKind
+    media: str | None = None
+    media_found: bool = False
+    source_start_s: float | None = None
+    source_end_s: float | None = None
+    media_start_s: float | None = None
+    track: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A timeline, track or clip marker, in record time."""
+
+    time_s: float
+    frame: int
+    name: str
+    color: str = ""
+    duration_s: float = 0.0
+    scope: Literal["timeline", "track", "clip"] = "timeline"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A point the music should respect.
+
+    Attributes
+    ----------
+    time_s : float
+        Seconds from the timeline's first frame.
+    kind : "cut" | "transition" | "marker" | "scene" | "motion"
+    strength : float in [0, 1]
+        How strongly the music should mark it (1 = a hard cut between shots).
+    label : str
+        A short human description ("clip_A -> clip_B", a marker's name, ...).
+    duration_s : float
+        Length of a transition around its cut point (0 for a cut).
+    """
+
+    time_s: float
+    kind: AnchorKind
+    strength: float
+    label: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Where a timeline came from, enough to read it again unchanged."""
+
+    path: str
+    format: str  # OTIO adapter name, or "video" for a plain video file
+    rate_override: float | None = None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The editor's cut as VidMusician sees it.
+
+    Attributes
+    ----------
+    name : str
+    rate : float > 0
+        Frames per second of the record side.
+    duration_frames : int > 0
+    start_timecode : str
+        Timecode of the first frame (e.g. ``01:00:00:00``); record times in
+        this package are counted from that frame, not from 00:00:00:00.
+    shots : tuple of Shot
+        Edit points of the composited picture, in order, covering the whole
+        duration.
+    markers : tuple of Marker
+    anchors : tuple of Anchor
+        Cuts, transitions, markers (and for a plain video, detected scenes),
+        sorted by time.
+    source : InputSource
+    warnings : tuple of str
+        Things the user should know that did not stop reading.
+    """
+
+    name: str
+    rate: float
+    duration_frames: int
+    start_timecode: str
+    shots: tuple[Shot, ...]
+    markers: tuple[Marker, ...]
+    anchors: tuple[Anchor, ...]
+    source: InputSource
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_frames / self.rate
+
+    @property
+    def missing_media(self) -> tuple[str, ...]:
+        """Referenced local media that cannot be found, each once, in order."""
+        seen: dict[str, None] = {}
+        for s in self.shots:
+            if s.media and not s.media_found:
+                seen.setdefault(s.media, None)
+        return tuple(seen)
+
+    def cut_frames(self) -> tuple[int, ...]:
+        """Record frames of every edit point between shots."""
+        return tuple(s.start_frame for s in self.shots[1:])

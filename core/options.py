@@ -1,0 +1,138 @@
+"""One table of options: type, range, default and help, read by every front end.
+
+The command line builds its flags from :data:`OPTIONS`, a TOML config file is
+checked against it, and the Qt panel builds its widgets from it. Precedence:
+an explicit value > the config file > the default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import OptionError
+from .video import DETECTORS
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-facing setting.
+
+    Attributes
+    ----------
+    name : str
+        Python and TOML name (``scene_detector``); the flag is ``--scene-detector``.
+    type : type
+        ``float``, ``int``, ``str`` or ``bool``.
+    default : Any
+        Used when neither the command line nor the config file sets it (None = unset).
+    help : str
+    choices : tuple, optional
+    min, max : float, optional
+        Inclusive range for numbers.
+    commands : tuple of str
+        CLI commands that take it.
+    metavar : str
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    commands: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any, where: str = "") -> Any:
+        """``value`` converted to :attr:`type` and checked; raises ``OptionError``."""
+        label = where or self.flag
+        if value is None:
+            return None
+        try:
+            if self.type is bool and not isinstance(value, bool):
+                raise ValueError
+            v = self.type(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"{label} {value!r}: expected {self.type.__name__}. {self.help}.") from None
+        if self.choices is not None and v not in self.choices:
+            raise OptionError(f"{label} {v!r}: choose one of {', '.join(map(str, self.choices))}.")
+        if self.min is not None and v < self.min or self.max is not None and v > self.max:
+            raise OptionError(f"{label} {v!r}: must be between {self.min:g} and {self.max:g}.")
+        return v
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "rate",
+        float,
+        None,
+        "frames per second of an EDL (EDLs carry no rate; 24 is assumed otherwise)",
+        min=1.0,
+        max=1000.0,
+        commands=("analyze",),
+        metavar="FPS",
+    ),
+    Option(
+        "scene_detector",
+        str,
+        "adaptive",
+        "PySceneDetect detector that finds cuts in a plain video",
+        choices=DETECTORS,
+        commands=("analyze",),
+    ),
+)
+
+BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def for_command(command: str) -> list[Option]:
+    """The options a CLI command takes, in table order."""
+    return [o for o in OPTIONS if command in o.commands]
+
+
+def load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Read a TOML config file (a ``[vidmusician]`` table, or top-level keys).
+
+    Unknown keys and bad values are errors that name the file and key.
+    """
+    if path is None:
+        return {}
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OptionError(f"{p}: config file not found.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+        raise OptionError(f"{p}: not a valid TOML config file ({e}).") from None
+    table = data.get("vidmusician", data)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in BY_NAME:
+            known = ", ".join(sorted(BY_NAME))
+            raise OptionError(f"{p}: unknown setting '{key}'. Known settings: {known}.")
+        out[name] = BY_NAME[name].check(value, f"{p}: {key} =")
+    return out
+
+
+def resolve(explicit: dict[str, Any], config: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Each option in ``names``: explicit (not None) > config > default, checked."""
+    out: dict[str, Any] = {}
+    for name in names:
+        opt = BY_NAME[name]
+        if explicit.get(name) is not None:
+            out[name] = opt.check(explicit[name])
+        elif name in config:
+            out[name] = config[name]
+        else:
+            out[name] = opt.default
+    return out

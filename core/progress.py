@@ -1,0 +1,38 @@
+"""Progress and cancellation through plain callbacks.
+
+Long work in ``core`` takes ``progress`` (called with a fraction in [0, 1] and
+a short label) and ``cancel`` (anything with ``is_set()``, such as a
+``threading.Event``). The command line draws a bar, the panel a
+QProgressBar; ``core`` knows nothing of either.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from .errors import Cancelled
+
+ProgressFn = Callable[[float, str], None]
+
+
+class CancelToken(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def report(progress: ProgressFn | None, fraction: float, label: str = "") -> None:
+    """Call ``progress`` if given, with ``fraction`` clamped to [0, 1]."""
+    if progress is not None:
+        progress(min(1.0, max(0.0, fraction)), label)
+
+
+def check(cancel: CancelToken | None) -> None:
+    """Raise :class:`Cancelled` when ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+
+
+def scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | None:
+    """A progress function mapping [0, 1] onto [lo, hi] of ``progress``."""
+    if progress is None:
+        return None
+    return lambda f, label="": progress(lo + (hi - lo) * f, label)

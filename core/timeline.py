@@ -1,0 +1,588 @@
+"""Read an editor's timeline into a frozen :class:`~vidmusician.core.model.Timeline`.
+
+Any file an installed OpenTimelineIO adapter reads works (.otio, .otioz, FCP 7
+XML, CMX 3600 EDL, ...). Shots are the edit points of the *composited picture*:
+video tracks are stacked (upper tracks cover lower ones, gaps and disabled clips
+are transparent, nothing at all is black), nested stacks and tracks (compound
+clips) are resolved recursively, and every place where the visible source
+changes is an edit point. Record times count from the timeline's first frame,
+whatever its start timecode.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+
+from . import units
+from .errors import InputError, NoVideoError, OptionError, UnsupportedFormatError
+from .model import Anchor, InputSource, Marker, Shot, Timeline
+
+RT = otio.opentime.RationalTime
+
+#: Anchor strengths by what made the edit point (documented in the README).
+STRENGTH_CUT = 1.0
+STRENGTH_THROUGH_EDIT = 0.25  # same media continues: no visible change
+STRENGTH_TRANSITION = 0.6
+STRENGTH_MARKER = 0.8
+
+#: File extensions read as plain video (cuts come from PySceneDetect).
+VIDEO_SUFFIXES = frozenset(
+    ".mp4 .mov .m4v .mkv .avi .webm .mxf .mts .m2ts .ts .wmv .mpg .mpeg .flv .3gp .ogv".split()
+)
+
+EDL_DEFAULT_RATE = 24.0
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def timeline_formats() -> dict[str, str]:
+    """Installed OTIO adapters that read files: ``{".suffix": adapter_name}``."""
+    out: dict[str, str] = {}
+    for adapter in otio.plugins.ActiveManifest().adapters:
+        try:
+            if not adapter.has_feature("read"):
+                continue
+        except Exception:  # a broken plugin must not break reading others
+            continue
+        for suffix in adapter.suffixes:
+            out.setdefault("." + suffix.lower(), adapter.name)
+    return out
+
+
+def input_kind(path: str | os.PathLike[str]) -> str:
+    """``"video"`` or the OTIO adapter name that reads ``path``.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        When no reader handles the extension; the message lists those installed.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    formats = timeline_formats()
+    if suffix in formats:
+        return formats[suffix]
+    listed = ", ".join(sorted(formats))
+    videos = ", ".join(sorted(VIDEO_SUFFIXES))
+    raise UnsupportedFormatError(
+        f"{path}: no reader for '{suffix or '(no extension)'}' files. "
+        f"Timelines: {listed} (from the installed OpenTimelineIO adapters). "
+        f"Videos: {videos}. Export the timeline as OTIO, FCP 7 XML or EDL, "
+        "or install the OpenTimelineIO adapter for this format."
+    )
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file. Check the path.")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a timeline or video file.")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: cannot be read (permission denied).")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes). Export the timeline again.")
+
+
+def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[Any, str]:
+    """Read ``path`` with the OTIO adapter for its extension.
+
+    Parameters
+    ----------
+    path : path-like
+        The timeline file; never modified.
+    rate : float > 0, optional
+        Frame rate (fps) for formats that do not carry one (EDL). The EDL
+        adapter otherwise assumes 24 fps.
+
+    Returns
+    -------
+    (otio.schema.Timeline, adapter_name)
+    """
+    p = Path(path)
+    check_readable(p)
+    adapter = input_kind(p)
+    if adapter == "video":
+        raise InputError(f"{p}: is a video, not a timeline.")
+    if rate is not None and not units.valid_rate(rate):
+        raise OptionError(
+            f"--rate {rate}: not a usable frame rate; give frames per second between "
+            f"{units.MIN_RATE:g} and {units.MAX_RATE:g} (for example 24, 25, 29.97)."
+        )
+    kwargs: dict[str, Any] = {}
+    if adapter == "cmx_3600":
+        kwargs["rate"] = rate if rate is not None else EDL_DEFAULT_RATE
+    try:
+        result = otio.adapters.read_from_file(str(p), adapter_name=adapter, **kwargs)
+    except otio.exceptions.UnsupportedSchemaError as e:
+        raise InputError(
+            f"{p}: written by a newer OpenTimelineIO than this one "
+            f"({otio.__version__}): {e}. Upgrade OpenTimelineIO, or export the timeline "
+            "for an older OTIO version."
+        ) from e
+    except Exception as e:
+        what = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = ""
+        if adapter == "cmx_3600" and "Frame rate mismatch" in what:
+            hint = (
+                f" The EDL's timecodes do not fit {kwargs['rate']:g} fps: pass its "
+                "frame rate with --rate (for example --rate 25 or --rate 30)."
+            )
+        raise InputError(
+            f"{p}: cannot be read as {adapter.replace('_', ' ')}: {what}.{hint}"
+            f"{'' if hint else ' The file may be corrupt or not what its extension says.'}"
+        ) from e
+    if isinstance(result, otio.schema.SerializableCollection):
+        timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))
+        if not timelines:
+            raise NoVideoError(f"{p}: holds no timeline.")
+        result = timelines[0]
+    if not isinstance(result, otio.schema.Timeline):
+        raise InputError(
+            f"{p}: holds a {type(result).__name__}, not a timeline. Export a sequence/timeline."
+        )
+    return result, adapter
+
+
+# --------------------------------------------------------------------------- compositing
+
+
+@dataclass
+class _Seg:
+    """A stretch of record time showing one leaf item (None = black)."""
+
+    start: float  # record frames (float, exact until rounding)
+    end: float
+    item: Any  # otio Clip or None
+    src_start: Any  # RationalTime in the item's own time at ``start``
+    track: str
+
+
+def _is_enabled(item: Any) -> bool:
+    if not getattr(item, "enabled", True):
+        return False
+    # The FCP XML adapter keeps Premiere's <enabled>FALSE</enabled> in metadata only.
+    fcp = item.metadata.get("fcp_xml") if hasattr(item, "metadata") else None
+    if hasattr(fcp, "get") and str(fcp.get("enabled", "TRUE")).upper() == "FALSE":
+        return False
+    return True
+
+
+class _Compositor:
+    """Walks a timeline's video tracks and collects the visible picture."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.transitions: list[tuple[float, float, str]] = []  # (frame, duration_frames, label)
+        self.markers: list[Marker] = []
+
+    def f(self, t: Any) -> float:
+        """RationalTime -> float frames at the timeline rate."""
+        return float(t.rescaled_to(self.rate).value)
+
+    # An item's own time t maps to record frames as f(t) + offset.
+    def walk(self, item: Any, ws: Any, we: Any, offset: float, track: str) -> list[_Seg]:
+        """Visible segments of ``item`` over its own time window ``[ws, we)``."""
+        if not _is_enabled(item) or self.f(we) - self.f(ws) <= 0:
+            return []
+        self._markers(item, ws, we, offset)
+        if isinstance(item, otio.schema.Gap):
+            return []
+        if isinstance(item, otio.schema.Clip):
+            return [_Seg(self.f(ws) + offset, self.f(we) + offset, item, ws, track)]
+        if isinstance(item, otio.schema.Track):
+            return self._track(item, ws, we, offset)
+        if isinstance(item, otio.schema.Stack):
+            return self._stack(list(item), ws, we, offset, track)
+        return []  # unknown item kinds show nothing
+
+    def _children(self, comp: Any, ws: Any, we: Any, offset: float, track: str):
+        """Yield (child, child_ws, child_we, child_offset) for children overlapping the window."""
+        for child in comp:
+            if isinstance(child, otio.schema.Transition):
+                continue
+            r = child.range_in_parent()
+            lo = max(r.start_time, ws)
+            hi = min(r.end_time_exclusive(), we)
+            if self.f(hi) - self.f(lo) <= 0:
+                continue
+            origin = child.trimmed_range().start_time
+            child_ws = origin + (lo - r.start_time)
+            child_we = origin + (hi - r.start_time)
+            child_offset = offset + self.f(r.start_time) - self.f(origin)
+            yield child, child_ws, child_we, child_offset
+
+    def _track(self, tr: Any, ws: Any, we: Any, offset: float) -> list[_Seg]:
+        segs: list[_Seg] = []
+        for child, cws, cwe, coff in self._children(tr, ws, we, offset, tr.name):
+            segs.extend(self.walk(child, cws, cwe, coff, tr.name))
+        for idx, child in enumerate(tr):
+            if isinstance(child, otio.schema.Transition) and _is_enabled(child):
+                cut = child.range_in_parent().start_time + child.in_offset
+                if ws <= cut <= we:
+                    prev = _neighbour_name(tr, idx, -1)
+                    nxt = _neighbour_name(tr, idx, +1)
+                    dur = self.f(child.in_offset + child.out_offset)
+                    label = f"{child.name or child.transition_type}: {prev} -> {nxt}"
+                    self.transitions.append((self.f(cut) + offset, dur, label))
+        return segs
+
+    def _stack(self, layers: list[Any], ws: Any, we: Any, offset: float, track: str) -> list[_Seg]:
+        """Composite ``layers`` bottom (first) to top (last)."""
+        out: list[_Seg] = []
+        for layer in layers:
+            r = layer.range_in_parent() if layer.parent() is not None else None
+            if r is None:
+                continue
+            lo, hi = max(r.start_time, ws), min(r.end_time_exclusive(), we)
+            if self.f(hi) - self.f(lo) <= 0:
+                continue
+            origin = layer.trimmed_range().start_time
+            segs = self.walk(
+                layer,
+                origin + (lo - r.start_time),
+                origin + (hi - r.start_time),
+                offset + self.f(r.start_time) - self.f(origin),
+                getattr(layer, "name", track) if isinstance(layer, otio.schema.Track) else track,
+            )
+            for seg in segs:
+                out = _paint(out, seg, self.rate)
+        return out
+
+    def top_level(self, timeline: Any) -> list[_Seg]:
+        """Composite the timeline's video tracks over ``[0, duration)``.
+
+        Top-level tracks are placed at 0 and their own ``source_range`` offset is
+        ignored, as ``otio.algorithms.flatten_stack`` does (the EDL adapter stores
+        the record-in timecode there as a negative start).
+        """
+        out: list[_Seg] = []
+        for tr in timeline.video_tracks():
+            if not _is_enabled(tr):
+                continue
+            self._markers(tr, None, None, 0.0, scope="track")
+            ws = RT(-1e12, self.rate)
+            we = RT(1e12, self.rate)
+            for seg in self._track(tr, ws, we, 0.0):
+                out = _paint(out, seg, self.rate)
+        return out
+
+    def _markers(self, item: Any, ws: Any, we: Any, offset: float, scope: str | None = None) -> None:
+        for m in getattr(item, "markers", []):
+            t = m.marked_range.start_time
+            if ws is not None and not (ws <= t < we):
+                continue
+            frame = self.f(t) + offset
+            sc = scope or ("clip" if isinstance(item, (otio.schema.Clip, otio.schema.Gap)) else "track")
+            self.markers.append(
+                Marker(
+                    time_s=frame / self.rate,
+                    frame=int(round(frame)),
+                    name=m.name,
+                    color=str(m.color or ""),
+                    duration_s=self.f(m.marked_range.duration) / self.rate,
+                    scope=sc,  # type: ignore[arg-type]
+                )
+            )
+
+
+def _neighbour_name(track: Any, idx: int, step: int) -> str:
+    j = idx + step
+    while 0 <= j < len(track):
+        if not isinstance(track[j], otio.schema.Transition):
+            return track[j].name or ("black" if isinstance(track[j], otio.schema.Gap) else "?")
+        j += step
+    return "black"
+
+
+def _paint(base: list[_Seg], top: _Seg, rate: float) -> list[_Seg]:
+    """``base`` with ``top`` laid over it (segments sorted, non-overlapping)."""
+    out: list[_Seg] = []
+    for s in base:
+        if s.end <= top.start or s.start >= top.end:
+            out.append(s)
+            continue
+        if s.start < top.start:  # left remainder
+            out.append(_Seg(s.start, top.start, s.item, s.src_start, s.track))
+        if s.end > top.end:  # right remainder, source advanced
+            adv = top.end - s.start
+            out.append(_Seg(top.end, s.end, s.item, s.src_start + RT(adv, rate), s.track))
+    out.append(top)
+    out.sort(key=lambda s: s.start)
+    return out
+
+
+def _fill_black(segs: list[_Seg], total: float) -> list[_Seg]:
+    """Cover ``[0, total)``: holes become black segments."""
+    out: list[_Seg] = []
+    pos = 0.0
+    for s in segs:
+        if s.start > pos:
+            out.append(_Seg(pos, s.start, None, None, ""))
+        out.append(s)
+        pos = max(pos, s.end)
+    if pos < total:
+        out.append(_Seg(pos, total, None, None, ""))
+    return out
+
+
+# --------------------------------------------------------------------------- media
+
+
+def _local_path(url: str, base_dir: Path) -> tuple[str, bool]:
+    """(path or URL as shown, exists) for a media reference's target URL."""
+    if not url:
+        return "", False
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        raw = urllib.parse.unquote(parsed.path)
+        if parsed.netloc and parsed.netloc != "localhost":
+            raw = f"//{parsed.netloc}{raw}"
+        if len(raw) > 2 and raw[0] == "/" and raw[2] == ":":  # file:///C:/...
+            raw = raw[1:]
+        path = Path(raw)
+    elif parsed.scheme and len(parsed.scheme) > 1:  # http://, s3://, ...
+        return url, False
+    else:
+        path = Path(url)
+    if not path.is_absolute() and not (len(url) > 1 and url[1] == ":"):
+        path = base_dir / path
+    try:
+        return str(path), path.is_file()
+    except OSError:
+        return str(path), False
+
+
+def _media_of(clip: Any, base_dir: Path) -> tuple[str, str | None, bool, float | None]:
+    """(kind, media, media_found, media_start_s) of a clip."""
+    ref = clip.media_reference
+    start = None
+    ar = getattr(ref, "available_range", None)
+    if ar is not None:
+        start = units.seconds(ar.start_time)
+    if isinstance(ref, otio.schema.GeneratorReference):
+        return "generator", None, False, start
+    if isinstance(ref, otio.schema.ExternalReference):
+        path, found = _local_path(ref.target_url, base_dir)
+        return "clip", path or None, found, start
+    if isinstance(ref, otio.schema.ImageSequenceReference):
+        first, found = _local_path(ref.target_url_for_image_number(0), base_dir)
+        shown = ref.abstract_target_url("#" * max(1, ref.frame_zero_padding))
+        return "clip", _local_path(shown, base_dir)[0] if first else shown, found, start
+    return "clip", None, False, start
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _timeline_rate(t: Any, fmt: str, rate: float | None) -> float:
+    if fmt == "cmx_3600":
+        return float(rate if rate is not None else EDL_DEFAULT_RATE)
+    if t.global_start_time is not None and t.global_start_time.rate > 0:
+        return float(t.global_start_time.rate)
+    for clip in t.find_clips():
+        sr = clip.source_range
+        if sr is not None and sr.duration.rate > 0:
+            return float(sr.duration.rate)
+    d = t.duration()
+    return float(d.rate) if d.rate > 0 else 24.0
+
+
+def _start_frame(t: Any, fmt: str, rate: float) -> int:
+    if t.global_start_time is not None:
+        return units.frames(t.global_start_time, rate)
+    if fmt == "cmx_3600":
+        # the EDL adapter keeps the first record-in as a negative track start
+        for tr in t.video_tracks():
+            if tr.source_range is not None and tr.source_range.start_time.value < 0:
+                return -units.frames(tr.source_range.start_time, rate)
+    return 0
+
+
+def from_otio(
+    t: Any,
+    source: InputSource,
+    base_dir: Path | None = None,
+) -> Timeline:
+    """Build a :class:`Timeline` from an in-memory OTIO timeline.
+
+    Parameters
+    ----------
+    t : otio.schema.Timeline
+        Read only; never modified.
+    source : InputSource
+        Where ``t`` came from (kept for write-back).
+    base_dir : Path, optional
+        Folder that relative media paths are relative to (default: the
+        timeline file's folder).
+    """
+    path = Path(source.path)
+    base = base_dir if base_dir is not None else path.parent
+    rate = _timeline_rate(t, source.format, source.rate_override)
+    if not units.valid_rate(rate):
+        raise InputError(
+            f"{path}: frame rate {rate:g} fps is not usable (expected "
+            f"{units.MIN_RATE:g}-{units.MAX_RATE:g}). Re-export the timeline, or pass --rate."
+        )
+    warnings: list[str] = []
+    if not t.video_tracks():
+        n_audio = len(t.audio_tracks())
+        raise NoVideoError(
+            f"{path}: the timeline has no video track"
+            + (f" (it holds {n_audio} audio track{'s' if n_audio != 1 else ''})" if n_audio else "")
+            + ". VidMusician scores picture: export a timeline that includes the video."
+        )
+    total = float(t.duration().rescaled_to(rate).value)
+    duration_frames = int(round(total))
+    if duration_frames <= 0:
+        raise NoVideoError(
+            f"{path}: the timeline is empty (duration 0). Export a timeline with clips on it."
+        )
+
+    comp = _Compositor(rate)
+    comp._markers(t.tracks, None, None, 0.0, scope="timeline")
+    segs = _fill_black(comp.top_level(t), total)
+
+    # Round to whole frames, merge what the rounding or painting split.
+    merged: list[_Seg] = []
+    for s in segs:
+        a, b = int(round(s.start)), min(int(round(s.end)), duration_frames)
+        if b <= a:
+            continue  # zero-length clips vanish
+        if merged and merged[-1].item is s.item and (
+            s.item is None or _contiguous(merged[-1], s, rate)
+        ):
+            merged[-1].end = b
+            continue
+        merged.append(_Seg(a, b, s.item, s.src_start, s.track))
+    if not merged or all(s.item is None for s in merged):
+        raise NoVideoError(
+            f"{path}: the video tracks hold no visible clip (only gaps, disabled or "
+            "zero-length clips). Enable the clips or export the right timeline."
+        )
+
+    shots: list[Shot] = []
+    for i, s in enumerate(merged):
+        start_s, end_s = s.start / rate, s.end / rate
+        if s.item is None:
+            shots.append(Shot(i, int(s.start), int(s.end), start_s, end_s, "", "gap"))
+            continue
+        kind, media, found, media_start = _media_of(s.item, base)
+        src0 = units.seconds(s.src_start)
+        shots.append(
+            Shot(
+                index=i,
+                start_frame=int(s.start),
+                end_frame=int(s.end),
+                start_s=start_s,
+                end_s=end_s,
+                name=s.item.name or "",
+                kind=kind,  # type: ignore[arg-type]
+                media=media,
+                media_found=found,
+                source_start_s=src0,
+                source_end_s=src0 + (end_s - start_s),
+                media_start_s=media_start,
+                track=s.track,
+            )
+        )
+
+    anchors = _edit_anchors(shots, merged, comp.transitions, rate)
+    markers = sorted(comp.markers, key=lambda m: m.time_s)
+    markers = [m for m in markers if 0 <= m.frame <= duration_frames]
+    anchors += [
+        Anchor(m.time_s, "marker", STRENGTH_MARKER, m.name, m.duration_s) for m in markers
+    ]
+    anchors.sort(key=lambda a: (a.time_s, a.kind))
+
+    tl = Timeline(
+        name=t.name or path.stem,
+        rate=rate,
+        duration_frames=duration_frames,
+        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate),
+        shots=tuple(shots),
+        markers=tuple(markers),
+        anchors=tuple(anchors),
+        source=source,
+        warnings=(),
+    )
+    missing = tl.missing_media
+    if missing:
+        shown = "\n  ".join(missing[:20]) + (f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else "")
+        warnings.append(
+            f"{len(missing)} referenced media file(s) not found; the cuts still come from "
+            f"the timeline, but the picture inside them cannot be analysed:\n  {shown}"
+        )
+    no_ref = sum(1 for s in shots if s.kind == "clip" and s.media is None)
+    if no_ref:
+        warnings.append(f"{no_ref} shot(s) have no media reference (the cuts still count).")
+    if warnings:
+        tl = Timeline(**{**tl.__dict__, "warnings": tuple(warnings)})
+    return tl
+
+
+def _contiguous(a: _Seg, b: _Seg, rate: float) -> bool:
+    if a.src_start is None or b.src_start is None:
+        return False
+    expected = a.src_start + RT(a.end - a.start, rate)
+    return abs(float((b.src_start - expected).rescaled_to(rate).value)) < 0.5
+
+
+def _edit_anchors(
+    shots: list[Shot], segs: list[_Seg], transitions: list[tuple[float, float, str]], rate: float
+) -> list[Anchor]:
+    """One anchor per edit point: a transition where one sits, else a cut."""
+    out: list[Anchor] = []
+    for prev, cur, pseg, cseg in zip(shots, shots[1:], segs, segs[1:]):
+        frame = cur.start_frame
+        trans = [tr for tr in transitions if abs(tr[0] - frame) < 0.5]
+        label = f"{prev.name or 'black'} -> {cur.name or 'black'}"
+        if trans:
+            _, dur, tlabel = trans[0]
+            out.append(Anchor(frame / rate, "transition", STRENGTH_TRANSITION, tlabel, dur / rate))
+            continue
+        through = (
+            prev.media is not None
+            and prev.media == cur.media
+            and pseg.src_start is not None
+            and cseg.src_start is not None
+            and _contiguous(pseg, cseg, rate)
+        )
+        strength = STRENGTH_THROUGH_EDIT if through else STRENGTH_CUT
+        out.append(Anchor(frame / rate, "cut", strength, label + (" (through edit)" if through else "")))
+    return out
+
+
+def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Timeline:
+    """Read a timeline file (not a plain video) into a :class:`Timeline`.
+
+    Parameters
+    ----------
+    path : path-like
+        .otio, .otioz, FCP 7 .xml, .edl, or anything an installed OTIO adapter reads.
+    rate : float, optional
+        Frames per second for EDLs (default 24, as the EDL adapter assumes).
+        Other formats carry their own rate; a rate given for them is ignored
+        with a warning.
+    """
+    t, adapter = read_otio(path, rate)
+    src = InputSource(str(Path(path).resolve()), adapter, rate if adapter == "cmx_3600" else None)
+    tl = from_otio(t, src)
+    notes: list[str] = []
+    if adapter == "cmx_3600" and rate is None:
+        notes.append(
+            f"EDLs carry no frame rate: assumed {EDL_DEFAULT_RATE:g} fps. Pass --rate if the "
+            "edit was cut at another rate."
+        )
+    if rate is not None and adapter != "cmx_3600":
+        notes.append(f"--rate {rate:g} ignored: this {adapter} timeline carries its own rate ({tl.rate:g} fps).")
+    if notes:
+        tl = Timeline(**{**tl.__dict__, "warnings": tuple(notes) + tl.warnings})
+    return tl

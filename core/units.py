@@ -1,0 +1,65 @@
+"""The one place that converts between time units.
+
+Outside this module, the timeline edge speaks OpenTimelineIO's
+``RationalTime``/``TimeRange`` and frames; analysis and rhythm speak float
+seconds from the timeline's first frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import opentimelineio as otio
+
+RationalTime = otio.opentime.RationalTime
+TimeRange = otio.opentime.TimeRange
+
+#: Frame rates outside this range are refused as absurd (frames per second).
+MIN_RATE = 1.0
+MAX_RATE = 1000.0
+
+
+def frames(t: RationalTime, rate: float) -> int:
+    """``t`` as a whole number of frames at ``rate`` (fps), rounded to nearest."""
+    return int(round(t.rescaled_to(rate).value))
+
+
+def seconds(t: RationalTime) -> float:
+    """``t`` in seconds."""
+    return float(t.to_seconds())
+
+
+def frames_to_seconds(n: int | float, rate: float) -> float:
+    """Frame count ``n`` at ``rate`` (fps) in seconds."""
+    return float(n) / float(rate)
+
+
+def seconds_to_frames(s: float, rate: float) -> int:
+    """Seconds ``s`` as the nearest whole frame at ``rate`` (fps)."""
+    return int(round(s * rate))
+
+
+def timecode(frame: int, rate: float) -> str:
+    """SMPTE timecode of ``frame`` at ``rate``; falls back to HH:MM:SS.mmm.
+
+    Non-drop-frame for integer rates; NTSC rates (23.976, 29.97, ...) use
+    OpenTimelineIO's inference. Rates SMPTE does not define give a clock time.
+    """
+    try:
+        return str(otio.opentime.to_timecode(RationalTime(frame, rate), rate))
+    except ValueError:
+        return clock(frame / rate)
+
+
+def clock(s: float) -> str:
+    """Seconds as ``HH:MM:SS.mmm``."""
+    ms = int(round(s * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    sec, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{sec:02d}.{ms:03d}"
+
+
+def valid_rate(rate: float) -> bool:
+    """True when ``rate`` (fps) is a finite rate a real video could have."""
+    return math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up VidMusician in a virtual environment: install/setup.sh [PYTHON] [VENV]
+# Installs the package (editable) with its test tools. Safe to rerun.
+set -euo pipefail
+PYTHON=${1:-python3}
+VENV=${2:-.venv}
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "VidMusician needs Python 3.11 or newer; '$PYTHON' is $("$PYTHON" --version 2>&1)." >&2
+    echo "Run: make PYTHON=python3.11 ..." >&2
+    exit 2
+fi
+
+# System libraries the optional parts need (the panel's QtMultimedia needs libpulse0)
+# are added here as those parts land; core needs none beyond the wheels.
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+echo "VidMusician installed in $VENV ($("$VENV/bin/vidmusician" --version))"
