@@ -70,8 +70,7 @@ def to_json(tl: Timeline) -> dict[str, Any]:
             for a in tl.anchors
         ],
         "markers": [
-            {"time_s": _r(m.time_s), "name": m.name, "color": m.color, "scope": m.scope}
-            for m in tl.markers
+            {"time_s": _r(m.time_s), "name": m.name, "color": m.color, "scope": m.scope} for m in tl.markers
         ],
         "missing_media": list(tl.missing_media),
         "warnings": list(tl.warnings),

@@ -212,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Keep FFmpeg's own chatter out of the user's terminal: our errors say
+    what went wrong; --debug shows everything."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 130 cancelled)."""
     parser = build_parser()
@@ -225,6 +232,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         parser.print_help(out or sys.stdout)
         return 2
     debug = args.debug or os.environ.get("VIDMUSICIAN_DEBUG", "") not in ("", "0")
+    if not debug:
+        _quiet_libraries()
     console = Console(args.quiet, out, err)
     cancel = threading.Event()
     func: Callable[[argparse.Namespace, Console, threading.Event], int] = args.func
@@ -263,5 +272,3 @@ def entry() -> None:  # console script
 
 if __name__ == "__main__":
     entry()
-
-

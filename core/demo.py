@@ -75,8 +75,8 @@ def _frame(source: str, i: int) -> np.ndarray:
     t = i / RATE
     rng = np.random.default_rng({"night": 1, "street": 2, "forest": 3}[source])
     if source == "night":
-        y = np.linspace(0.0, 1.0, h)[:, None, None]
-        img = (np.array([60, 20, 10]) * (1 - y) + np.array([25, 8, 4]) * y) * np.ones((1, w, 1))
+        fade = np.linspace(0.0, 1.0, h)[:, None, None]
+        img = (np.array([60, 20, 10]) * (1 - fade) + np.array([25, 8, 4]) * fade) * np.ones((1, w, 1))
         img = img.astype(np.uint8)
         stars = rng.uniform(0, 1, size=(40, 3))
         for sx, sy, sp in stars:
@@ -107,7 +107,7 @@ def write_source(path: Path, source: str, frames: int = SOURCE_FRAMES) -> None:
     import cv2
 
     with fsutil.atomic_path(path, suffix=path.suffix) as tmp:
-        vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), RATE, SIZE)
+        vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), RATE, SIZE)
         if not vw.isOpened():
             raise OutputError(f"{path}: OpenCV cannot write MPEG-4 video here.")
         for i in range(frames):
@@ -117,7 +117,7 @@ def write_source(path: Path, source: str, frames: int = SOURCE_FRAMES) -> None:
 
 def build_timeline(media: dict[str, Path]) -> otio.schema.Timeline:
     """The demo cut as OTIO: one video track, a dissolve, a marker."""
-    t = otio.schema.Timeline(name="VidMusician demo", global_start_time=RT(86400 * 1, RATE))
+    t = otio.schema.Timeline(name="VidMusician demo", global_start_time=RT(3600 * RATE, RATE))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     available = TR(RT(0, RATE), RT(SOURCE_FRAMES, RATE))
     refs = {

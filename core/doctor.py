@@ -87,7 +87,9 @@ def checks() -> list[Check]:
     rows.append(_required("soundfile", "soundfile", "soundfile"))
     rows.append(Check("backend: arranger", "missing", "not in this version yet (the arranger issue)"))
     torch = _optional("torch", "torch", "torch", "the neural backend; not in this version yet")
-    audiocraft = _optional("audiocraft", "audiocraft", "audiocraft", "the neural backend; not in this version yet")
+    audiocraft = _optional(
+        "audiocraft", "audiocraft", "audiocraft", "the neural backend; not in this version yet"
+    )
     rows += [torch, audiocraft]
     rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
     rows.append(_gpu())

@@ -65,7 +65,7 @@ class Option:
             raise OptionError(f"{label} {value!r}: expected {self.type.__name__}. {self.help}.") from None
         if self.choices is not None and v not in self.choices:
             raise OptionError(f"{label} {v!r}: choose one of {', '.join(map(str, self.choices))}.")
-        if self.min is not None and v < self.min or self.max is not None and v > self.max:
+        if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
             raise OptionError(f"{label} {v!r}: must be between {self.min:g} and {self.max:g}.")
         return v
 

@@ -8,7 +8,8 @@ QProgressBar; ``core`` knows nothing of either.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from .errors import Cancelled
 
@@ -35,4 +36,9 @@ def scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | No
     """A progress function mapping [0, 1] onto [lo, hi] of ``progress``."""
     if progress is None:
         return None
-    return lambda f, label="": progress(lo + (hi - lo) * f, label)
+    outer = progress
+
+    def inner(fraction: float, label: str = "") -> None:
+        outer(lo + (hi - lo) * fraction, label)
+
+    return inner

@@ -33,7 +33,24 @@ STRENGTH_MARKER = 0.8
 
 #: File extensions read as plain video (cuts come from PySceneDetect).
 VIDEO_SUFFIXES = frozenset(
-    ".mp4 .mov .m4v .mkv .avi .webm .mxf .mts .m2ts .ts .wmv .mpg .mpeg .flv .3gp .ogv".split()
+    [
+        ".mp4",
+        ".mov",
+        ".m4v",
+        ".mkv",
+        ".avi",
+        ".webm",
+        ".mxf",
+        ".mts",
+        ".m2ts",
+        ".ts",
+        ".wmv",
+        ".mpg",
+        ".mpeg",
+        ".flv",
+        ".3gp",
+        ".ogv",
+    ]
 )
 
 EDL_DEFAULT_RATE = 24.0
@@ -145,9 +162,7 @@ def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[
             raise NoVideoError(f"{p}: holds no timeline.")
         result = timelines[0]
     if not isinstance(result, otio.schema.Timeline):
-        raise InputError(
-            f"{p}: holds a {type(result).__name__}, not a timeline. Export a sequence/timeline."
-        )
+        raise InputError(f"{p}: holds a {type(result).__name__}, not a timeline. Export a sequence/timeline.")
     return result, adapter
 
 
@@ -169,10 +184,8 @@ def _is_enabled(item: Any) -> bool:
     if not getattr(item, "enabled", True):
         return False
     # The FCP XML adapter keeps Premiere's <enabled>FALSE</enabled> in metadata only.
-    fcp = item.metadata.get("fcp_xml") if hasattr(item, "metadata") else None
-    if hasattr(fcp, "get") and str(fcp.get("enabled", "TRUE")).upper() == "FALSE":
-        return False
-    return True
+    fcp: Any = getattr(item, "metadata", {}).get("fcp_xml")
+    return not (hasattr(fcp, "get") and str(fcp.get("enabled", "TRUE")).upper() == "FALSE")
 
 
 class _Compositor:
@@ -442,9 +455,7 @@ def from_otio(
     total = float(t.duration().rescaled_to(rate).value)
     duration_frames = int(round(total))
     if duration_frames <= 0:
-        raise NoVideoError(
-            f"{path}: the timeline is empty (duration 0). Export a timeline with clips on it."
-        )
+        raise NoVideoError(f"{path}: the timeline is empty (duration 0). Export a timeline with clips on it.")
 
     comp = _Compositor(rate)
     comp._markers(t.tracks, None, None, 0.0, scope="timeline")
@@ -456,9 +467,7 @@ def from_otio(
         a, b = int(round(s.start)), min(int(round(s.end)), duration_frames)
         if b <= a:
             continue  # zero-length clips vanish
-        if merged and merged[-1].item is s.item and (
-            s.item is None or _contiguous(merged[-1], s, rate)
-        ):
+        if merged and merged[-1].item is s.item and (s.item is None or _contiguous(merged[-1], s, rate)):
             merged[-1].end = b
             continue
         merged.append(_Seg(a, b, s.item, s.src_start, s.track))
@@ -497,9 +506,7 @@ def from_otio(
     anchors = _edit_anchors(shots, merged, comp.transitions, rate)
     markers = sorted(comp.markers, key=lambda m: m.time_s)
     markers = [m for m in markers if 0 <= m.frame <= duration_frames]
-    anchors += [
-        Anchor(m.time_s, "marker", STRENGTH_MARKER, m.name, m.duration_s) for m in markers
-    ]
+    anchors += [Anchor(m.time_s, "marker", STRENGTH_MARKER, m.name, m.duration_s) for m in markers]
     anchors.sort(key=lambda a: (a.time_s, a.kind))
 
     tl = Timeline(
@@ -515,7 +522,9 @@ def from_otio(
     )
     missing = tl.missing_media
     if missing:
-        shown = "\n  ".join(missing[:20]) + (f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else "")
+        shown = "\n  ".join(missing[:20]) + (
+            f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+        )
         warnings.append(
             f"{len(missing)} referenced media file(s) not found; the cuts still come from "
             f"the timeline, but the picture inside them cannot be analysed:\n  {shown}"
@@ -582,7 +591,9 @@ def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Ti
             "edit was cut at another rate."
         )
     if rate is not None and adapter != "cmx_3600":
-        notes.append(f"--rate {rate:g} ignored: this {adapter} timeline carries its own rate ({tl.rate:g} fps).")
+        notes.append(
+            f"--rate {rate:g} ignored: this {adapter} timeline carries its own rate ({tl.rate:g} fps)."
+        )
     if notes:
         tl = Timeline(**{**tl.__dict__, "warnings": tuple(notes) + tl.warnings})
     return tl

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import opentimelineio as otio
-
-RationalTime = otio.opentime.RationalTime
-TimeRange = otio.opentime.TimeRange
+from opentimelineio.opentime import RationalTime as RationalTime
+from opentimelineio.opentime import TimeRange as TimeRange
 
 #: Frame rates outside this range are refused as absurd (frames per second).
 MIN_RATE = 1.0

@@ -6,6 +6,7 @@ analysis stage refines them with its single decode pass.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,19 @@ def open_video(path: str | os.PathLike[str]) -> Any:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such file. Check the path.")
+    log = logging.getLogger("pyscenedetect")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # its "Failed to open" warning repeats our error below
     try:
         video = scenedetect.open_video(str(p), backend="opencv")
     except Exception as e:  # OpenCV says little: "could not open", "unknown fps"
+        why = " ".join(str(e).split()) or type(e).__name__
         raise InputError(
-            f"{p}: cannot be decoded as video ({e}). The file may be corrupt or use a codec "
+            f"{p}: cannot be decoded as video ({why}). The file may be corrupt or use a codec "
             "OpenCV cannot read; re-encode it to H.264 MP4."
         ) from e
+    finally:
+        log.setLevel(level)
     fps = float(video.frame_rate)
     if not units.valid_rate(fps):
         raise InputError(
@@ -93,7 +100,7 @@ def detect_cuts(
         if sm.detect_scenes(video, duration=chunk) == 0:
             break
         report(progress, video.frame_number / max(1, n_frames), "finding cuts")
-    cuts = sorted({int(c.frame_num) for c in sm.get_cut_list()})
+    cuts = sorted({int(start.frame_num) for start, _ in sm.get_scene_list()[1:]})
     # the decoder's count can differ from the container's; trust what was read
     n_frames = max(int(video.frame_number), 1)
     return rate, n_frames, [c for c in cuts if 0 < c < n_frames]
@@ -131,9 +138,7 @@ def read_video(
         )
         for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
     )
-    anchors = tuple(
-        Anchor(c / rate, "scene", STRENGTH_SCENE, f"scene {i + 2}") for i, c in enumerate(cuts)
-    )
+    anchors = tuple(Anchor(c / rate, "scene", STRENGTH_SCENE, f"scene {i + 2}") for i, c in enumerate(cuts))
     return Timeline(
         name=p.stem,
         rate=rate,

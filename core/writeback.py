@@ -145,9 +145,7 @@ def with_music(
             name = f"{m.track_name} {k}"
             k += 1
         names.add(name)
-        track = otio.schema.Track(
-            name=name, kind=otio.schema.TrackKind.Audio, metadata={METADATA_KEY: meta}
-        )
+        track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={METADATA_KEY: meta})
         track.append(clip)
         out.tracks.append(track)
     return out
@@ -201,7 +199,7 @@ def write_timelines(
         elif f == "fcp7":
             p = out / f"{basename}.xml"
             try:
-                text = otio.adapters.write_to_string(result, "fcp_xml")
+                text = otio.adapters.write_to_string(_fcp_ready(result), "fcp_xml")
             except Exception as e:  # the adapter's own limits; the OTIO is still there
                 notes.append(
                     f"FCP 7 XML not written: the FCP XML adapter failed on this timeline "
@@ -214,6 +212,18 @@ def write_timelines(
             alt = f"{basename}.xml (FCP 7 XML) or {basename}.otio"
             notes.append(EDL_CANNOT_CARRY_AUDIO.format(alternative=alt))
     return WriteResult(paths, tuple(notes))
+
+
+def _fcp_ready(t: Any) -> Any:
+    """A copy the FCP XML writer accepts: it crashes on an ExternalReference
+    without ``available_range``, so such references get the clip's own source
+    range (the least the media must hold). The OTIO output keeps them as read."""
+    out = copy.deepcopy(t)
+    for c in out.find_clips():
+        ref = c.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is None and c.source_range:
+            ref.available_range = c.source_range
+    return out
 
 
 def music_clips(otio_timeline: Any) -> list[tuple[str, Any, float]]:

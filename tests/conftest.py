@@ -33,7 +33,7 @@ def write_video(path: Path, cuts: list[int], n_frames: int, fps: float = 25.0, s
 
     w, h = size
     colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40), (40, 200, 200), (200, 40, 200)]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
     assert vw.isOpened()
     bounds = [0, *cuts, n_frames]
     for shot, (a, b) in enumerate(zip(bounds, bounds[1:])):

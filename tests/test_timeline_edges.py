@@ -116,7 +116,13 @@ def test_through_edit_is_a_weak_anchor(tmp_path, tmp_path_factory):
     media = tmp_path / "m.mov"
     media.write_bytes(b"x")
     url = media.as_uri()
-    t = timeline(video_track(clip("a", 24, start=0, url=url), clip("a2", 24, start=24, url=url), clip("b", 24, start=0, url=url)))
+    t = timeline(
+        video_track(
+            clip("a", 24, start=0, url=url),
+            clip("a2", 24, start=24, url=url),
+            clip("b", 24, start=0, url=url),
+        )
+    )
     tl = read(t, tmp_path)
     assert [a.strength for a in tl.anchors] == [0.25, 1.0]
 

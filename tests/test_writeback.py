@@ -1,0 +1,159 @@
+"""Music onto the timeline: new tracks only, originals untouched, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import opentimelineio as otio
+import pytest
+
+from vidmusician.core.errors import OutputError
+from vidmusician.core.inputs import read_input
+from vidmusician.core.timeline import read_timeline
+from vidmusician.core.writeback import MIX_TRACK_NAME, MusicFile, music_clips, with_music, write_timelines
+
+from .conftest import TIMELINES, clip, needs_shared, save, timeline, video_track, write_video, write_wav
+from .test_timeline_shared import EXPECTED, RATES
+
+PROV = {"take": 1, "seed": 7, "backend": "test"}
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def track_json(track) -> str:
+    return otio.adapters.write_to_string(track, "otio_json")
+
+
+def music_for(tl, folder, stems=()):
+    mix = write_wav(folder / "mix.wav", tl.duration_s)
+    files = [MusicFile("mix", str(mix))]
+    for s in stems:
+        files.append(MusicFile(s, str(write_wav(folder / f"{s}.wav", tl.duration_s))))
+    return files
+
+
+@needs_shared
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_otio_round_trip_keeps_every_original_track_and_adds_the_music(tmp_path, name):
+    src = TIMELINES / name
+    before = digest(src)
+    tl = read_timeline(src, RATES.get(name))
+    original, _ = (
+        otio.adapters.read_from_file(str(src), **({"rate": tl.rate} if src.suffix == ".edl" else {})),
+        None,
+    )
+    res = write_timelines(
+        tl, music_for(tl, tmp_path, stems=("drums", "bass")), tmp_path / "out", provenance=PROV
+    )
+    assert digest(src) == before, "the input file must never change"
+    assert not [n for n in res.notes if "FCP 7 XML not written" in n]
+
+    back = otio.adapters.read_from_file(res.paths["otio"])
+    n = len(original.tracks)
+    assert len(back.tracks) == n + 3
+    for a, b in zip(original.tracks, back.tracks):
+        assert track_json(a) == track_json(b)
+    new = list(back.tracks)[n:]
+    assert [t.name for t in new] == [MIX_TRACK_NAME, "VidMusician Stem drums", "VidMusician Stem bass"]
+    for t in new:
+        assert t.kind == otio.schema.TrackKind.Audio
+        (c,) = list(t)
+        assert c.range_in_parent().start_time.value == 0  # the timeline's first frame
+        assert c.media_reference.available_range is not None
+        assert c.metadata["vidmusician"]["seed"] == 7
+        frames = round(c.duration().rescaled_to(tl.rate).value)
+        assert abs(frames - tl.duration_frames) <= 1
+
+
+@needs_shared
+@pytest.mark.parametrize("name", ["hiero_xml_export.xml", "premiere_enable_property.xml"])
+def test_fcp_xml_output_rereads_with_the_same_cut_and_a_music_track(tmp_path, name):
+    src = TIMELINES / name
+    tl = read_timeline(src)
+    res = write_timelines(tl, music_for(tl, tmp_path), tmp_path / "out", provenance=PROV)
+    assert set(res.paths) == {"otio", "fcp7"}
+    back = otio.adapters.read_from_file(res.paths["fcp7"])
+    reread = read_timeline(res.paths["fcp7"])
+    assert reread.cut_frames() == tl.cut_frames()
+    assert [s.kind for s in reread.shots] == [s.kind for s in tl.shots]
+    original = otio.adapters.read_from_file(str(src))
+    assert len(back.audio_tracks()) == len(original.audio_tracks()) + 1
+    (mix,) = [(n, c, t) for n, c, t in music_clips(back)]
+    assert mix[2] == 0.0
+    assert mix[1].media_reference.target_url.endswith("mix.wav")
+
+
+@needs_shared
+def test_edl_input_gets_a_clear_note_and_an_importable_xml(tmp_path):
+    tl = read_timeline(TIMELINES / "gap_test.edl")
+    res = write_timelines(tl, music_for(tl, tmp_path), tmp_path / "out")
+    assert "edl" not in res.paths and {"otio", "fcp7"} <= set(res.paths)
+    assert any("EDL not written" in n and "one video track" in n for n in res.notes)
+    assert read_timeline(res.paths["fcp7"]).cut_frames() == tl.cut_frames()
+
+
+def test_made_up_timeline_with_offset_start_and_markers(tmp_path):
+    c = clip("a", 48)
+    t = timeline(video_track(c, clip("b", 24)), start=86400)
+    t.tracks.markers.append(
+        otio.schema.Marker(
+            name="m",
+            marked_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(10, 24), otio.opentime.RationalTime(0, 24)
+            ),
+        )
+    )
+    src = save(t, tmp_path / "cut.otio")
+    tl = read_timeline(src)
+    res = write_timelines(tl, music_for(tl, tmp_path), tmp_path / "out", fmt="fcp7")
+    back = otio.adapters.read_from_file(res.paths["otio"])
+    assert back.global_start_time == t.global_start_time
+    assert [m.name for m in back.tracks.markers] == ["m"]
+    xml = otio.adapters.read_from_file(res.paths["fcp7"])
+    assert xml.global_start_time.value == 86400
+    (_, mclip, start) = music_clips(xml)[0]
+    assert start == 0.0 and round(mclip.duration().value) == 72
+
+
+def test_plain_video_becomes_a_timeline_with_music(tmp_path):
+    video = write_video(tmp_path / "v.mp4", [20], 50)
+    tl = read_input(video)
+    res = write_timelines(tl, music_for(tl, tmp_path), tmp_path / "out")
+    back = otio.adapters.read_from_file(res.paths["otio"])
+    (v,) = back.video_tracks()
+    assert v[0].media_reference.target_url == video.resolve().as_uri()
+    assert [t.name for t in back.audio_tracks()] == [MIX_TRACK_NAME]
+    assert "fcp7" in res.paths
+
+
+def test_never_overwrites_and_leaves_no_partial_files(tmp_path):
+    t = save(timeline(video_track(clip("a", 24))), tmp_path / "cut.otio")
+    tl = read_timeline(t)
+    music = music_for(tl, tmp_path)
+    out = tmp_path / "out"
+    write_timelines(tl, music, out, fmt="otio")
+    first = (out / "timeline.otio").read_bytes()
+    with pytest.raises(OutputError, match="exists already"):
+        write_timelines(tl, music, out, fmt="otio")
+    assert (out / "timeline.otio").read_bytes() == first
+    assert sorted(p.name for p in out.iterdir()) == ["timeline.otio"]
+
+
+def test_second_music_on_the_same_timeline_gets_its_own_track(tmp_path):
+    t = save(timeline(video_track(clip("a", 24))), tmp_path / "cut.otio")
+    tl = read_timeline(t)
+    once = with_music(tl, music_for(tl, tmp_path))
+    twice = with_music(tl, music_for(tl, tmp_path), source=once)
+    assert [tr.name for tr in twice.audio_tracks()] == [MIX_TRACK_NAME, f"{MIX_TRACK_NAME} 2"]
+    assert len(once.audio_tracks()) == 1  # the source is copied, never changed
+
+
+def test_provenance_is_plain_json(tmp_path):
+    t = save(timeline(video_track(clip("a", 24))), tmp_path / "cut.otio")
+    tl = read_timeline(t)
+    out = with_music(tl, music_for(tl, tmp_path), provenance=PROV)
+    meta = dict(out.audio_tracks()[0][0].metadata["vidmusician"])
+    assert json.loads(json.dumps(meta)) == {**PROV, "role": "mix", "file": "mix.wav"}
