@@ -108,6 +108,53 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{path}: the file is empty (0 bytes). Export the timeline again.")
 
 
+def cache_dir() -> Path:
+    """Where VidMusician keeps what it can make again (``VIDMUSICIAN_CACHE``,
+    else ``$XDG_CACHE_HOME/vidmusician``, else ``~/.cache/vidmusician``)."""
+    env = os.environ.get("VIDMUSICIAN_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vidmusician"
+
+
+def media_folder(path: Path, adapter: str) -> Path:
+    """The folder that relative media paths of this timeline are relative to.
+
+    For an .otioz bundle the media lives inside the zip, where no decoder can
+    read it: the bundle is unpacked once into the cache (keyed by path, size and
+    time) and that folder is returned. The bundle itself is never changed.
+    """
+    if adapter != "otioz":
+        return path.parent
+    import hashlib
+    import shutil
+    import tempfile
+    import zipfile
+
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:20]
+    dest = cache_dir() / "otioz" / key
+    if (dest / ".complete").exists():
+        return dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():  # refuse paths that climb out of the folder
+                if name.startswith("/") or ".." in Path(name).parts:
+                    raise InputError(f"{path}: the bundle holds an unsafe path '{name}'.")
+            zf.extractall(tmp)
+        (tmp / ".complete").touch()
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process unpacked it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    except (OSError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: cannot unpack the bundle's media ({e}).") from e
+    return dest
+
+
 def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[Any, str]:
     """Read ``path`` with the OTIO adapter for its extension.
 
@@ -211,63 +258,52 @@ class _Compositor:
         if isinstance(item, otio.schema.Clip):
             return [_Seg(self.f(ws) + offset, self.f(we) + offset, item, ws, track)]
         if isinstance(item, otio.schema.Track):
-            return self._track(item, ws, we, offset)
+            return self._composite(item, ws, we, offset, item.name, stacked=False)
         if isinstance(item, otio.schema.Stack):
-            return self._stack(list(item), ws, we, offset, track)
+            return self._composite(item, ws, we, offset, track, stacked=True)
         return []  # unknown item kinds show nothing
 
-    def _children(self, comp: Any, ws: Any, we: Any, offset: float, track: str):
-        """Yield (child, child_ws, child_we, child_offset) for children overlapping the window."""
-        for child in comp:
+    def _composite(self, comp: Any, ws: Any, we: Any, offset: float, track: str, stacked: bool) -> list[_Seg]:
+        """Visible segments of a Track (children in sequence) or a Stack (children
+        layered, first at the bottom) over the window ``[ws, we)`` of its own time.
+
+        Child positions are summed here in one pass (``range_in_parent`` would
+        sum them again for every child).
+        """
+        out: list[_Seg] = []
+        zero = RT(0, self.rate)
+        pos = zero
+        for idx, child in enumerate(comp):
             if isinstance(child, otio.schema.Transition):
+                if not stacked and _is_enabled(child) and ws <= pos <= we:
+                    self._transition(comp, idx, child, self.f(pos) + offset)
                 continue
-            r = child.range_in_parent()
-            lo = max(r.start_time, ws)
-            hi = min(r.end_time_exclusive(), we)
+            dur = child.duration()
+            start = zero if stacked else pos
+            pos = pos if stacked else pos + dur
+            lo, hi = max(start, ws), min(start + dur, we)
             if self.f(hi) - self.f(lo) <= 0:
                 continue
             origin = child.trimmed_range().start_time
-            child_ws = origin + (lo - r.start_time)
-            child_we = origin + (hi - r.start_time)
-            child_offset = offset + self.f(r.start_time) - self.f(origin)
-            yield child, child_ws, child_we, child_offset
-
-    def _track(self, tr: Any, ws: Any, we: Any, offset: float) -> list[_Seg]:
-        segs: list[_Seg] = []
-        for child, cws, cwe, coff in self._children(tr, ws, we, offset, tr.name):
-            segs.extend(self.walk(child, cws, cwe, coff, tr.name))
-        for idx, child in enumerate(tr):
-            if isinstance(child, otio.schema.Transition) and _is_enabled(child):
-                cut = child.range_in_parent().start_time + child.in_offset
-                if ws <= cut <= we:
-                    prev = _neighbour_name(tr, idx, -1)
-                    nxt = _neighbour_name(tr, idx, +1)
-                    dur = self.f(child.in_offset + child.out_offset)
-                    label = f"{child.name or child.transition_type}: {prev} -> {nxt}"
-                    self.transitions.append((self.f(cut) + offset, dur, label))
-        return segs
-
-    def _stack(self, layers: list[Any], ws: Any, we: Any, offset: float, track: str) -> list[_Seg]:
-        """Composite ``layers`` bottom (first) to top (last)."""
-        out: list[_Seg] = []
-        for layer in layers:
-            r = layer.range_in_parent() if layer.parent() is not None else None
-            if r is None:
-                continue
-            lo, hi = max(r.start_time, ws), min(r.end_time_exclusive(), we)
-            if self.f(hi) - self.f(lo) <= 0:
-                continue
-            origin = layer.trimmed_range().start_time
+            name = child.name if stacked and isinstance(child, otio.schema.Track) else track
             segs = self.walk(
-                layer,
-                origin + (lo - r.start_time),
-                origin + (hi - r.start_time),
-                offset + self.f(r.start_time) - self.f(origin),
-                getattr(layer, "name", track) if isinstance(layer, otio.schema.Track) else track,
+                child,
+                origin + (lo - start),
+                origin + (hi - start),
+                offset + self.f(start) - self.f(origin),
+                name,
             )
-            for seg in segs:
-                out = _paint(out, seg, self.rate)
+            if stacked:
+                out = _paint(out, segs, self.rate)
+            else:
+                out.extend(segs)
         return out
+
+    def _transition(self, track: Any, idx: int, tr: Any, frame: float) -> None:
+        prev = _neighbour_name(track, idx, -1)
+        nxt = _neighbour_name(track, idx, +1)
+        dur = self.f(tr.in_offset + tr.out_offset)
+        self.transitions.append((frame, dur, f"{tr.name or tr.transition_type}: {prev} -> {nxt}"))
 
     def top_level(self, timeline: Any) -> list[_Seg]:
         """Composite the timeline's video tracks over ``[0, duration)``.
@@ -277,14 +313,12 @@ class _Compositor:
         the record-in timecode there as a negative start).
         """
         out: list[_Seg] = []
+        ws, we = RT(-1e12, self.rate), RT(1e12, self.rate)
         for tr in timeline.video_tracks():
             if not _is_enabled(tr):
                 continue
             self._markers(tr, None, None, 0.0, scope="track")
-            ws = RT(-1e12, self.rate)
-            we = RT(1e12, self.rate)
-            for seg in self._track(tr, ws, we, 0.0):
-                out = _paint(out, seg, self.rate)
+            out = _paint(out, self._composite(tr, ws, we, 0.0, tr.name, stacked=False), self.rate)
         return out
 
     def _markers(self, item: Any, ws: Any, we: Any, offset: float, scope: str | None = None) -> None:
@@ -315,21 +349,35 @@ def _neighbour_name(track: Any, idx: int, step: int) -> str:
     return "black"
 
 
-def _paint(base: list[_Seg], top: _Seg, rate: float) -> list[_Seg]:
-    """``base`` with ``top`` laid over it (segments sorted, non-overlapping)."""
+def _paint(base: list[_Seg], layer: list[_Seg], rate: float) -> list[_Seg]:
+    """``base`` with ``layer`` laid over it, in one sweep.
+
+    Both lists are sorted and non-overlapping; where ``layer`` covers ``base``
+    it wins, and what shows of ``base`` keeps its source time advanced.
+    """
     out: list[_Seg] = []
+    j = 0
     for s in base:
-        if s.end <= top.start or s.start >= top.end:
-            out.append(s)
-            continue
-        if s.start < top.start:  # left remainder
-            out.append(_Seg(s.start, top.start, s.item, s.src_start, s.track))
-        if s.end > top.end:  # right remainder, source advanced
-            adv = top.end - s.start
-            out.append(_Seg(top.end, s.end, s.item, s.src_start + RT(adv, rate), s.track))
-    out.append(top)
+        while j < len(layer) and layer[j].end <= s.start:
+            j += 1
+        pos = s.start
+        k = j
+        while k < len(layer) and layer[k].start < s.end:
+            if layer[k].start > pos:
+                out.append(_piece(s, pos, layer[k].start, rate))
+            pos = max(pos, layer[k].end)
+            k += 1
+        if pos < s.end:
+            out.append(_piece(s, pos, s.end, rate))
+    out.extend(layer)
     out.sort(key=lambda s: s.start)
     return out
+
+
+def _piece(s: _Seg, a: float, b: float, rate: float) -> _Seg:
+    """The part ``[a, b)`` of segment ``s``, its source time advanced to match."""
+    src = s.src_start if a == s.start or s.src_start is None else s.src_start + RT(a - s.start, rate)
+    return _Seg(a, b, s.item, src, s.track)
 
 
 def _fill_black(segs: list[_Seg], total: float) -> list[_Seg]:
@@ -549,12 +597,15 @@ def _edit_anchors(
 ) -> list[Anchor]:
     """One anchor per edit point: a transition where one sits, else a cut."""
     out: list[Anchor] = []
+    at_frame = {}
+    for tr in reversed(transitions):  # the first one found wins
+        at_frame[int(round(tr[0]))] = tr
     for prev, cur, pseg, cseg in zip(shots, shots[1:], segs, segs[1:]):
         frame = cur.start_frame
-        trans = [tr for tr in transitions if abs(tr[0] - frame) < 0.5]
+        trans = at_frame.get(frame)
         label = f"{prev.name or 'black'} -> {cur.name or 'black'}"
         if trans:
-            _, dur, tlabel = trans[0]
+            _, dur, tlabel = trans
             out.append(Anchor(frame / rate, "transition", STRENGTH_TRANSITION, tlabel, dur / rate))
             continue
         through = (
@@ -583,7 +634,7 @@ def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Ti
     """
     t, adapter = read_otio(path, rate)
     src = InputSource(str(Path(path).resolve()), adapter, rate if adapter == "cmx_3600" else None)
-    tl = from_otio(t, src)
+    tl = from_otio(t, src, media_folder(Path(path), adapter))
     notes: list[str] = []
     if adapter == "cmx_3600" and rate is None:
         notes.append(

@@ -230,3 +230,41 @@ def test_missing_file_and_folder(tmp_path):
     d.mkdir()
     with pytest.raises(InputError, match="folder"):
         read_timeline(d)
+
+
+def test_otioz_bundle_media_is_unpacked_to_the_cache_and_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDMUSICIAN_CACHE", str(tmp_path / "cache"))
+    media = tmp_path / "src" / "shot.mov"
+    media.parent.mkdir()
+    media.write_bytes(b"not really a movie, but a file")
+    t = timeline(video_track(clip("a", 24, url=media.as_uri()), clip("b", 24, url=media.as_uri())))
+    bundle = tmp_path / "cut.otioz"
+    otio.adapters.write_to_file(t, str(bundle))
+    before = bundle.read_bytes()
+    tl = read_timeline(bundle)
+    assert tl.source.format == "otioz"
+    assert tl.shots[0].media_found and tl.shots[0].media.startswith(str(tmp_path / "cache"))
+    assert bundle.read_bytes() == before
+    assert read_timeline(bundle).shots[0].media == tl.shots[0].media  # unpacked once, reused
+
+
+def test_fcp_xml_markers_and_start_timecode(tmp_path):
+    c = clip("b", 48, start=100)
+    c.markers.append(otio.schema.Marker(name="beat", marked_range=TR(RT(112, 24), RT(0, 24))))
+    t = timeline(video_track(clip("a", 24), c), start=86400)
+    t.tracks.markers.append(otio.schema.Marker(name="seq", marked_range=TR(RT(6, 24), RT(0, 24))))
+    p = tmp_path / "cut.xml"
+    otio.adapters.write_to_file(t, str(p), adapter_name="fcp_xml")
+    tl = read_timeline(p)
+    assert tl.source.format == "fcp_xml" and tl.start_timecode == "01:00:00:00"
+    assert list(tl.cut_frames()) == [24]
+    assert sorted((m.frame, m.name) for m in tl.markers) == [(6, "seq"), (36, "beat")]
+
+
+def test_clips_at_another_rate_land_on_timeline_frames(tmp_path):
+    # a 30 fps clip of 60 frames (2 s) inside a 24 fps timeline: 48 record frames
+    t = timeline(video_track(clip("a", 24), clip("b30", 60, rate=30, start=300), clip("c", 24)), start=0)
+    tl = read(t, tmp_path)
+    assert tl.rate == 24
+    assert shots(tl) == [(0, 24, "clip", "a"), (24, 72, "clip", "b30"), (72, 96, "clip", "c")]
+    assert tl.shots[1].source_start_s == pytest.approx(10.0)
