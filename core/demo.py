@@ -195,6 +195,7 @@ def run_demo(
     files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.7), cancel)
     note(f"demo cut written: {files['otio']} (and {files['fcp7'].name} for Premiere)")
     tl = analyze(files["otio"], progress=scaled(progress, 0.7, 1.0), cancel=cancel)
+    report(progress, 1.0, "analysed")
     import json
 
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(tl), indent=2) + "\n")
