@@ -1,8 +1,8 @@
 """The ``analyze`` stage: what the picture offers the music.
 
-For now this is the timeline reading (shots, cuts, transitions, markers, and
-scene cuts for a plain video); motion, visual beats and shot semantics join
-it with the analysis issue.
+Reads the input (timeline or plain video), then analyses every shot's
+picture in one decode pass per source range (:mod:`vidmusician.core.analysis`):
+cuts inside media, motion and visual beats, and shot semantics.
 """
 
 from __future__ import annotations
@@ -11,28 +11,48 @@ import os
 from typing import Any
 
 from . import __version__
+from .analysis.features import AnalysisOptions, analyze_timeline
 from .inputs import read_input
-from .model import Timeline
-from .progress import CancelToken, ProgressFn
+from .model import Timeline, VideoFeatures
+from .progress import CancelToken, ProgressFn, scaled
+from .timeline import input_kind
 
 
 def analyze(
     path: str | os.PathLike[str],
     rate: float | None = None,
     scene_detector: str = "adaptive",
+    cache: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-) -> Timeline:
-    """Read and analyse ``path`` (timeline or video); see :func:`read_input`."""
-    return read_input(path, rate=rate, detector=scene_detector, progress=progress, cancel=cancel)
+) -> VideoFeatures:
+    """Read and analyse ``path`` (timeline or video).
+
+    Parameters
+    ----------
+    path : path-like
+        Never modified.
+    rate : float, optional
+        Frames per second for EDLs.
+    scene_detector : str
+        PySceneDetect detector for cuts inside media.
+    cache : bool
+        Reuse (and store) per-range results in the analysis cache.
+    progress, cancel : see :mod:`vidmusician.core.progress`
+    """
+    video = input_kind(path) == "video"
+    split = 0.9 if video else 0.05  # a plain video's reading is its analysis pass
+    tl = read_input(path, rate, scene_detector, scaled(progress, 0.0, split), cancel, cache)
+    opts = AnalysisOptions(detector=scene_detector, use_cache=cache)
+    return analyze_timeline(tl, opts, scaled(progress, split, 1.0), cancel)
 
 
-def _r(x: float) -> float:
-    return round(float(x), 6)
+def _r(x: float, nd: int = 6) -> float:
+    return round(float(x), nd)
 
 
-def to_json(tl: Timeline) -> dict[str, Any]:
-    """The ``analyze --json`` contract: plain JSON types, seconds from the first frame."""
+def timeline_json(tl: Timeline) -> dict[str, Any]:
+    """The timeline part of the ``analyze --json`` contract (seconds from the first frame)."""
     return {
         "vidmusician": __version__,
         "input": tl.source.path,
@@ -59,19 +79,45 @@ def to_json(tl: Timeline) -> dict[str, Any]:
             }
             for s in tl.shots
         ],
-        "anchors": [
-            {
-                "time_s": _r(a.time_s),
-                "kind": a.kind,
-                "strength": _r(a.strength),
-                "label": a.label,
-                **({"duration_s": _r(a.duration_s)} if a.duration_s else {}),
-            }
-            for a in tl.anchors
-        ],
+        "anchors": _anchors_json(tl.anchors),
         "markers": [
             {"time_s": _r(m.time_s), "name": m.name, "color": m.color, "scope": m.scope} for m in tl.markers
         ],
         "missing_media": list(tl.missing_media),
         "warnings": list(tl.warnings),
     }
+
+
+def _anchors_json(anchors: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "time_s": _r(a.time_s),
+            "kind": a.kind,
+            "strength": _r(a.strength),
+            "label": a.label,
+            **({"duration_s": _r(a.duration_s)} if a.duration_s else {}),
+        }
+        for a in anchors
+    ]
+
+
+def to_json(f: VideoFeatures) -> dict[str, Any]:
+    """The ``analyze --json`` contract: the timeline, plus per shot ``descriptors``,
+    ``mood``, ``style`` and ``prompt``, the ``motion`` curve, and the ``scene``
+    and ``motion`` anchors."""
+    out = timeline_json(f.timeline)
+    for shot, feat in zip(out["shots"], f.shots):
+        shot["analysed"] = feat.analysed
+        shot["descriptors"] = feat.descriptors
+        shot["mood"] = {"valence": feat.valence, "arousal": feat.arousal}
+        shot["style"] = feat.style
+        shot["prompt"] = list(feat.prompt)
+    out["anchors"] = _anchors_json(f.anchors)
+    out["motion"] = {
+        "hop_s": f.motion.hop_s,
+        "values": [round(float(v), 4) for v in f.motion.values],
+        "camera": [round(float(v), 4) for v in f.motion.camera],
+        "object": [round(float(v), 4) for v in f.motion.object],
+    }
+    out["warnings"] = list(f.timeline.warnings) + list(f.warnings)
+    return out

@@ -108,41 +108,52 @@ def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Ev
     from .analyze import analyze, to_json
 
     s = _settings(args, "analyze")
-    tl = analyze(
+    feats = analyze(
         args.input,
         rate=s["rate"],
         scene_detector=s["scene_detector"],
+        cache=s["cache"],
         progress=console.progress,
         cancel=cancel,
     )
     console.close()
-    for w in tl.warnings:
+    for w in feats.timeline.warnings + feats.warnings:
         console.warn(w)
+    if args.plot:
+        from .analysis.plot import plot
+
+        plot(feats, args.plot)
+        console.note(f"wrote {args.plot}")
     if args.json is not None:
-        _emit_json(to_json(tl), args.json, console)
+        _emit_json(to_json(feats), args.json, console)
         return 0
-    _print_summary(tl, console)
+    _print_summary(feats, console)
     return 0
 
 
-def _print_summary(tl: Any, console: Console) -> None:
+def _print_summary(feats: Any, console: Console) -> None:
     from .units import clock
 
+    tl = feats.timeline
     w = console.out
     print(
         f"{tl.name}: {tl.rate:g} fps, {clock(tl.duration_s)} ({tl.duration_frames} frames), "
         f"starts at {tl.start_timecode}, {len(tl.shots)} shots",
         file=w,
     )
-    print(f"{'shot':>4}  {'start':>12}  {'end':>12}  {'kind':<9} name", file=w)
-    for s in tl.shots:
+    print(
+        f"{'shot':>4}  {'start':>12}  {'end':>12}  {'kind':<9} {'mood (v, a)':<13} {'style':<17} name", file=w
+    )
+    for s, f in zip(tl.shots, feats.shots):
         flag = "" if s.media_found or not s.media else "  [media missing]"
+        mood = f"{f.valence:+.2f} {f.arousal:+.2f}" if f.analysed else "-"
         print(
-            f"{s.index:>4}  {clock(s.start_s):>12}  {clock(s.end_s):>12}  {s.kind:<9} {s.name}{flag}",
+            f"{s.index:>4}  {clock(s.start_s):>12}  {clock(s.end_s):>12}  {s.kind:<9} {mood:<13} "
+            f"{f.style:<17} {s.name}{flag}",
             file=w,
         )
-    print(f"{len(tl.anchors)} anchors:", file=w)
-    for a in tl.anchors:
+    print(f"{len(feats.anchors)} anchors:", file=w)
+    for a in feats.anchors:
         print(f"  {clock(a.time_s):>12}  {a.kind:<10} {a.strength:.2f}  {a.label}", file=w)
 
 
@@ -192,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="timeline file or video")
     p.add_argument("--json", metavar="FILE|-", help="write the analysis as JSON ('-' = stdout)")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the shots, motion curve and anchors")
     _add_options(p, "analyze")
     p.set_defaults(func=cmd_analyze)
 

@@ -91,15 +91,36 @@ def _frame(source: str, i: int) -> np.ndarray:
             y = int(h * (0.2 + 0.6 * rng.uniform()))
             col = tuple(int(c) for c in rng.integers(30, 255, 3))
             cv2.rectangle(img, (x, y), (x + 70, y + 30), col, -1)
-    else:  # forest: the camera pans across tree trunks
-        img = np.full((h, w, 3), (40, 120, 50), np.uint8)
-        pan = 40.0 * t + 15.0 * math.sin(t)
-        for k in range(24):
-            x = int((k * 53 - pan) % (w + 60)) - 30
-            cv2.rectangle(img, (x, 0), (x + 18 + (k % 3) * 6, h), (20, 60 + 10 * (k % 4), 30), -1)
+    else:  # forest: the camera pans across a textured wood
+        tex = _forest_texture()
+        x0 = int(40.0 * t + 15.0 * math.sin(t)) % (tex.shape[1] - w)
+        img = np.ascontiguousarray(tex[:h, x0 : x0 + w])
         cv2.circle(img, (int(w / 2 + 120 * math.sin(t * 2)), int(h * 0.7)), 22, (90, 200, 240), -1)
     cv2.putText(img, f"{source} {i:03d}", (10, h - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
     return img
+
+
+_TEXTURE: list[np.ndarray] = []
+
+
+def _forest_texture() -> np.ndarray:
+    """A wide strip of wood: trunks of varied width and shade over leafy noise."""
+    import cv2
+
+    if not _TEXTURE:
+        w, h = SIZE
+        rng = np.random.default_rng(3)
+        noise = rng.integers(0, 255, (h // 6, (w * 2) // 6, 1)).astype(np.uint8)
+        leaves = cv2.resize(noise, (w * 2, h), interpolation=cv2.INTER_CUBIC)[..., None]
+        img = (np.array([30, 90, 40]) + leaves * np.array([0.2, 0.5, 0.2])).astype(np.uint8)
+        for _ in range(30):
+            x = int(rng.integers(0, w * 2 - 30))
+            shade = int(rng.integers(25, 70))
+            cv2.rectangle(
+                img, (x, 0), (x + int(rng.integers(8, 30)), h), (shade // 2, shade, shade // 2 + 10), -1
+            )
+        _TEXTURE.append(img)
+    return _TEXTURE[0]
 
 
 def write_source(path: Path, source: str, frames: int = SOURCE_FRAMES) -> None:
@@ -194,14 +215,21 @@ def run_demo(
         raise OutputError(f"{out}: exists and is not an empty folder. Choose a new folder for the demo.")
     files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.7), cancel)
     note(f"demo cut written: {files['otio']} (and {files['fcp7'].name} for Premiere)")
-    tl = analyze(files["otio"], progress=scaled(progress, 0.7, 1.0), cancel=cancel)
+    feats = analyze(files["otio"], progress=scaled(progress, 0.7, 1.0), cancel=cancel)
     report(progress, 1.0, "analysed")
     import json
 
-    fsutil.write_text(out / "analysis.json", json.dumps(to_json(tl), indent=2) + "\n")
-    hits = ", ".join(f"{clock(a.time_s)} {a.kind}" for a in tl.anchors)
+    from .analysis.plot import plot
+
+    tl = feats.timeline
+    fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")
+    plot(feats, out / "analysis.png")
+    hits = ", ".join(f"{clock(a.time_s)} {a.kind}" for a in feats.anchors if a.kind != "motion")
+    beats = sum(1 for a in feats.anchors if a.kind == "motion")
+    styles = ", ".join(f.style for f in feats.shots)
     return (
-        f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}; anchors: {hits}\n"
-        f"analysis written to {out / 'analysis.json'}\n"
+        f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}; anchors: {hits}; "
+        f"{beats} visual beats\nstyles by shot: {styles}\n"
+        f"analysis written to {out / 'analysis.json'} and {out / 'analysis.png'}\n"
         "Stopped after analysis: music generation (the arranger) is not in this version yet."
     )

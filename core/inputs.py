@@ -17,6 +17,7 @@ def read_input(
     detector: str = "adaptive",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    use_cache: bool = True,
 ) -> Timeline:
     """Read a timeline file or a plain video into a :class:`Timeline`.
 
@@ -29,6 +30,8 @@ def read_input(
         Frames per second for EDLs (which carry none).
     detector : str
         PySceneDetect detector for plain videos (see ``video.DETECTORS``).
+    use_cache : bool
+        Reuse a plain video's cached analysis pass.
 
     Raises
     ------
@@ -37,5 +40,5 @@ def read_input(
     p = Path(path)
     check_readable(p)
     if input_kind(p) == "video":
-        return read_video(p, detector, progress, cancel)
+        return read_video(p, detector, progress, cancel, use_cache)
     return read_timeline(p, rate)

@@ -8,7 +8,7 @@ whatever the timeline's start timecode.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 AnchorKind = Literal["cut", "transition", "marker", "scene", "motion"]
 ANCHOR_KINDS: tuple[str, ...] = ("cut", "transition", "marker", "scene", "motion")
@@ -161,3 +161,84 @@ class Timeline:
     def cut_frames(self) -> tuple[int, ...]:
         """Record frames of every edit point between shots."""
         return tuple(s.start_frame for s in self.shots[1:])
+
+
+@dataclass(frozen=True)
+class MotionCurve:
+    """Motion over the whole timeline in record time, on a fixed hop.
+
+    Attributes
+    ----------
+    hop_s : float
+        Seconds between values (1/25 s by default); value i is at ``i * hop_s``.
+    values : ndarray [shape=(n,)]
+        Motion intensity in [0, 1]: ``1 - exp(-m / 0.25)`` of the total motion
+        ``m`` in frame widths per second (a pan across the frame in 4 s gives
+        m = 0.25, intensity 0.63). 0 over gaps and unanalysed shots.
+    camera, object : ndarray [shape=(n,)]
+        Camera motion (global affine part of the flow) and object motion (the
+        residual), frame widths per second.
+    direction : ndarray [shape=(n,)]
+        Angle of the mean motion vector, radians (0 = right, pi/2 = down);
+        NaN where nearly still.
+    """
+
+    hop_s: float
+    values: Any
+    camera: Any
+    object: Any
+    direction: Any
+
+    def at(self, time_s: float) -> float:
+        """Intensity at ``time_s`` (nearest hop)."""
+        i = int(round(time_s / self.hop_s))
+        return float(self.values[min(max(i, 0), len(self.values) - 1)]) if len(self.values) else 0.0
+
+
+@dataclass(frozen=True)
+class ShotFeatures:
+    """What one shot looks like and how it feels (no model weights).
+
+    Attributes
+    ----------
+    index : int
+        The shot's index in the timeline.
+    analysed : bool
+        False when its picture could not be read (gap, missing media, bad
+        range); then only ``cut_rate`` is measured and the mood rests on it.
+    descriptors : dict of str -> float
+        brightness, contrast, saturation, colourfulness (0..1), warmth (-1..1),
+        motion, motion_peak, camera_motion, object_motion (frame widths per
+        second), motion_level (0..1), cut_rate (edits per minute around the
+        shot), faces (share of sampled frames with a face, 0..1).
+    valence, arousal : float in [-1, 1]
+        Mood estimate (formula in ``core/analysis/semantics.py``).
+    style : str
+        Suggested music style.
+    prompt : tuple of str
+        A few mood words ("dark", "calm", "energetic", ...).
+    """
+
+    index: int
+    analysed: bool
+    descriptors: dict[str, float]
+    valence: float
+    arousal: float
+    style: str
+    prompt: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VideoFeatures:
+    """Everything analysis found, for the planner and the backends.
+
+    ``timeline`` is the input's (for a plain video, already cut into its
+    scenes); ``anchors`` holds the timeline's anchors plus the detected
+    ``scene`` cuts and ``motion`` beats, sorted by time.
+    """
+
+    timeline: Timeline
+    motion: MotionCurve
+    shots: tuple[ShotFeatures, ...]
+    anchors: tuple[Anchor, ...]
+    warnings: tuple[str, ...] = ()

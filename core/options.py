@@ -89,6 +89,13 @@ OPTIONS: tuple[Option, ...] = (
         choices=DETECTORS,
         commands=("analyze",),
     ),
+    Option(
+        "cache",
+        bool,
+        True,
+        "reuse analysis results of media scanned before (--no-cache decodes again)",
+        commands=("analyze",),
+    ),
 )
 
 BY_NAME = {o.name: o for o in OPTIONS}

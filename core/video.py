@@ -1,20 +1,22 @@
-"""A plain video file as input: a timeline of one clip cut where the picture cuts.
+"""A plain video file as input: a timeline of one clip, cut where the picture cuts.
 
-This is the first version (DESIGN.md): PySceneDetect finds the cuts; the
-analysis stage refines them with its single decode pass.
+The cuts come from PySceneDetect, run inside the analysis' single decode pass
+(:mod:`vidmusician.core.analysis.scan`), whose result is cached: analysing
+the same video afterwards decodes nothing again.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import units
 from .errors import InputError
 from .model import Anchor, InputSource, Shot, Timeline
-from .progress import CancelToken, ProgressFn, check, report
+from .progress import CancelToken, ProgressFn
 
 #: PySceneDetect detectors by the name used in options.
 DETECTORS = ("adaptive", "content", "threshold", "histogram", "hash")
@@ -22,7 +24,8 @@ DETECTORS = ("adaptive", "content", "threshold", "histogram", "hash")
 STRENGTH_SCENE = 0.9  # a detected cut is a little less certain than an editor's
 
 
-def _detector(name: str) -> Any:
+def make_detector(name: str) -> Any:
+    """A fresh PySceneDetect detector, with its default settings."""
     import scenedetect
 
     classes = {
@@ -32,38 +35,9 @@ def _detector(name: str) -> Any:
         "histogram": scenedetect.HistogramDetector,
         "hash": scenedetect.HashDetector,
     }
+    if name not in classes:
+        raise InputError(f"unknown scene detector '{name}': choose one of {', '.join(DETECTORS)}.")
     return classes[name]()
-
-
-def open_video(path: str | os.PathLike[str]) -> Any:
-    """Open ``path`` with PySceneDetect's OpenCV backend, with a clear error."""
-    import scenedetect
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: no such file. Check the path.")
-    log = logging.getLogger("pyscenedetect")
-    level = log.level
-    log.setLevel(logging.CRITICAL)  # its "Failed to open" warning repeats our error below
-    try:
-        video = scenedetect.open_video(str(p), backend="opencv")
-    except Exception as e:  # OpenCV says little: "could not open", "unknown fps"
-        why = " ".join(str(e).split()) or type(e).__name__
-        raise InputError(
-            f"{p}: cannot be decoded as video ({why}). The file may be corrupt or use a codec "
-            "OpenCV cannot read; re-encode it to H.264 MP4."
-        ) from e
-    finally:
-        log.setLevel(level)
-    fps = float(video.frame_rate)
-    if not units.valid_rate(fps):
-        raise InputError(
-            f"{p}: reports a frame rate of {fps:g} fps, which is not usable. Re-encode it with a "
-            "constant frame rate (for example ffmpeg -r 25)."
-        )
-    if video.duration is None or video.duration.frame_num <= 0:
-        raise InputError(f"{p}: holds no video frames.")
-    return video
 
 
 def detect_cuts(
@@ -71,39 +45,34 @@ def detect_cuts(
     detector: str = "adaptive",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    use_cache: bool = True,
 ) -> tuple[float, int, list[int]]:
-    """Find cuts in a video with PySceneDetect.
-
-    Parameters
-    ----------
-    path : path-like
-    detector : one of :data:`DETECTORS`
-    progress, cancel : see :mod:`vidmusician.core.progress`
+    """Find cuts in a video (through the cached analysis pass).
 
     Returns
     -------
     (rate, n_frames, cut_frames)
-        Frame rate (fps), number of frames, and the frame numbers (from 0)
-        where a new scene starts, ascending, excluding 0.
+        Nominal frame rate (fps), number of decoded frames, and the indices
+        of the frames (from 0) where a new scene starts, ascending, excluding 0.
     """
-    from scenedetect import SceneManager
+    from .analysis.decode import MediaError
+    from .analysis.features import AnalysisOptions, whole_file_scan
 
-    video = open_video(path)
-    rate = float(video.frame_rate)
-    n_frames = int(video.duration.frame_num)
-    sm = SceneManager()
-    sm.auto_downscale = True
-    sm.add_detector(_detector(detector))
-    chunk = max(1.0, 2.0)  # seconds per call: progress and cancel between calls
-    while True:
-        check(cancel)
-        if sm.detect_scenes(video, duration=chunk) == 0:
-            break
-        report(progress, video.frame_number / max(1, n_frames), "finding cuts")
-    cuts = sorted({int(start.frame_num) for start, _ in sm.get_scene_list()[1:]})
-    # the decoder's count can differ from the container's; trust what was read
-    n_frames = max(int(video.frame_number), 1)
-    return rate, n_frames, [c for c in cuts if 0 < c < n_frames]
+    p = Path(path)
+    try:
+        info, sc = whole_file_scan(
+            p, AnalysisOptions(detector=detector, use_cache=use_cache), progress, cancel
+        )
+    except MediaError as e:
+        raise InputError(
+            f"{e}. The file may be corrupt or use a codec FFmpeg cannot read; re-encode it to H.264 MP4."
+        ) from e
+    if not units.valid_rate(info.rate):
+        raise InputError(f"{p}: reports a frame rate of {info.rate:g} fps, which is not usable.")
+    if len(sc.t) == 0:
+        raise InputError(f"{p}: holds no decodable video frames.")
+    cuts = sorted({int(i) for i in np.searchsorted(sc.t, sc.cuts - 1e-6)})
+    return info.rate, len(sc.t), [c for c in cuts if 0 < c < len(sc.t)]
 
 
 def read_video(
@@ -111,6 +80,7 @@ def read_video(
     detector: str = "adaptive",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    use_cache: bool = True,
 ) -> Timeline:
     """A plain video as a :class:`Timeline`: one shot per detected scene.
 
@@ -118,7 +88,7 @@ def read_video(
     are anchors of kind ``scene``.
     """
     p = Path(path).resolve()
-    rate, n_frames, cuts = detect_cuts(p, detector, progress, cancel)
+    rate, n_frames, cuts = detect_cuts(p, detector, progress, cancel, use_cache)
     bounds = [0, *cuts, n_frames]
     shots = tuple(
         Shot(

@@ -17,6 +17,13 @@ SHARED = Path(os.environ.get("VIDMUSICIAN_SHARED", REPO.parent / "shared")) / "d
 TIMELINES = SHARED / "timelines"
 VIDEOS = SHARED / "video"
 
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Every test gets an empty analysis cache of its own (never the user's)."""
+    monkeypatch.setenv("VIDMUSICIAN_CACHE", str(tmp_path / "cache"))
+
+
 needs_shared = pytest.mark.skipif(not TIMELINES.is_dir(), reason="../shared/data is absent")
 
 

@@ -1,0 +1,380 @@
+"""From a timeline and its media to :class:`~vidmusician.core.model.VideoFeatures`.
+
+Per media file, the shots' source ranges (plus a few frames of handle) are
+merged and each merged range is scanned once (:mod:`.scan`), from the cache
+when it was scanned before with the same parameters. Different files may be
+scanned in parallel processes. Results are then laid out in record time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import Cancelled
+from ..model import Anchor, MotionCurve, Shot, ShotFeatures, Timeline, VideoFeatures
+from ..progress import CancelToken, ProgressFn, check, report
+from ..timeline import cache_dir
+from ..video import STRENGTH_SCENE
+from . import semantics
+from .decode import MediaError, MediaInfo, probe
+from .motion import visual_beats
+from .scan import STAT_NAMES, Scan, ScanParams, cache_key, scan
+
+HOP_S = 1.0 / 25.0
+HANDLE_FRAMES = 3  # decoded before and after each range: flow for the first frame
+MERGE_GAP_S = 0.25  # ranges of one file closer than this are decoded as one
+CUT_RATE_WINDOW_S = 10.0  # edits counted this far either side of a shot's middle
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Settings of the analysis (the CLI's come from ``core.options``)."""
+
+    detector: str = "adaptive"
+    width: int = 320
+    hop_s: float = HOP_S
+    use_cache: bool = True
+    workers: int = 0  # 0: one process per file up to the number of cores
+
+    def scan_params(self) -> ScanParams:
+        return ScanParams(width=self.width, detector=self.detector)
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def scan_cached(
+    path: str,
+    start_s: float,
+    end_s: float,
+    rate: float,
+    params: ScanParams,
+    use_cache: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Scan:
+    """:func:`.scan.scan`, reading and writing the analysis cache."""
+    check(cancel)
+    where = cache_dir() / "analysis" / f"{cache_key(path, start_s, end_s, params)}.npz"
+    if use_cache and where.is_file():
+        try:
+            return Scan.load(where)
+        except Exception:  # a damaged cache entry is just scanned again
+            pass
+    result = scan(path, start_s, end_s, rate, params, progress, cancel)
+    if use_cache:
+        with contextlib.suppress(OSError):  # a read-only cache costs time, not results
+            result.save(where)
+    return result
+
+
+def _scan_file(
+    path: str,
+    intervals: list[tuple[float, float]],
+    rate: float,
+    params: ScanParams,
+    use_cache: bool,
+    cancel: CancelToken | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Scan]:
+    total = sum(b - a for a, b in intervals) or 1.0
+    done = 0.0
+    out = []
+    for a, b in intervals:
+        sub = None
+        if progress is not None:
+            base = done
+
+            def sub(f: float, label: str = "", base: float = base, a: float = a, b: float = b) -> None:
+                progress((base + f * (b - a)) / total, label)
+
+        out.append(scan_cached(path, a, b, rate, params, use_cache, sub, cancel))
+        done += b - a
+    return out
+
+
+def _merge(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1] + MERGE_GAP_S:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def canonical(a: float, b: float, info: MediaInfo) -> tuple[float, float]:
+    """A decode range as cached: one that reaches the end of the file ends
+    one second past it, whatever asked for it (so a whole-file scan made while
+    reading a plain video is found again by the analysis)."""
+    a = max(0.0, a)
+    if b >= info.duration_s - 1e-3:
+        b = info.duration_s + 1.0
+    return round(a, 3), round(b, 3)
+
+
+def file_range(shot: Shot, info: MediaInfo) -> tuple[float, float] | None:
+    """The shot's source range in seconds of the media file, or None if outside it.
+
+    Source times in a timeline are in the media's own time base, which starts
+    at the file's start timecode. Tried in turn: the timeline's available range
+    start, the file's own timecode, 0; the first that puts the range inside
+    the file wins.
+    """
+    if shot.source_start_s is None or shot.source_end_s is None:
+        return None
+    tol = 1.5 / info.rate
+    for off in (shot.media_start_s, info.start_timecode_s, 0.0):
+        if off is None:
+            continue
+        a, b = shot.source_start_s - off, shot.source_end_s - off
+        if a >= -tol and b <= info.duration_s + tol and b > a:
+            return max(0.0, a), min(info.duration_s, b)
+    return None
+
+
+# --------------------------------------------------------------------------- assembling
+
+
+def analyze_timeline(
+    tl: Timeline,
+    opts: AnalysisOptions = AnalysisOptions(),
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> VideoFeatures:
+    """Analyse every shot's picture and lay the results out in record time.
+
+    Media that cannot be analysed (missing, no video, bad codec, a range
+    outside the file) leaves its shots without features and gives one
+    warning per file; the run goes on.
+    """
+    warnings: list[str] = []
+    params = opts.scan_params()
+
+    # which shots need which file, and where in it
+    by_file: dict[str, list[Shot]] = {}
+    for s in tl.shots:
+        if s.kind == "clip" and s.media and s.media_found:
+            by_file.setdefault(s.media, []).append(s)
+    infos: dict[str, MediaInfo] = {}
+    ranges: dict[int, tuple[float, float]] = {}
+    jobs: dict[str, list[tuple[float, float]]] = {}
+    for path, shots in by_file.items():
+        try:
+            info = probe(path)
+        except MediaError as e:
+            warnings.append(f"{e}; {len(shots)} shot(s) keep their cuts but get no picture features.")
+            continue
+        infos[path] = info
+        outside = []
+        wanted = []
+        handle = HANDLE_FRAMES / info.rate
+        for s in shots:
+            r = file_range(s, info)
+            if r is None:
+                outside.append(s.index)
+                continue
+            ranges[s.index] = r
+            wanted.append((max(0.0, r[0] - handle), min(info.duration_s + handle, r[1] + handle)))
+        if outside:
+            warnings.append(
+                f"{path}: the source range of shot(s) {', '.join(map(str, outside))} lies outside "
+                f"the media (0-{info.duration_s:.2f} s); those shots get no picture features."
+            )
+        if wanted:
+            jobs[path] = [canonical(a, b, info) for a, b in _merge(wanted)]
+
+    scans = _run_jobs(jobs, infos, params, opts, progress, cancel, warnings)
+    report(progress, 1.0, "analysing picture")
+
+    # per shot: the scan and the part of it that belongs to the shot
+    shot_scan: dict[int, tuple[Scan, float, float]] = {}
+    for path, shots in by_file.items():
+        for s in shots:
+            if s.index not in ranges or path not in scans:
+                continue
+            a, b = ranges[s.index]
+            for (ia, ib), sc in zip(jobs[path], scans[path]):
+                if ia - 1e-6 <= a and b <= ib + 1e-6:
+                    shot_scan[s.index] = (sc, a, b)
+                    break
+
+    frame = 1.0 / tl.rate
+    anchors = list(tl.anchors)
+    edits = [x.time_s for x in anchors if x.kind in ("cut", "transition", "scene")]
+    for s in tl.shots:  # cuts inside the media become scene anchors
+        if s.index not in shot_scan:
+            continue
+        sc, a, b = shot_scan[s.index]
+        for c in sc.cuts:
+            if a + frame < c < b - frame * 0.5:
+                t = s.start_s + (c - a)
+                if not edits or min(abs(e - t) for e in edits) > frame * 1.01:
+                    anchors.append(
+                        Anchor(round(t, 6), "scene", STRENGTH_SCENE, f"scene cut in shot {s.index}")
+                    )
+                    edits.append(t)
+
+    n = max(1, math.ceil(tl.duration_s / opts.hop_s))
+    tr = np.arange(n) * opts.hop_s
+    total = np.zeros(n)
+    camera = np.zeros(n)
+    obj = np.zeros(n)
+    vx = np.zeros(n)
+    vy = np.zeros(n)
+    for s in tl.shots:
+        if s.index not in shot_scan:
+            continue
+        sc, a, _ = shot_scan[s.index]
+        mask = (tr >= s.start_s) & (tr < s.end_s)
+        tm = a + (tr[mask] - s.start_s)
+        for dest, src in (
+            (total, sc.motion),
+            (camera, sc.camera),
+            (obj, sc.object),
+            (vx, sc.dx),
+            (vy, sc.dy),
+        ):
+            dest[mask] = np.interp(tm, sc.t, src) if len(sc.t) else 0.0
+    values = 1.0 - np.exp(-total / semantics.MOTION_SCALE)
+    direction = np.where(np.hypot(vx, vy) > 0.01, np.arctan2(vy, vx), np.nan)
+    curve = MotionCurve(opts.hop_s, values, camera, obj, direction)
+    anchors += visual_beats(curve, vx, vy, edits)
+    anchors.sort(key=lambda x: (x.time_s, x.kind))
+
+    feats = tuple(
+        _shot_features(s, shot_scan.get(s.index), tr, total, camera, obj, edits, tl) for s in tl.shots
+    )
+    return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings))
+
+
+def _run_jobs(
+    jobs: dict[str, list[tuple[float, float]]],
+    infos: dict[str, MediaInfo],
+    params: ScanParams,
+    opts: AnalysisOptions,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+    warnings: list[str],
+) -> dict[str, list[Scan]]:
+    """Scan every file's ranges; in parallel processes when there are several files."""
+    total = sum(b - a for rs in jobs.values() for a, b in rs) or 1.0
+    workers = opts.workers or min(len(jobs), os.cpu_count() or 1)
+    out: dict[str, list[Scan]] = {}
+    if workers <= 1 or len(jobs) <= 1:
+        done = 0.0
+        for path, rs in jobs.items():
+            check(cancel)
+            length = sum(b - a for a, b in rs)
+            sub = _sub_progress(progress, done / total, length / total)
+            try:
+                out[path] = _scan_file(path, rs, infos[path].rate, params, opts.use_cache, cancel, sub)
+            except MediaError as e:
+                warnings.append(f"{e}; its shots keep their cuts but get no picture features.")
+            done += length
+        return out
+    done = 0.0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(_scan_file, path, rs, infos[path].rate, params, opts.use_cache): path
+            for path, rs in jobs.items()
+        }
+        try:
+            for fut in as_completed(futures):
+                path = futures[fut]
+                check(cancel)
+                try:
+                    out[path] = fut.result()
+                except MediaError as e:
+                    warnings.append(f"{e}; its shots keep their cuts but get no picture features.")
+                done += sum(b - a for a, b in jobs[path])
+                report(progress, done / total, "analysing picture")
+        except Cancelled:
+            for f in futures:
+                f.cancel()
+            raise
+    return out
+
+
+def _sub_progress(
+    progress: ProgressFn | None, lo: float, width: float
+) -> Callable[[float, str], None] | None:
+    if progress is None:
+        return None
+    outer = progress
+
+    def sub(f: float, label: str = "") -> None:
+        outer(lo + width * f, label)
+
+    return sub
+
+
+def _shot_features(
+    s: Shot,
+    found: tuple[Scan, float, float] | None,
+    tr: np.ndarray,
+    total: np.ndarray,
+    camera: np.ndarray,
+    obj: np.ndarray,
+    edits: list[float],
+    tl: Timeline,
+) -> ShotFeatures:
+    mid = (s.start_s + s.end_s) / 2
+    lo, hi = max(0.0, mid - CUT_RATE_WINDOW_S), min(tl.duration_s, mid + CUT_RATE_WINDOW_S)
+    n_edits = sum(1 for e in edits if lo <= e <= hi)
+    d: dict[str, float] = {"cut_rate": round(60.0 * n_edits / max(hi - lo, 1e-6), 3)}
+    analysed = False
+    if found is not None:
+        sc, a, b = found
+        sel = (sc.t >= a - 1e-6) & (sc.t < b)
+        rows = sc.stats[sel]
+        rows = rows[~np.isnan(rows).any(axis=1)]
+        if len(rows) == 0 and sel.any():  # a very short shot: use its nearest sampled frame
+            valid = np.flatnonzero(~np.isnan(sc.stats).any(axis=1))
+            if len(valid):
+                rows = sc.stats[[valid[np.argmin(np.abs(sc.t[valid] - (a + b) / 2))]]]
+        if len(rows):
+            analysed = True
+            for k, name in enumerate(STAT_NAMES):
+                d[name] = round(float(rows[:, k].mean()), 4)
+            faces = sc.faces[sel]
+            faces = faces[~np.isnan(faces)]
+            d["faces"] = round(float((faces > 0).mean()), 4) if len(faces) else 0.0
+            mask = (tr >= s.start_s) & (tr < s.end_s)
+            m = total[mask] if mask.any() else np.zeros(1)
+            d["motion"] = round(float(m.mean()), 4)
+            d["motion_peak"] = round(float(np.percentile(m, 90)), 4)
+            d["camera_motion"] = round(float(camera[mask].mean()) if mask.any() else 0.0, 4)
+            d["object_motion"] = round(float(obj[mask].mean()) if mask.any() else 0.0, 4)
+            d["motion_level"] = round(semantics.motion_level(d["motion"]), 4)
+    valence, arousal = semantics.mood(d, analysed)
+    return ShotFeatures(
+        index=s.index,
+        analysed=analysed,
+        descriptors=d,
+        valence=round(valence, 4),
+        arousal=round(arousal, 4),
+        style=semantics.style_for(valence, arousal),
+        prompt=semantics.prompt_words(d, valence, arousal, analysed),
+    )
+
+
+def whole_file_scan(
+    path: str | os.PathLike[str],
+    opts: AnalysisOptions = AnalysisOptions(),
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[MediaInfo, Scan]:
+    """Scan a whole video file once (cached): what a plain-video input needs."""
+    info = probe(path)
+    a, b = canonical(0.0, math.inf, info)
+    sc = scan_cached(str(Path(path)), a, b, info.rate, opts.scan_params(), opts.use_cache, progress, cancel)
+    return info, sc

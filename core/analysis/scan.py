@@ -1,0 +1,346 @@
+"""The single decode pass over one source range: every analyser on the same frames.
+
+For each decoded frame (about 320 px wide, see :mod:`.decode`):
+
+- PySceneDetect's detector gets it through ``process_frame`` (cuts inside media);
+- dense optical flow (OpenCV DIS, ultrafast preset) against the previous frame,
+  on brightness-normalised grey frames so that fades do not read as motion,
+  split into camera motion (a global fit of pan, zoom and roll) and object
+  motion (what the fit leaves);
+- every few frames, colour statistics and face presence for shot semantics.
+
+Flash frames (a frame much brighter or darker than both neighbours, which are
+alike) are found afterwards: their motion is interpolated from the frames
+around them and a cut the detector saw there is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from .. import fsutil
+from ..progress import CancelToken, ProgressFn, check, report
+from .decode import ANALYSIS_WIDTH, frames
+
+SCAN_VERSION = 1
+
+#: Per-frame colour statistics, columns of :attr:`Scan.stats`.
+STAT_NAMES = ("brightness", "contrast", "saturation", "colourfulness", "warmth")
+
+FLASH_JUMP = 30.0  # mean luma jump (0..255) into and out of a flash frame
+FLASH_SIMILAR = 12.0  # neighbours of a flash frame differ by less than this
+FLAT_STD = 4.0  # a frame whose luma varies less than this is flat (black, a fade's end)
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """Everything that changes a scan's result (part of the cache key)."""
+
+    width: int = ANALYSIS_WIDTH
+    detector: str = "adaptive"
+    flow_width: int = 160  # flow on half the analysis frame: the fit needs no more
+    stats_per_s: float = 4.0
+    faces_per_s: float = 0.5
+
+    def key(self) -> str:
+        return json.dumps({**asdict(self), "version": SCAN_VERSION}, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Per-frame results of one source range, in the media's own time.
+
+    Attributes
+    ----------
+    t : ndarray [shape=(n,)]
+        Frame times, seconds from the video stream's start (from timestamps).
+    luma : ndarray [shape=(n,)]
+        Mean luma, 0..255.
+    motion, camera, object : ndarray [shape=(n,)]
+        Motion between frame i-1 and i, in frame widths per second: the whole
+        flow, its global affine part (camera) and the residual (objects).
+        Frame 0 has 0.
+    dx, dy : ndarray [shape=(n,)]
+        Mean flow vector, frame widths per second (x right, y down).
+    interpolated : ndarray [shape=(n,)] of bool
+        Motion that was interpolated (flash frames, detected cuts).
+    stats : ndarray [shape=(n, 5)]
+        :data:`STAT_NAMES` per frame, NaN where not sampled.
+    faces : ndarray [shape=(n,)]
+        Number of frontal faces, NaN where not sampled.
+    cuts : ndarray [shape=(k,)]
+        Times (seconds, media time) where PySceneDetect saw a new scene begin.
+    """
+
+    t: np.ndarray
+    luma: np.ndarray
+    motion: np.ndarray
+    camera: np.ndarray
+    object: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    interpolated: np.ndarray
+    stats: np.ndarray
+    faces: np.ndarray
+    cuts: np.ndarray
+
+    def save(self, path: Path) -> None:
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **{f.name: getattr(self, f.name) for f in fields(self)})
+
+        fsutil.write_with(path, write, overwrite=True)
+
+    @classmethod
+    def load(cls, path: Path) -> Scan:
+        with np.load(path) as z:
+            return cls(**{f.name: z[f.name] for f in fields(cls)})
+
+
+def cache_key(path: str, start_s: float, end_s: float, params: ScanParams) -> str:
+    """Media identity (path, size, mtime), range (ms) and parameters, hashed."""
+    st = os.stat(path)
+    ident = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{start_s:.3f}|{end_s:.3f}|{params.key()}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+def _detector(name: str):
+    from ..video import make_detector
+
+    return make_detector(name)
+
+
+class _Faces:
+    def __init__(self) -> None:
+        import cv2
+
+        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+        self.cascade = cv2.CascadeClassifier(path)
+        if self.cascade.empty():  # pragma: no cover - the wheel ships it
+            raise RuntimeError(f"OpenCV face cascade missing: {path}")
+
+    def count(self, grey: np.ndarray) -> int:
+        found = self.cascade.detectMultiScale(grey, scaleFactor=1.25, minNeighbors=5, minSize=(24, 24))
+        return len(found)
+
+
+def colour_stats(bgr: np.ndarray) -> np.ndarray:
+    """:data:`STAT_NAMES` of one BGR uint8 frame, each in [0, 1] (warmth in [-1, 1]).
+
+    brightness  mean luma / 255
+    contrast    luma standard deviation / 128, at most 1
+    saturation  mean HSV saturation / 255
+    colourfulness  Hasler & Süsstrunk (2003) M / 110, at most 1 (110 = "extremely colourful")
+    warmth      mean (R - B) / 255: red/orange > 0, blue < 0
+    """
+    import cv2
+
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+    f = bgr.astype(np.float32)
+    b, g, r = f[..., 0], f[..., 1], f[..., 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    m = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    return np.array(
+        [
+            grey.mean() / 255.0,
+            min(1.0, grey.std() / 128.0),
+            hsv[..., 1].mean() / 255.0,
+            min(1.0, m / 110.0),
+            (r.mean() - b.mean()) / 255.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+class _Flow:
+    """DIS flow with a global similarity fit (camera) and its residual (objects)."""
+
+    def __init__(self, width: int):
+        import cv2
+
+        self.cv2 = cv2
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
+        self.width = width
+        self._grid: tuple | None = None
+
+    def prepare(self, grey: np.ndarray) -> np.ndarray | None:
+        """Brightness-normalised small frame, or None for a flat frame."""
+        h, w = grey.shape
+        if w != self.width:
+            grey = self.cv2.resize(
+                grey, (self.width, max(2, round(h * self.width / w))), interpolation=self.cv2.INTER_AREA
+            )
+        std = float(grey.std())
+        if std < FLAT_STD:
+            return None
+        norm = (grey.astype(np.float32) - float(grey.mean())) * (48.0 / std) + 128.0
+        return np.clip(norm, 0, 255).astype(np.uint8)
+
+    def measure(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:
+        """(total, camera, object, dx, dy) in pixels per frame at the flow width.
+
+        Camera motion is a similarity flow field (pan, zoom, roll: u = tx + s x
+        - r y, v = ty + r x + s y about the frame centre) fitted by least
+        squares on a grid of the flow, refitted once without the points it
+        explains worst (the moving objects); object motion is the residual.
+        """
+        flow = self.dis.calc(a, b, None)
+        h, w = a.shape
+        if self._grid is None or self._grid[0] != (h, w):
+            ys, xs = np.mgrid[4:h:8, 4:w:8]
+            x = (xs.ravel() - w / 2) / w
+            y = (ys.ravel() - h / 2) / w
+            one, zero = np.ones_like(x), np.zeros_like(x)
+            # rows: all u equations, then all v equations; columns: tx, ty, s, r
+            design = np.concatenate(
+                [np.stack([one, zero, x, -y], axis=1), np.stack([zero, one, y, x], axis=1)]
+            )
+            self._grid = ((h, w), design, np.linalg.pinv(design), ys.ravel(), xs.ravel())
+        _, design, pinv, yi, xi = self._grid
+        vec = flow[yi, xi].astype(np.float64)  # (m, 2)
+        stacked = np.concatenate([vec[:, 0], vec[:, 1]])
+        coef = pinv @ stacked
+        m = len(vec)
+        fit = design @ coef
+        res = np.hypot(stacked[:m] - fit[:m], stacked[m:] - fit[m:])
+        keep = res <= 2.5 * np.median(res) + 0.05
+        if 6 <= keep.sum() < m:
+            both = np.concatenate([keep, keep])
+            d = design[both]
+            coef = np.linalg.solve(d.T @ d + 1e-9 * np.eye(4), d.T @ stacked[both])
+            fit = design @ coef
+        cam = np.stack([fit[:m], fit[m:]], axis=1)
+        total = float(np.sqrt((vec**2).sum(axis=1)).mean())
+        camera = float(np.sqrt((cam**2).sum(axis=1)).mean())
+        obj = float(np.sqrt(((vec - cam) ** 2).sum(axis=1)).mean())
+        mean = vec.mean(axis=0)
+        return total, camera, obj, float(mean[0]), float(mean[1])
+
+
+def scan(
+    path: str,
+    start_s: float,
+    end_s: float,
+    rate: float,
+    params: ScanParams = ScanParams(),
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Scan:
+    """Decode ``[start_s, end_s)`` of ``path`` once and run every analyser on it.
+
+    Parameters
+    ----------
+    path : str
+    start_s, end_s : float
+        Seconds from the video stream's start.
+    rate : float
+        Nominal frame rate (fps), for PySceneDetect's frame numbering and the
+        sampling of statistics; motion uses the real time between frames.
+    """
+    import cv2
+    from scenedetect import FrameTimecode
+
+    rate = float(rate)
+    det = _detector(params.detector)
+    flow = _Flow(params.flow_width)
+    faces = _Faces()
+    stat_every = max(1, round(rate / params.stats_per_s))
+    face_every = max(1, round(rate / params.faces_per_s))
+
+    ts: list[float] = []
+    luma: list[float] = []
+    meas: list[tuple[float, float, float, float, float]] = []
+    stats: list[np.ndarray] = []
+    nfaces: list[float] = []
+    cut_idx: list[int] = []
+    nan_stats = np.full(len(STAT_NAMES), np.nan, np.float32)
+    prev: np.ndarray | None = None
+    span = max(1e-6, end_s - start_s)
+    for i, (t, img) in enumerate(frames(path, start_s, end_s, params.width)):
+        if i % 16 == 0:
+            check(cancel)
+            report(progress, (t - start_s) / span, "analysing picture")
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        for c in det.process_frame(FrameTimecode(i, rate), img):
+            cut_idx.append(int(c.frame_num))
+        small = flow.prepare(grey)
+        if i == 0 or small is None or prev is None:
+            meas.append((0.0, 0.0, 0.0, 0.0, 0.0))
+        else:
+            meas.append(flow.measure(prev, small))
+        prev = small
+        ts.append(t)
+        luma.append(float(grey.mean()))
+        stats.append(colour_stats(img) if i % stat_every == 0 else nan_stats)
+        nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
+    n = len(ts)
+    if n and hasattr(det, "post_process"):
+        cut_idx += [int(c.frame_num) for c in det.post_process(FrameTimecode(n - 1, rate))]
+    report(progress, 1.0, "analysing picture")
+
+    t_arr = np.asarray(ts, np.float64)
+    m = np.asarray(meas, np.float64).reshape(n, 5)
+    # pixels per frame at the flow width -> frame widths per second (real frame spacing)
+    dt = np.diff(t_arr, prepend=t_arr[0] - 1.0 / rate) if n else t_arr
+    dt = np.where(dt > 1e-4, dt, 1.0 / rate)
+    m = m / float(params.flow_width) / dt[:, None]
+    luma_arr = np.asarray(luma, np.float64)
+
+    bad = np.zeros(n, bool)
+    flashes = flash_frames(luma_arr)
+    for i in flashes:
+        bad[i] = True
+        if i + 1 < n:
+            bad[i + 1] = True
+    drop = set(flashes) | {i + 1 for i in flashes}
+    cuts = sorted({c for c in cut_idx if 0 < c < n and c not in drop})
+    for c in cuts:  # flow across a cut measures nothing real
+        bad[c] = True
+    for col in range(5):
+        m[:, col] = _interpolate(t_arr, m[:, col], bad)
+
+    return Scan(
+        t=t_arr,
+        luma=luma_arr,
+        motion=m[:, 0],
+        camera=m[:, 1],
+        object=m[:, 2],
+        dx=m[:, 3],
+        dy=m[:, 4],
+        interpolated=bad,
+        stats=np.asarray(stats, np.float32).reshape(n, len(STAT_NAMES)),
+        faces=np.asarray(nfaces, np.float32),
+        cuts=t_arr[cuts] if n else np.zeros(0),
+    )
+
+
+def flash_frames(luma: np.ndarray) -> list[int]:
+    """Indices of single-frame flashes (or drop-outs) in a mean-luma series.
+
+    Frame i is a flash when it jumps by more than :data:`FLASH_JUMP` from both
+    neighbours in the same direction while the neighbours are alike.
+    """
+    if len(luma) < 3:
+        return []
+    a, b, c = luma[:-2], luma[1:-1], luma[2:]
+    up = (b - a > FLASH_JUMP) & (b - c > FLASH_JUMP)
+    down = (a - b > FLASH_JUMP) & (c - b > FLASH_JUMP)
+    alike = np.abs(a - c) < FLASH_SIMILAR
+    return [int(i) + 1 for i in np.flatnonzero((up | down) & alike)]
+
+
+def _interpolate(t: np.ndarray, v: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    if not bad.any() or bad.all():
+        return np.where(bad, 0.0, v)
+    good = ~bad
+    out = v.copy()
+    out[bad] = np.interp(t[bad], t[good], v[good])
+    return out
