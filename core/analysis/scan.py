@@ -126,7 +126,7 @@ class _Faces:
             raise RuntimeError(f"OpenCV face cascade missing: {path}")
 
     def count(self, grey: np.ndarray) -> int:
-        found = self.cascade.detectMultiScale(grey, scaleFactor=1.25, minNeighbors=5, minSize=(24, 24))
+        found = self.cascade.detectMultiScale(grey, scaleFactor=1.3, minNeighbors=5, minSize=(28, 28))
         return len(found)
 
 
@@ -178,11 +178,12 @@ class _Flow:
             grey = self.cv2.resize(
                 grey, (self.width, max(2, round(h * self.width / w))), interpolation=self.cv2.INTER_AREA
             )
-        std = float(grey.std())
+        mean, std = (float(x[0][0]) for x in self.cv2.meanStdDev(grey))
         if std < FLAT_STD:
             return None
-        norm = (grey.astype(np.float32) - float(grey.mean())) * (48.0 / std) + 128.0
-        return np.clip(norm, 0, 255).astype(np.uint8)
+        # saturating uint8 arithmetic in one OpenCV call: (g - mean) * 48/std + 128
+        gain = 48.0 / std
+        return self.cv2.addWeighted(grey, gain, grey, 0.0, 128.0 - mean * gain)
 
     def measure(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float, float]:
         """(total, camera, object, dx, dy) in pixels per frame at the flow width.
@@ -278,7 +279,7 @@ def scan(
             meas.append(flow.measure(prev, small))
         prev = small
         ts.append(t)
-        luma.append(float(grey.mean()))
+        luma.append(float(cv2.mean(grey)[0]))
         stats.append(colour_stats(img) if i % stat_every == 0 else nan_stats)
         nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
     n = len(ts)
