@@ -22,6 +22,7 @@ def analyze(
     path: str | os.PathLike[str],
     rate: float | None = None,
     scene_detector: str = "adaptive",
+    scene_threshold: float | None = None,
     cache: bool = True,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
@@ -36,14 +37,16 @@ def analyze(
         Frames per second for EDLs.
     scene_detector : str
         PySceneDetect detector for cuts inside media.
+    scene_threshold : float, optional
+        Its threshold (None: the detector's default).
     cache : bool
         Reuse (and store) per-range results in the analysis cache.
     progress, cancel : see :mod:`vidmusician.core.progress`
     """
     video = input_kind(path) == "video"
     split = 0.9 if video else 0.05  # a plain video's reading is its analysis pass
-    tl = read_input(path, rate, scene_detector, scaled(progress, 0.0, split), cancel, cache)
-    opts = AnalysisOptions(detector=scene_detector, use_cache=cache)
+    opts = AnalysisOptions(detector=scene_detector, threshold=scene_threshold, use_cache=cache)
+    tl = read_input(path, rate, opts, scaled(progress, 0.0, split), cancel)
     return analyze_timeline(tl, opts, scaled(progress, split, 1.0), cancel)
 
 

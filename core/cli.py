@@ -112,6 +112,7 @@ def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Ev
         args.input,
         rate=s["rate"],
         scene_detector=s["scene_detector"],
+        scene_threshold=s["scene_threshold"],
         cache=s["cache"],
         progress=console.progress,
         cancel=cancel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .analysis.features import AnalysisOptions
 from .model import Timeline
 from .progress import CancelToken, ProgressFn
 from .timeline import check_readable, input_kind, read_timeline
@@ -14,10 +15,9 @@ from .video import read_video
 def read_input(
     path: str | os.PathLike[str],
     rate: float | None = None,
-    detector: str = "adaptive",
+    opts: AnalysisOptions | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    use_cache: bool = True,
 ) -> Timeline:
     """Read a timeline file or a plain video into a :class:`Timeline`.
 
@@ -28,10 +28,8 @@ def read_input(
         Never modified.
     rate : float, optional
         Frames per second for EDLs (which carry none).
-    detector : str
-        PySceneDetect detector for plain videos (see ``video.DETECTORS``).
-    use_cache : bool
-        Reuse a plain video's cached analysis pass.
+    opts : AnalysisOptions, optional
+        Scene detector, threshold and cache use for plain videos.
 
     Raises
     ------
@@ -40,5 +38,5 @@ def read_input(
     p = Path(path)
     check_readable(p)
     if input_kind(p) == "video":
-        return read_video(p, detector, progress, cancel, use_cache)
+        return read_video(p, opts, progress, cancel)
     return read_timeline(p, rate)

@@ -90,6 +90,16 @@ OPTIONS: tuple[Option, ...] = (
         commands=("analyze",),
     ),
     Option(
+        "scene_threshold",
+        float,
+        None,
+        "threshold of the scene detector (default: the detector's own)",
+        min=0.0,
+        max=255.0,
+        commands=("analyze",),
+        metavar="T",
+    ),
+    Option(
         "cache",
         bool,
         True,

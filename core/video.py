@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,14 +18,27 @@ from .errors import InputError
 from .model import Anchor, InputSource, Shot, Timeline
 from .progress import CancelToken, ProgressFn
 
+if TYPE_CHECKING:
+    from .analysis.features import AnalysisOptions
+
 #: PySceneDetect detectors by the name used in options.
 DETECTORS = ("adaptive", "content", "threshold", "histogram", "hash")
 
 STRENGTH_SCENE = 0.9  # a detected cut is a little less certain than an editor's
 
 
-def make_detector(name: str) -> Any:
-    """A fresh PySceneDetect detector, with its default settings."""
+#: The keyword that sets each detector's threshold.
+THRESHOLD_ARG = {
+    "adaptive": "adaptive_threshold",
+    "content": "threshold",
+    "threshold": "threshold",
+    "histogram": "threshold",
+    "hash": "threshold",
+}
+
+
+def make_detector(name: str, threshold: float | None = None) -> Any:
+    """A fresh PySceneDetect detector: its defaults, or the given threshold."""
     import scenedetect
 
     classes = {
@@ -37,17 +50,18 @@ def make_detector(name: str) -> Any:
     }
     if name not in classes:
         raise InputError(f"unknown scene detector '{name}': choose one of {', '.join(DETECTORS)}.")
-    return classes[name]()
+    kwargs = {} if threshold is None else {THRESHOLD_ARG[name]: threshold}
+    return classes[name](**kwargs)
 
 
 def detect_cuts(
     path: str | os.PathLike[str],
-    detector: str = "adaptive",
+    opts: AnalysisOptions | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    use_cache: bool = True,
 ) -> tuple[float, int, list[int]]:
-    """Find cuts in a video (through the cached analysis pass).
+    """Find cuts in a video (through the cached analysis pass; ``opts`` picks
+    the detector, its threshold and whether the cache is used).
 
     Returns
     -------
@@ -60,9 +74,7 @@ def detect_cuts(
 
     p = Path(path)
     try:
-        info, sc = whole_file_scan(
-            p, AnalysisOptions(detector=detector, use_cache=use_cache), progress, cancel
-        )
+        info, sc = whole_file_scan(p, opts or AnalysisOptions(), progress, cancel)
     except MediaError as e:
         raise InputError(
             f"{e}. The file may be corrupt or use a codec FFmpeg cannot read; re-encode it to H.264 MP4."
@@ -77,10 +89,9 @@ def detect_cuts(
 
 def read_video(
     path: str | os.PathLike[str],
-    detector: str = "adaptive",
+    opts: AnalysisOptions | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    use_cache: bool = True,
 ) -> Timeline:
     """A plain video as a :class:`Timeline`: one shot per detected scene.
 
@@ -88,7 +99,7 @@ def read_video(
     are anchors of kind ``scene``.
     """
     p = Path(path).resolve()
-    rate, n_frames, cuts = detect_cuts(p, detector, progress, cancel, use_cache)
+    rate, n_frames, cuts = detect_cuts(p, opts, progress, cancel)
     bounds = [0, *cuts, n_frames]
     shots = tuple(
         Shot(

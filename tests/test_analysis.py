@@ -11,7 +11,7 @@ import pytest
 from vidmusician.core.analysis import scan as scan_mod
 from vidmusician.core.analysis import semantics
 from vidmusician.core.analysis.decode import probe
-from vidmusician.core.analysis.features import analyze_timeline
+from vidmusician.core.analysis.features import AnalysisOptions, analyze_timeline
 from vidmusician.core.analysis.scan import ScanParams, colour_stats, flash_frames, scan
 from vidmusician.core.analyze import analyze, to_json
 from vidmusician.core.errors import Cancelled
@@ -101,7 +101,7 @@ def test_detected_cuts_match_pyscenedetect_goldens(detector, video):
             "PyAV's scaler differs from OpenCV's capture enough to move its cuts on these two videos"
         )
     golden = json.loads((VIDEOS / "goldens" / f"{video}.{DETECTOR_FILES[detector]}.default.json").read_text())
-    _, _, cuts = detect_cuts(VIDEOS / video, detector)
+    _, _, cuts = detect_cuts(VIDEOS / video, AnalysisOptions(detector=detector))
     assert len(cuts) == len(golden["cuts"])
     assert all(abs(a - b) <= 1 for a, b in zip(cuts, golden["cuts"]))
 
@@ -390,3 +390,58 @@ def test_probe_reads_rate_size_and_duration(tmp_path):
     assert (info.width, info.height, info.rotation) == (160, 96, 0)
     assert info.rate == pytest.approx(25) and info.duration_s == pytest.approx(2.0, abs=0.05)
     assert not math.isnan(info.duration_s)
+
+
+@pytest.mark.skipif(not VIDEOS.is_dir(), reason="../shared/data is absent")
+@pytest.mark.parametrize("detector,threshold,tag", [("adaptive", 5.0, "t5"), ("content", 30.0, "t30")])
+@pytest.mark.parametrize("video", ["testvideo.mp4", "counter.mp4", "fades.mp4"])
+def test_detected_cuts_match_goldens_at_other_thresholds(detector, threshold, tag, video):
+    golden = json.loads((VIDEOS / "goldens" / f"{video}.{DETECTOR_FILES[detector]}.{tag}.json").read_text())
+    _, _, cuts = detect_cuts(VIDEOS / video, AnalysisOptions(detector=detector, threshold=threshold))
+    assert len(cuts) == len(golden["cuts"])
+    assert all(abs(a - b) <= 1 for a, b in zip(cuts, golden["cuts"]))
+
+
+def rotate_mp4(src, dest):
+    """Copy an MP4, setting its track matrix to 'display turned 90 degrees
+    clockwise' (what a phone held upright writes)."""
+    import struct
+
+    data = bytearray(src.read_bytes())
+    i = data.find(b"tkhd")
+    version = data[i + 4]
+    off = i + 8 + (28 if version == 1 else 20) + 8 + 8
+    matrix = [0, 0x10000, 0, -0x10000 & 0xFFFFFFFF, 0, 0, 0, 0, 0x40000000]
+    data[off : off + 36] = struct.pack(">9I", *matrix)
+    dest.write_bytes(data)
+    return dest
+
+
+def test_rotated_video_is_analysed_upright(tmp_path):
+    from vidmusician.core.analysis.decode import frames
+
+    img = np.zeros((96, 160, 3), np.uint8)
+    img[:, :40] = 255  # a white band on the left of the stored picture
+    stored = write_frames(tmp_path / "stored.mp4", [img] * 10)
+    video = rotate_mp4(stored, tmp_path / "upright.mp4")
+    info = probe(video)
+    assert (info.width, info.height) == (96, 160) and info.rotation == 270
+    _, frame = next(iter(frames(video, 0, 1)))
+    assert frame.shape[:2] == (160, 96)
+    # turned clockwise for display, the left band is now along the top
+    assert frame[:10].mean() > 200 and frame[-10:].mean() < 30
+
+
+def test_files_scanned_in_parallel_processes_give_the_same_result(tmp_path):
+    a = write_frames(tmp_path / "a.mp4", moving_object(1, 30))
+    b = write_frames(tmp_path / "b.mp4", pan(2, 30))
+    t = timeline(
+        video_track(clip("a", 30, rate=25, url=a.as_uri()), clip("b", 30, rate=25, url=b.as_uri())),
+        rate=25,
+        start=0,
+    )
+    tl = read_timeline(save(t, tmp_path / "t.otio"))
+    one = analyze_timeline(tl, AnalysisOptions(workers=1, use_cache=False))
+    two = analyze_timeline(tl, AnalysisOptions(workers=2, use_cache=False))
+    assert np.allclose(one.motion.values, two.motion.values)
+    assert one.shots == two.shots and one.anchors == two.anchors

@@ -22,7 +22,7 @@ def test_option_checks_type_range_and_choices():
 
 
 def test_resolve_precedence():
-    names = ["rate", "scene_detector"]
+    names = ["rate", "scene_detector"]  # a subset of the table
     assert options.resolve({}, {}, names) == {"rate": None, "scene_detector": "adaptive"}
     assert options.resolve({}, {"rate": 30.0}, names)["rate"] == 30.0
     assert options.resolve({"rate": "25"}, {"rate": 30.0}, names)["rate"] == 25.0

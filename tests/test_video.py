@@ -34,7 +34,7 @@ def test_video_without_cuts_is_one_shot(tmp_path):
 @pytest.mark.parametrize("name", ["testvideo.mp4", "counter.mp4", "fades.mp4"])
 def test_pyscenedetect_goldens(name):
     golden = json.loads((VIDEOS / "goldens" / f"{name}.AdaptiveDetector.default.json").read_text())
-    _, _, cuts = detect_cuts(VIDEOS / name, "adaptive")
+    _, _, cuts = detect_cuts(VIDEOS / name)
     assert cuts == golden["cuts"]
 
 

@@ -39,13 +39,14 @@ class AnalysisOptions:
     """Settings of the analysis (the CLI's come from ``core.options``)."""
 
     detector: str = "adaptive"
-    width: int = 320
+    threshold: float | None = None  # None: the detector's default
+    width: int = 256
     hop_s: float = HOP_S
     use_cache: bool = True
     workers: int = 0  # 0: one process per file up to the number of cores
 
     def scan_params(self) -> ScanParams:
-        return ScanParams(width=self.width, detector=self.detector)
+        return ScanParams(width=self.width, detector=self.detector, threshold=self.threshold)
 
 
 # --------------------------------------------------------------------------- scanning

@@ -44,6 +44,7 @@ class ScanParams:
 
     width: int = ANALYSIS_WIDTH
     detector: str = "adaptive"
+    threshold: float | None = None
     flow_width: int = 160  # flow on half the analysis frame: the fit needs no more
     stats_per_s: float = 4.0
     faces_per_s: float = 0.5
@@ -110,10 +111,10 @@ def cache_key(path: str, start_s: float, end_s: float, params: ScanParams) -> st
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
-def _detector(name: str):
+def _detector(name: str, threshold: float | None):
     from ..video import make_detector
 
-    return make_detector(name)
+    return make_detector(name, threshold)
 
 
 class _Faces:
@@ -250,7 +251,7 @@ def scan(
     from scenedetect import FrameTimecode
 
     rate = float(rate)
-    det = _detector(params.detector)
+    det = _detector(params.detector, params.threshold)
     flow = _Flow(params.flow_width)
     faces = _Faces()
     stat_every = max(1, round(rate / params.stats_per_s))
