@@ -3,21 +3,26 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-STAMP   = $(VENV)/.installed
 DEMO_OUT ?= demo-output/$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo test lint setup clean
 
-$(STAMP): pyproject.toml install/setup.sh
+# the package alone: what the demo needs
+$(VENV)/.installed: pyproject.toml install/setup.sh
 	bash install/setup.sh "$(PYTHON)" "$(VENV)"
-	touch $(STAMP)
+	touch $@
 
-setup: $(STAMP)
+# plus the test tools and the optional CLIP stack (torch CPU, transformers) the tests cover
+$(VENV)/.installed-test: pyproject.toml install/setup.sh
+	bash install/setup.sh "$(PYTHON)" "$(VENV)" "dev,clip"
+	touch $@
 
-demo: $(STAMP)
+setup: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
 	$(BIN)/vidmusician demo "$(DEMO_OUT)"
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core

@@ -24,6 +24,7 @@ def analyze(
     scene_detector: str = "adaptive",
     scene_threshold: float | None = None,
     cache: bool = True,
+    clip: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> VideoFeatures:
@@ -41,11 +42,13 @@ def analyze(
         Its threshold (None: the detector's default).
     cache : bool
         Reuse (and store) per-range results in the analysis cache.
+    clip : str, optional
+        A local CLIP checkpoint: adds per-second embeddings and zero-shot tags.
     progress, cancel : see :mod:`vidmusician.core.progress`
     """
     video = input_kind(path) == "video"
     split = 0.9 if video else 0.05  # a plain video's reading is its analysis pass
-    opts = AnalysisOptions(detector=scene_detector, threshold=scene_threshold, use_cache=cache)
+    opts = AnalysisOptions(detector=scene_detector, threshold=scene_threshold, use_cache=cache, clip=clip)
     tl = read_input(path, rate, opts, scaled(progress, 0.0, split), cancel)
     return analyze_timeline(tl, opts, scaled(progress, split, 1.0), cancel)
 
@@ -115,6 +118,8 @@ def to_json(f: VideoFeatures) -> dict[str, Any]:
         shot["mood"] = {"valence": feat.valence, "arousal": feat.arousal}
         shot["style"] = feat.style
         shot["prompt"] = list(feat.prompt)
+        if feat.tags:
+            shot["tags"] = list(feat.tags)
     out["anchors"] = _anchors_json(f.anchors)
     out["motion"] = {
         "hop_s": f.motion.hop_s,
@@ -122,5 +127,7 @@ def to_json(f: VideoFeatures) -> dict[str, Any]:
         "camera": [round(float(v), 4) for v in f.motion.camera],
         "object": [round(float(v), 4) for v in f.motion.object],
     }
+    if f.clip is not None:
+        out["clip"] = {"model": f.clip.model, "dim": int(f.clip.cls.shape[1]), "count": len(f.clip.times_s)}
     out["warnings"] = list(f.timeline.warnings) + list(f.warnings)
     return out

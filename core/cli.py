@@ -114,6 +114,7 @@ def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Ev
         scene_detector=s["scene_detector"],
         scene_threshold=s["scene_threshold"],
         cache=s["cache"],
+        clip=s["clip"],
         progress=console.progress,
         cancel=cancel,
     )

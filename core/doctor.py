@@ -91,9 +91,18 @@ def checks() -> list[Check]:
         "audiocraft", "audiocraft", "audiocraft", "the neural backend; not in this version yet"
     )
     rows += [torch, audiocraft]
+    rows.append(_clip())
     rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
     rows.append(_gpu())
     return rows
+
+
+def _clip() -> Check:
+    from .neural.clip import available
+
+    if not available():
+        return Check("CLIP semantics", "missing", "needs torch and transformers: pip install -e '.[clip]'")
+    return Check("CLIP semantics", "ok", "usable: analyze --clip PATH (a local transformers CLIP checkpoint)")
 
 
 def _gpu() -> Check:

@@ -226,6 +226,7 @@ class ShotFeatures:
     arousal: float
     style: str
     prompt: tuple[str, ...]
+    tags: tuple[str, ...] = ()  # zero-shot CLIP mood and genre words, when CLIP ran
 
 
 @dataclass(frozen=True)
@@ -242,3 +243,4 @@ class VideoFeatures:
     shots: tuple[ShotFeatures, ...]
     anchors: tuple[Anchor, ...]
     warnings: tuple[str, ...] = ()
+    clip: Any = None  # neural.clip.ClipFeatures when a CLIP checkpoint was given

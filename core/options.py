@@ -100,6 +100,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="T",
     ),
     Option(
+        "clip",
+        str,
+        None,
+        "a local CLIP checkpoint (transformers format) for embeddings and zero-shot tags",
+        commands=("analyze",),
+        metavar="PATH",
+    ),
+    Option(
         "cache",
         bool,
         True,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Set up VidMusician in a virtual environment: install/setup.sh [PYTHON] [VENV]
-# Installs the package (editable) with its test tools. Safe to rerun.
+# Set up VidMusician in a virtual environment: install/setup.sh [PYTHON] [VENV] [EXTRAS]
+# Installs the package (editable) with the given extras (comma-separated, e.g.
+# "dev,clip"; empty for the package alone). Safe to rerun.
 set -euo pipefail
 PYTHON=${1:-python3}
 VENV=${2:-.venv}
+EXTRAS=${3:-}
 
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "VidMusician needs Python 3.11 or newer; '$PYTHON' is $("$PYTHON" --version 2>&1)." >&2
@@ -18,5 +20,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+if [ -n "$EXTRAS" ]; then
+    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+else
+    "$VENV/bin/python" -m pip install --quiet -e .
+fi
 echo "VidMusician installed in $VENV ($("$VENV/bin/vidmusician" --version))"

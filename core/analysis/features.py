@@ -44,6 +44,7 @@ class AnalysisOptions:
     hop_s: float = HOP_S
     use_cache: bool = True
     workers: int = 0  # 0: one process per file up to the number of cores
+    clip: str | None = None  # a local CLIP checkpoint: adds embeddings and zero-shot tags
 
     def scan_params(self) -> ScanParams:
         return ScanParams(width=self.width, detector=self.detector, threshold=self.threshold)
@@ -254,7 +255,48 @@ def analyze_timeline(
     feats = tuple(
         _shot_features(s, shot_scan.get(s.index), tr, total, camera, obj, edits, tl) for s in tl.shots
     )
-    return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings))
+    clip = None
+    if opts.clip:
+        clip, feats = _with_clip(opts.clip, tl, shot_scan, feats, cancel)
+    return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings), clip)
+
+
+def _with_clip(
+    checkpoint: str,
+    tl: Timeline,
+    shot_scan: dict[int, tuple[Scan, float, float]],
+    feats: tuple[ShotFeatures, ...],
+    cancel: CancelToken | None,
+) -> tuple[object, tuple[ShotFeatures, ...]]:
+    """Per-second CLIP embeddings over the timeline and zero-shot tags per shot,
+    from the frames the scan kept (no second decode)."""
+    from dataclasses import replace
+
+    from ..neural.clip import ClipEncoder, ClipFeatures
+
+    encoder = ClipEncoder.load(checkpoint)
+    times, images, owner = [], [], []
+    for s in tl.shots:
+        if s.index not in shot_scan:
+            continue
+        sc, a, b = shot_scan[s.index]
+        sel = np.flatnonzero((sc.thumb_t >= a - 1e-6) & (sc.thumb_t < b))
+        if not len(sel) and len(sc.thumb_t):  # a shot shorter than a second: its nearest frame
+            sel = np.array([int(np.argmin(np.abs(sc.thumb_t - (a + b) / 2)))])
+        for k in sel:
+            times.append(s.start_s + max(0.0, sc.thumb_t[k] - a))
+            images.append(sc.thumbs[k])
+            owner.append(s.index)
+    check(cancel)
+    cls, patches = (
+        encoder.encode(np.stack(images)) if images else encoder.encode(np.zeros((0, 2, 2, 3), np.uint8))
+    )
+    owners = np.asarray(owner)
+    out = []
+    for f in feats:
+        mine = cls[owners == f.index] if len(owners) else cls[:0]
+        out.append(replace(f, tags=encoder.tags(mine)) if len(mine) else f)
+    return ClipFeatures(np.asarray(times), cls, patches, encoder.name), tuple(out)
 
 
 def _run_jobs(

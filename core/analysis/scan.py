@@ -28,7 +28,7 @@ from .. import fsutil
 from ..progress import CancelToken, ProgressFn, check, report
 from .decode import ANALYSIS_WIDTH, frames
 
-SCAN_VERSION = 1
+SCAN_VERSION = 2
 
 #: Per-frame colour statistics, columns of :attr:`Scan.stats`.
 STAT_NAMES = ("brightness", "contrast", "saturation", "colourfulness", "warmth")
@@ -48,6 +48,7 @@ class ScanParams:
     flow_width: int = 160  # flow on half the analysis frame: the fit needs no more
     stats_per_s: float = 4.0
     faces_per_s: float = 0.5
+    thumbs_per_s: float = 1.0  # analysis frames kept for CLIP (and any later look)
 
     def key(self) -> str:
         return json.dumps({**asdict(self), "version": SCAN_VERSION}, sort_keys=True)
@@ -77,6 +78,10 @@ class Scan:
         Number of frontal faces, NaN where not sampled.
     cuts : ndarray [shape=(k,)]
         Times (seconds, media time) where PySceneDetect saw a new scene begin.
+    thumb_t : ndarray [shape=(m,)]
+        Times of the kept frames (``thumbs_per_s`` of them a second).
+    thumbs : ndarray [shape=(m, h, w, 3)]
+        Those analysis frames, BGR uint8: what CLIP looks at, with no second decode.
     """
 
     t: np.ndarray
@@ -90,6 +95,8 @@ class Scan:
     stats: np.ndarray
     faces: np.ndarray
     cuts: np.ndarray
+    thumb_t: np.ndarray
+    thumbs: np.ndarray
 
     def save(self, path: Path) -> None:
         def write(tmp: Path) -> None:
@@ -263,6 +270,9 @@ def scan(
     stats: list[np.ndarray] = []
     nfaces: list[float] = []
     cut_idx: list[int] = []
+    thumb_t: list[float] = []
+    thumbs: list[np.ndarray] = []
+    next_thumb = -np.inf
     nan_stats = np.full(len(STAT_NAMES), np.nan, np.float32)
     prev: np.ndarray | None = None
     span = max(1e-6, end_s - start_s)
@@ -283,6 +293,10 @@ def scan(
         luma.append(float(cv2.mean(grey)[0]))
         stats.append(colour_stats(img) if i % stat_every == 0 else nan_stats)
         nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
+        if params.thumbs_per_s > 0 and t >= next_thumb:
+            thumb_t.append(t)
+            thumbs.append(img)
+            next_thumb = t + 1.0 / params.thumbs_per_s - 1e-6
     n = len(ts)
     if n and hasattr(det, "post_process"):
         cut_idx += [int(c.frame_num) for c in det.post_process(FrameTimecode(n - 1, rate))]
@@ -321,6 +335,8 @@ def scan(
         stats=np.asarray(stats, np.float32).reshape(n, len(STAT_NAMES)),
         faces=np.asarray(nfaces, np.float32),
         cuts=t_arr[cuts] if n else np.zeros(0),
+        thumb_t=np.asarray(thumb_t, np.float64),
+        thumbs=np.stack(thumbs) if thumbs else np.zeros((0, 1, 1, 3), np.uint8),
     )
 
 
