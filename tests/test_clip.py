@@ -11,12 +11,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from vidmusician.core.analysis.features import AnalysisOptions, analyze_timeline  # noqa: E402
-from vidmusician.core.errors import OptionError  # noqa: E402
-from vidmusician.core.neural.clip import GENRE_TAGS, MOOD_TAGS, ClipEncoder  # noqa: E402
-from vidmusician.core.timeline import read_timeline  # noqa: E402
+from vidmusician.core.analysis.features import AnalysisOptions, analyze_timeline
+from vidmusician.core.errors import OptionError
+from vidmusician.core.neural.clip import GENRE_TAGS, MOOD_TAGS, ClipEncoder
+from vidmusician.core.timeline import read_timeline
 
-from .conftest import clip, save, timeline, video_track, write_video  # noqa: E402
+from .conftest import clip, save, timeline, video_track, write_video
 
 
 @pytest.fixture(scope="module")
