@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import best
 
 
 def make_video(path: Path, seconds: int, size: tuple[int, int], rate: int = 25) -> None:
@@ -62,15 +63,6 @@ def make_video(path: Path, seconds: int, size: tuple[int, int], rate: int = 25) 
         for packet in st.encode():
             out.mux(packet)
     tmp.rename(path)
-
-
-def best(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def decode_only(path: Path) -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import opentimelineio as otio
+from common import best
 
 from vidmusician.core.timeline import read_timeline
 
@@ -52,15 +52,6 @@ def long_edit(n: int) -> otio.schema.Timeline:
     return t
 
 
-def best(fn, runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def peer(path: Path, kw: dict) -> None:
     t = otio.adapters.read_from_file(str(path), **kw)
     flat = otio.algorithms.flatten_stack(t.video_tracks())
@@ -83,8 +74,8 @@ def main() -> None:
         for path, rate in cases:
             kw = {"rate": rate} if rate else {}
             tl = read_timeline(path, rate)
-            t_peer = best(lambda: peer(path, kw))  # noqa: B023
-            t_ours = best(lambda: read_timeline(path, rate))  # noqa: B023
+            t_peer = best(lambda: peer(path, kw), 3)  # noqa: B023
+            t_ours = best(lambda: read_timeline(path, rate), 3)  # noqa: B023
             print(
                 f"{path.name:<28} {len(tl.shots):>6} {t_peer * 1e3:>9.1f} {t_ours * 1e3:>9.1f} "
                 f"{t_ours / t_peer:>9.2f}x"

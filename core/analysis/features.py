@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from ..errors import Cancelled
 from ..model import Anchor, MotionCurve, Shot, ShotFeatures, Timeline, VideoFeatures
-from ..progress import CancelToken, ProgressFn, check, report
+from ..progress import CancelToken, ProgressFn, check, report, scaled
 from ..timeline import cache_dir
 from ..video import STRENGTH_SCENE
 from . import semantics
@@ -91,13 +90,7 @@ def _scan_file(
     done = 0.0
     out = []
     for a, b in intervals:
-        sub = None
-        if progress is not None:
-            base = done
-
-            def sub(f: float, label: str = "", base: float = base, a: float = a, b: float = b) -> None:
-                progress((base + f * (b - a)) / total, label)
-
+        sub = scaled(progress, done / total, (done + b - a) / total)
         out.append(scan_cached(path, a, b, rate, params, use_cache, sub, cancel))
         done += b - a
     return out
@@ -317,7 +310,7 @@ def _run_jobs(
         for path, rs in jobs.items():
             check(cancel)
             length = sum(b - a for a, b in rs)
-            sub = _sub_progress(progress, done / total, length / total)
+            sub = scaled(progress, done / total, (done + length) / total)
             try:
                 out[path] = _scan_file(path, rs, infos[path].rate, params, opts.use_cache, cancel, sub)
             except MediaError as e:
@@ -345,19 +338,6 @@ def _run_jobs(
                 f.cancel()
             raise
     return out
-
-
-def _sub_progress(
-    progress: ProgressFn | None, lo: float, width: float
-) -> Callable[[float, str], None] | None:
-    if progress is None:
-        return None
-    outer = progress
-
-    def sub(f: float, label: str = "") -> None:
-        outer(lo + width * f, label)
-
-    return sub
 
 
 def _shot_features(

@@ -118,12 +118,6 @@ def cache_key(path: str, start_s: float, end_s: float, params: ScanParams) -> st
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
-def _detector(name: str, threshold: float | None):
-    from ..video import make_detector
-
-    return make_detector(name, threshold)
-
-
 class _Faces:
     def __init__(self) -> None:
         import cv2
@@ -257,8 +251,10 @@ def scan(
     import cv2
     from scenedetect import FrameTimecode
 
+    from ..video import make_detector
+
     rate = float(rate)
-    det = _detector(params.detector, params.threshold)
+    det = make_detector(params.detector, params.threshold)
     flow = _Flow(params.flow_width)
     faces = _Faces()
     stat_every = max(1, round(rate / params.stats_per_s))
