@@ -104,10 +104,10 @@ def _emit_json(data: Any, dest: str, console: Console) -> None:
         console.note(f"wrote {dest}")
 
 
-def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .analyze import analyze, to_json
+def _analyze(args: argparse.Namespace, console: Console, cancel: threading.Event, command: str) -> Any:
+    from .analyze import analyze
 
-    s = _settings(args, "analyze")
+    s = _settings(args, command)
     feats = analyze(
         args.input,
         rate=s["rate"],
@@ -121,6 +121,13 @@ def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Ev
     console.close()
     for w in feats.timeline.warnings + feats.warnings:
         console.warn(w)
+    return feats, s
+
+
+def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .analyze import to_json
+
+    feats, _ = _analyze(args, console, cancel, "analyze")
     if args.plot:
         from .analysis.plot import plot
 
@@ -157,6 +164,32 @@ def _print_summary(feats: Any, console: Console) -> None:
     print(f"{len(feats.anchors)} anchors:", file=w)
     for a in feats.anchors:
         print(f"  {clock(a.time_s):>12}  {a.kind:<10} {a.strength:.2f}  {a.label}", file=w)
+
+
+def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .planning import plan_for, plan_json
+
+    feats, s = _analyze(args, console, cancel, "plan")
+    p, style = plan_for(feats, s["style"], s["bpm"], s["meter"], s["flex"], s["max_change"], s["ring_out"])
+    for note in p.warnings:
+        console.warn(note)
+    if args.json is not None:
+        _emit_json(plan_json(p, style), args.json, console)
+        return 0
+    w = console.out
+    hard = [a for a in p.anchors if a.hard]
+    print(
+        f"{style}, {p.meter.name}, {p.mode} tempo {p.bpm.min():.1f}-{p.bpm.max():.1f} BPM, "
+        f"{len(p.beats_s)} beats, {len(p.downbeats_s) - 1} bars, {len(p.sections)} sections",
+        file=w,
+    )
+    counts = {k: sum(a.on == k for a in hard) for k in ("downbeat", "beat", "subdivision", "missed")}
+    print(
+        f"{len(hard)} cuts: "
+        + ", ".join(f"{n} on a {k}" if k != "missed" else f"{n} missed" for k, n in counts.items()),
+        file=w,
+    )
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
@@ -208,6 +241,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="draw the shots, motion curve and anchors")
     _add_options(p, "analyze")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "plan",
+        parents=[common],
+        help="plan a tempo map whose beats land on the cuts",
+        description="Analyse INPUT and plan beats, bars and sections so that every cut falls on "
+        "the grid (on a beat where the tempo limits allow).",
+    )
+    p.add_argument("input", metavar="INPUT", help="timeline file or video")
+    p.add_argument("--json", metavar="FILE|-", help="write the plan as JSON ('-' = stdout)")
+    _add_options(p, "plan")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser(
         "doctor", parents=[common], help="what is installed and usable (backends, weights, Qt, GPU)"

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .analysis.semantics import STYLES
 from .errors import OptionError
+from .rhythm import METERS
 from .video import DETECTORS
 
 
@@ -78,7 +80,7 @@ OPTIONS: tuple[Option, ...] = (
         "frames per second of an EDL (EDLs carry no rate; 24 is assumed otherwise)",
         min=1.0,
         max=1000.0,
-        commands=("analyze",),
+        commands=("analyze", "plan"),
         metavar="FPS",
     ),
     Option(
@@ -87,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
         "adaptive",
         "PySceneDetect detector that finds cuts in a plain video",
         choices=DETECTORS,
-        commands=("analyze",),
+        commands=("analyze", "plan"),
     ),
     Option(
         "scene_threshold",
@@ -96,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
         "threshold of the scene detector (default: the detector's own)",
         min=0.0,
         max=255.0,
-        commands=("analyze",),
+        commands=("analyze", "plan"),
         metavar="T",
     ),
     Option(
@@ -104,7 +106,7 @@ OPTIONS: tuple[Option, ...] = (
         str,
         None,
         "a local CLIP checkpoint (transformers format) for embeddings and zero-shot tags",
-        commands=("analyze",),
+        commands=("analyze", "plan"),
         metavar="PATH",
     ),
     Option(
@@ -112,7 +114,52 @@ OPTIONS: tuple[Option, ...] = (
         bool,
         True,
         "reuse analysis results of media scanned before (--no-cache decodes again)",
-        commands=("analyze",),
+        commands=("analyze", "plan"),
+    ),
+    Option(
+        "style",
+        str,
+        None,
+        "music style (default: what the picture suggests)",
+        choices=STYLES,
+        commands=("plan",),
+    ),
+    Option(
+        "bpm",
+        str,
+        None,
+        "tempo range MIN-MAX, or one tempo (default: the style's)",
+        commands=("plan",),
+        metavar="MIN-MAX",
+    ),
+    Option("meter", str, "4/4", "time signature", choices=tuple(METERS), commands=("plan",)),
+    Option(
+        "flex",
+        float,
+        1.0,
+        "tempo freedom: 0 = one constant tempo that hits the most cuts",
+        min=0.0,
+        max=1.0,
+        commands=("plan",),
+    ),
+    Option(
+        "max_change",
+        float,
+        0.06,
+        "largest tempo change between beats (0.06 = 6%%)",
+        min=0.0,
+        max=0.5,
+        commands=("plan",),
+    ),
+    Option(
+        "ring_out",
+        float,
+        2.0,
+        "seconds the music may ring on after the last frame",
+        min=0.0,
+        max=30.0,
+        commands=("plan",),
+        metavar="S",
     ),
 )
 

@@ -1,0 +1,96 @@
+"""From analysed picture to a rhythm plan: the ``plan`` command's pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .model import VideoFeatures
+from .rhythm import STYLE_TEMPO, RhythmPlan, parse_bpm, plan
+
+
+def overall_style(f: VideoFeatures) -> str:
+    """The style most of the picture (by duration) suggests."""
+    weight: dict[str, float] = {}
+    for s, feat in zip(f.timeline.shots, f.shots):
+        weight[feat.style] = weight.get(feat.style, 0.0) + s.duration_s
+    return max(weight, key=lambda k: weight[k]) if weight else "cinematic"
+
+
+def plan_for(
+    f: VideoFeatures,
+    style: str | None = None,
+    bpm: str | None = None,
+    meter: str = "4/4",
+    flex: float = 1.0,
+    max_change: float = 0.06,
+    ring_out_s: float = 2.0,
+) -> tuple[RhythmPlan, str]:
+    """Plan the timeline's music; returns the plan and the style used.
+
+    The tempo range is ``bpm`` ("MIN-MAX") when given, else the style's; the
+    target tempo sits in the range by the picture's mean arousal (calm: low,
+    energetic: high).
+    """
+    style = style or overall_style(f)
+    lo, hi = parse_bpm(bpm) if bpm else STYLE_TEMPO.get(style, (80.0, 130.0))
+    durations = np.array([s.duration_s for s in f.timeline.shots])
+    arousal = np.array([x.arousal for x in f.shots])
+    mean_arousal = float((durations * arousal).sum() / max(durations.sum(), 1e-9))
+    target = lo + (hi - lo) * min(1.0, max(0.0, 0.5 + 0.4 * mean_arousal))
+    p = plan(
+        f.anchors,
+        f.timeline.duration_s,
+        (lo, hi),
+        target_bpm=target,
+        meter=meter,
+        flex=flex,
+        max_change=max_change,
+        motion=f.motion,
+        ring_out_s=ring_out_s,
+    )
+    return p, style
+
+
+def plan_json(p: RhythmPlan, style: str) -> dict[str, Any]:
+    """The ``plan --json`` contract."""
+
+    def r(x: float) -> float:
+        return round(float(x), 6)
+
+    return {
+        "style": style,
+        "mode": p.mode,
+        "meter": p.meter.name,
+        "tempo_range": list(p.tempo_range),
+        "duration_s": r(p.duration_s),
+        "ring_out_s": r(p.ring_out_s),
+        "beats_s": [r(x) for x in p.beats_s],
+        "downbeats_s": [r(x) for x in p.downbeats_s],
+        "bpm": [round(float(x), 3) for x in p.bpm],
+        "intensity": [round(float(x), 4) for x in p.intensity],
+        "sections": [
+            {
+                "start_s": r(s.start_s),
+                "end_s": r(s.end_s),
+                "start_bar": s.start_bar,
+                "bars": s.bars,
+                "intensity": round(s.intensity, 4),
+            }
+            for s in p.sections
+        ],
+        "anchors": [
+            {
+                "time_s": r(a.time_s),
+                "kind": a.kind,
+                "strength": r(a.strength),
+                "hard": a.hard,
+                "on": a.on,
+                "offset_s": a.offset_s,
+            }
+            for a in p.anchors
+        ],
+        "cut_hits": round(p.hits(), 4),
+        "warnings": list(p.warnings),
+    }

@@ -1,0 +1,469 @@
+"""The rhythm planner: a tempo map whose beats land on the cuts.
+
+Hard anchors are the edit points of the picture (timeline cuts and
+transitions, scene cuts of a plain video). Between two consecutive hard
+anchors the tempo is constant and the gap holds a whole number ``m`` of
+subdivisions (sixteenths in 4/4 and 3/4, eighths in 6/8), so every hard
+anchor lands exactly on the grid. A dynamic programme over the gaps picks
+every ``m`` and tracks the position in the bar, minimising
+
+    cost = w_target * |ln(T / T_target)|                 tempo far from the style's
+         + w_change * |ln(T_j / T_j-1)|                  tempo changes
+         + 200 + 1000 * excess, for a change beyond --max-change (6% by default)
+         + 20 * |ln(T / range)| outside the tempo range
+         + strength * (0 on a downbeat, 0.3 on a beat, 8 on an eighth, 25 on a sixteenth)
+
+and the end of the timeline must be a downbeat. With ``--flex 0`` the
+planner instead searches one constant tempo and phase that hit the most
+cuts. Times are seconds from the timeline's first frame; tempos are BPM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .errors import OptionError
+from .model import Anchor, MotionCurve
+
+HARD_KINDS = ("cut", "transition", "scene")
+HARD_MIN_STRENGTH = 0.5  # through edits (0.25) are not hard
+
+W_TARGET = 0.5
+W_CHANGE = 2.0
+CHANGE_LIMIT_PENALTY = 200.0  # any step past the limit, plus 1000 per unit of log excess
+RANGE_PENALTY = 20.0
+COST_BEAT = 0.3
+COST_EIGHTH = 8.0  # off the beat but on an eighth note (4/4, 3/4)
+COST_SUBDIVISION = 25.0
+COST_PICKUP = 0.2
+END_PENALTY = 500.0
+HIT_TOLERANCE_S = 0.001  # a hard anchor is "on" the grid within 1 ms
+SOFT_TOLERANCE_S = 0.035  # motion beats and markers: within 35 ms counts
+CONSTANT_HIT_TOLERANCE_S = 0.02
+
+
+@dataclass(frozen=True)
+class Meter:
+    """``beats`` per bar, each divided into ``subdivision`` grid steps."""
+
+    name: str
+    beats: int
+    subdivision: int
+
+    @property
+    def steps(self) -> int:
+        return self.beats * self.subdivision
+
+
+METERS = {"4/4": Meter("4/4", 4, 4), "3/4": Meter("3/4", 3, 4), "6/8": Meter("6/8", 2, 3)}
+
+
+@dataclass(frozen=True)
+class PlannedAnchor:
+    """An anchor and where the plan put it.
+
+    ``on`` is ``downbeat``, ``beat``, ``subdivision`` or ``missed``;
+    ``offset_s`` is the anchor time minus the nearest grid point.
+    """
+
+    time_s: float
+    kind: str
+    strength: float
+    hard: bool
+    on: Literal["downbeat", "beat", "subdivision", "missed"]
+    offset_s: float
+
+
+@dataclass(frozen=True)
+class Section:
+    start_s: float
+    end_s: float
+    start_bar: int
+    bars: int
+    intensity: float
+
+
+@dataclass(frozen=True)
+class RhythmPlan:
+    """A tempo map over the whole timeline.
+
+    Attributes
+    ----------
+    beats_s : ndarray [shape=(n,)]
+        Beat times, seconds from the first frame, ascending.
+    downbeats_s : ndarray [shape=(k,)]
+        The beats that start a bar (the last one is the end of the timeline).
+    bpm : ndarray [shape=(n,)]
+        Local tempo of every beat, beats per minute.
+    intensity : ndarray [shape=(n,)]
+        Picture motion over each beat, 0..1.
+    grid_s : ndarray [shape=(g,)]
+        Every subdivision step (the beats included).
+    meter : Meter
+    sections : tuple of Section
+    anchors : tuple of PlannedAnchor
+    duration_s : float
+    ring_out_s : float
+        Tail the music may ring on after the last frame.
+    mode : "flex" | "constant"
+    tempo_range : (float, float)
+    """
+
+    beats_s: np.ndarray
+    downbeats_s: np.ndarray
+    bpm: np.ndarray
+    intensity: np.ndarray
+    grid_s: np.ndarray
+    meter: Meter
+    sections: tuple[Section, ...]
+    anchors: tuple[PlannedAnchor, ...]
+    duration_s: float
+    ring_out_s: float
+    mode: Literal["flex", "constant"]
+    tempo_range: tuple[float, float]
+    warnings: tuple[str, ...] = field(default=())
+
+    def hits(self, hard_only: bool = True) -> float:
+        """Share of (hard) anchors that landed on the grid."""
+        sel = [a for a in self.anchors if a.hard or not hard_only]
+        return sum(a.on != "missed" for a in sel) / len(sel) if sel else 1.0
+
+
+#: Tempo range (BPM) of each music style (see ``analysis.semantics.STYLES``).
+STYLE_TEMPO: dict[str, tuple[float, float]] = {
+    "cinematic": (70.0, 110.0),
+    "corporate-upbeat": (100.0, 128.0),
+    "electronic": (118.0, 132.0),
+    "ambient": (60.0, 90.0),
+    "rock": (110.0, 150.0),
+    "lo-fi": (70.0, 95.0),
+    "acoustic": (80.0, 120.0),
+}
+
+
+def parse_bpm(text: str) -> tuple[float, float]:
+    """``"90-120"`` or ``"100"`` -> (min, max) BPM."""
+    try:
+        parts = [float(x) for x in str(text).replace(" ", "").split("-")]
+    except ValueError:
+        raise OptionError(f"--bpm {text}: give a tempo or a range, for example 100 or 90-120.") from None
+    lo, hi = (parts[0], parts[0]) if len(parts) == 1 else (parts[0], parts[1]) if len(parts) == 2 else (0, 0)
+    if not (20 <= lo <= hi <= 300):
+        raise OptionError(f"--bpm {text}: tempos must lie between 20 and 300 BPM, the smaller first.")
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan(
+    anchors: tuple[Anchor, ...] | list[Anchor],
+    duration_s: float,
+    bpm_range: tuple[float, float] = (80.0, 140.0),
+    target_bpm: float | None = None,
+    meter: str = "4/4",
+    flex: float = 1.0,
+    max_change: float = 0.06,
+    motion: MotionCurve | None = None,
+    ring_out_s: float = 2.0,
+) -> RhythmPlan:
+    """Plan beats over ``[0, duration_s]`` that land on the hard anchors.
+
+    Parameters
+    ----------
+    anchors : Anchor list
+        All anchors; cuts, transitions and scene cuts of strength >= 0.5 are hard.
+    duration_s : float > 0
+    bpm_range : (min, max) BPM
+    target_bpm : float, optional
+        Preferred tempo (default: the middle of the range).
+    meter : "4/4" | "3/4" | "6/8"
+    flex : float in [0, 1]
+        0: one constant tempo that hits the most cuts; above 0, tempo may
+        change at anchors, and the higher, the less it clings to the target.
+    max_change : float
+        Largest tempo change between consecutive beats (0.06 = 6%).
+    motion : MotionCurve, optional
+        For the intensity of every beat.
+    ring_out_s : float
+        Tail after the last frame.
+    """
+    if meter not in METERS:
+        raise OptionError(f"--meter {meter}: choose one of {', '.join(METERS)}.")
+    if not duration_s > 0:
+        raise OptionError("the timeline has no duration to plan.")
+    if not 0.0 <= flex <= 1.0:
+        raise OptionError(f"--flex {flex}: must be between 0 and 1.")
+    lo, hi = bpm_range
+    target = float(target_bpm if target_bpm is not None else (lo + hi) / 2)
+    m = METERS[meter]
+    hard, dropped = _hard_points(anchors, duration_s, hi, m)
+    warnings = []
+    if dropped:
+        warnings.append(
+            f"{dropped} cut(s) closer than one subdivision at {hi:g} BPM to a stronger one: "
+            "they share its grid point or are missed."
+        )
+    if flex == 0.0:
+        grid, phases, tempo = _constant(hard, duration_s, lo, hi, target, m)
+        mode: Literal["flex", "constant"] = "constant"
+    else:
+        grid, phases, tempo = _flex(hard, duration_s, lo, hi, target, m, flex, max_change)
+        mode = "flex"
+    on_beat = phases % m.subdivision == 0
+    beats = grid[on_beat]
+    bpm = tempo[on_beat]
+    downbeats = grid[phases == 0]
+    intensity = _intensity(beats, duration_s, motion)
+    planned = _place(anchors, grid, phases, m)
+    sections = _sections(planned, downbeats, beats, intensity, duration_s)
+    steps = np.abs(np.diff(np.log(bpm))) if len(bpm) > 1 else np.zeros(1)
+    if len(steps) and steps.max() > math.log1p(max_change) + 1e-9 and mode == "flex":
+        worst = math.expm1(float(steps.max())) * 100
+        warnings.append(
+            f"the tempo changes by up to {worst:.1f}% between beats (limit {max_change * 100:g}%): "
+            "some cuts come too close together to keep it."
+        )
+    end_ok = len(downbeats) and abs(downbeats[-1] - duration_s) < HIT_TOLERANCE_S
+    if not end_ok:
+        warnings.append("the music cannot end on a downbeat at the last frame; it rings out instead.")
+    return RhythmPlan(
+        beats_s=beats,
+        downbeats_s=downbeats,
+        bpm=bpm,
+        intensity=intensity,
+        grid_s=grid,
+        meter=m,
+        sections=sections,
+        anchors=planned,
+        duration_s=float(duration_s),
+        ring_out_s=float(ring_out_s),
+        mode=mode,
+        tempo_range=(float(lo), float(hi)),
+        warnings=tuple(warnings),
+    )
+
+
+def _hard_points(
+    anchors: tuple[Anchor, ...] | list[Anchor], duration: float, hi: float, m: Meter
+) -> tuple[list[tuple[float, float]], int]:
+    """(time, strength) of the hard anchors inside (0, duration), thinned so that
+    no two are closer than one subdivision at the fastest tempo."""
+    min_gap = 60.0 / (hi * m.subdivision) * 0.999
+    pts = sorted(
+        (a.time_s, a.strength)
+        for a in anchors
+        if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH and 0 < a.time_s < duration
+    )
+    kept: list[tuple[float, float]] = []
+    dropped = 0
+    for t, s in pts:
+        if kept and t - kept[-1][0] < min_gap:
+            dropped += 1
+            if s > kept[-1][1]:
+                kept[-1] = (t, s)
+            continue
+        kept.append((t, s))
+    if kept and duration - kept[-1][0] < min_gap:
+        kept.pop()
+        dropped += 1
+    return kept, dropped
+
+
+def _flex(
+    hard: list[tuple[float, float]],
+    duration: float,
+    lo: float,
+    hi: float,
+    target: float,
+    m: Meter,
+    flex: float,
+    max_change: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dynamic programme; returns (grid times, grid phases, grid tempos)."""
+    sub, steps = m.subdivision, m.steps
+    points = [0.0] + [t for t, _ in hard] + [float(duration)]
+    strengths = [0.0] + [s for _, s in hard] + [1.0]
+    if len(points) > 2 and points[1] < 60.0 / (hi * sub):
+        points.pop(0)  # a cut in the first frames: the grid starts at it
+        strengths.pop(0)
+    w_target = W_TARGET * (1.1 - flex)
+    limit = math.log1p(max_change)
+    phase_idx = np.arange(steps)
+
+    def anchor_cost(j: int) -> np.ndarray:
+        """Cost of each phase for point j."""
+        if j == len(points) - 1:  # the end: a downbeat, or (if impossible) rings out
+            return np.where(phase_idx == 0, 0.0, END_PENALTY)
+        s = strengths[j]
+        off = np.where(
+            (sub % 2 == 0) & (phase_idx % max(1, sub // 2) == 0), COST_EIGHTH * s, COST_SUBDIVISION * s
+        )
+        return np.where(phase_idx == 0, 0.0, np.where(phase_idx % sub == 0, COST_BEAT * s, off))
+
+    ms, tempos, costs, backs = [], [], [], []
+    prev_cost: np.ndarray | None = None
+    prev_log: np.ndarray | None = None
+    for j in range(len(points) - 1):
+        g = points[j + 1] - points[j]
+        lo_m = max(1, math.floor(g * sub * lo / 60.0 * 0.9))
+        hi_m = max(lo_m, math.ceil(g * sub * hi / 60.0 * 1.1))
+        mm = np.arange(lo_m, hi_m + 1)
+        t = 60.0 * mm / (sub * g)
+        logt = np.log(t)
+        tc = w_target * np.abs(logt - math.log(target))
+        tc += RANGE_PENALTY * (np.maximum(0.0, math.log(lo) - logt) + np.maximum(0.0, logt - math.log(hi)))
+        ac = anchor_cost(j + 1)
+        if prev_cost is None:
+            start = np.where(phase_idx == 0, 0.0, COST_PICKUP)  # a pickup costs a little
+            best = np.broadcast_to(start[:, None], (steps, len(mm)))  # [phase, q]
+            back = np.full((steps, len(mm)), -1)
+        else:
+            assert prev_log is not None
+            d = np.abs(logt[None, :] - prev_log[:, None])  # [p, q]
+            excess = np.maximum(0.0, d - limit)
+            change = W_CHANGE * d + np.where(excess > 0, CHANGE_LIMIT_PENALTY + 1000.0 * excess, 0.0)
+            total = prev_cost[:, :, None] + change[:, None, :]  # [p, phase, q]
+            back = np.argmin(total, axis=0)  # [phase, q]
+            best = np.take_along_axis(total, back[None], axis=0)[0]
+        new = np.full((len(mm), steps), np.inf)
+        cols = (phase_idx[:, None] + mm[None, :]) % steps  # [phase, q] -> phase after the gap
+        rows = np.broadcast_to(np.arange(len(mm))[None, :], cols.shape)
+        new[rows, cols] = best + tc[None, :] + ac[cols]
+        ms.append(mm)
+        tempos.append(t)
+        costs.append(new)
+        backs.append(back)
+        prev_cost, prev_log = new, logt
+
+    # backtrack from the cheapest final state
+    assert prev_cost is not None
+    q0, ph0 = np.unravel_index(int(np.argmin(prev_cost)), prev_cost.shape)
+    q, ph = int(q0), int(ph0)
+    choice: list[tuple[int, int]] = []  # (m, phase at the start of the gap)
+    for j in range(len(ms) - 1, -1, -1):
+        mq = int(ms[j][q])
+        start_phase = (ph - mq) % steps
+        choice.append((q, start_phase))
+        if j > 0:
+            q, ph = int(backs[j][start_phase, q]), start_phase
+    choice.reverse()
+
+    times, phases, tempo = [], [], []
+    for j, (qj, start_phase) in enumerate(choice):
+        mq = int(ms[j][qj])
+        g0, g1 = points[j], points[j + 1]
+        k = np.arange(mq)
+        times.append(g0 + k * (g1 - g0) / mq)
+        phases.append((start_phase + k) % steps)
+        tempo.append(np.full(mq, tempos[j][qj]))
+    end_phase = (choice[-1][1] + int(ms[-1][choice[-1][0]])) % steps
+    times.append(np.array([float(duration)]))
+    phases.append(np.array([end_phase]))
+    tempo.append(np.array([tempo[-1][-1]]))
+    return np.concatenate(times), np.concatenate(phases).astype(int), np.concatenate(tempo)
+
+
+def _constant(
+    hard: list[tuple[float, float]], duration: float, lo: float, hi: float, target: float, m: Meter
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One tempo and phase for the whole timeline, hitting the most cuts."""
+    sub, steps = m.subdivision, m.steps
+    cuts = np.array([t for t, _ in hard])
+    best = (-1.0, 0.0, target, 0.0)  # (score, -distance from target, tempo, phase)
+    tol = CONSTANT_HIT_TOLERANCE_S
+    for bpm in np.arange(lo, hi + 1e-9, 0.05):
+        period = 60.0 / bpm
+        if not len(cuts):
+            score, phase = 0.0, 0.0
+        else:
+            r = np.sort(np.mod(cuts, period))
+            ext = np.concatenate([r - period, r, r + period])
+            counts = np.searchsorted(ext, r + tol, side="right") - np.searchsorted(ext, r - tol, side="left")
+            i = int(np.argmax(counts))
+            score, phase = float(counts[i]), float(r[i])
+        key = (score, -abs(math.log(bpm / target)))
+        if key > best[:2]:
+            best = (score, key[1], float(bpm), phase)
+    _, _, bpm, phase = best
+    period = 60.0 / bpm
+    step = period / sub
+    # grid over [0, duration]: the subdivision through `phase`
+    first = phase - math.floor(phase / step) * step
+    grid = np.arange(first, duration + 1e-9, step)
+    beat_no = np.round((grid - phase) / period * sub).astype(int)  # steps from the phase beat
+    # which beat of the bar is the downbeat: the one most strong cuts fall on
+    offsets = np.zeros(m.beats)
+    for t, s in hard:
+        k = int(round((t - phase) / period))
+        if abs(phase + k * period - t) <= CONSTANT_HIT_TOLERANCE_S:
+            offsets[k % m.beats] += s
+    down = int(np.argmax(offsets)) if len(hard) else 0
+    phases = np.mod(beat_no - down * sub, steps)
+    return grid, phases.astype(int), np.full(len(grid), bpm)
+
+
+def _intensity(beats: np.ndarray, duration: float, motion: MotionCurve | None) -> np.ndarray:
+    if motion is None or not len(motion.values) or not len(beats):
+        return np.zeros(len(beats))
+    edges = np.append(beats, duration)
+    hop = motion.hop_s
+    out = np.empty(len(beats))
+    for i in range(len(beats)):
+        a, b = int(edges[i] / hop), max(int(edges[i] / hop) + 1, int(math.ceil(edges[i + 1] / hop)))
+        seg = motion.values[a:b]
+        out[i] = float(seg.mean()) if len(seg) else 0.0
+    return np.clip(out, 0.0, 1.0)
+
+
+def _place(
+    anchors: tuple[Anchor, ...] | list[Anchor],
+    grid: np.ndarray,
+    phases: np.ndarray,
+    m: Meter,
+) -> tuple[PlannedAnchor, ...]:
+    out = []
+    for a in sorted(anchors, key=lambda a: a.time_s):
+        is_hard = a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH
+        i = int(np.argmin(np.abs(grid - a.time_s))) if len(grid) else 0
+        off = float(a.time_s - grid[i]) if len(grid) else float("inf")
+        tol = HIT_TOLERANCE_S if is_hard else SOFT_TOLERANCE_S
+        if abs(off) > tol:
+            on = "missed"
+        elif phases[i] == 0:
+            on = "downbeat"
+        elif phases[i] % m.subdivision == 0:
+            on = "beat"
+        else:
+            on = "subdivision"
+        out.append(PlannedAnchor(a.time_s, a.kind, a.strength, is_hard, on, round(off, 6)))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _sections(
+    planned: tuple[PlannedAnchor, ...],
+    downbeats: np.ndarray,
+    beats: np.ndarray,
+    intensity: np.ndarray,
+    duration: float,
+    min_bars: int = 4,
+) -> tuple[Section, ...]:
+    """Sections start at strong anchors on downbeats, at least ``min_bars`` apart."""
+    starts = [0]
+    for a in planned:
+        if a.hard and a.strength >= 0.9 and a.on == "downbeat":
+            bar = int(np.argmin(np.abs(downbeats - a.time_s)))
+            if bar - starts[-1] >= min_bars and len(downbeats) - 1 - bar >= min_bars:
+                starts.append(bar)
+    out = []
+    for k, b0 in enumerate(starts):
+        b1 = starts[k + 1] if k + 1 < len(starts) else len(downbeats) - 1
+        t0 = 0.0 if k == 0 else float(downbeats[b0])
+        t1 = float(downbeats[b1]) if k + 1 < len(starts) else float(duration)
+        sel = (beats >= t0) & (beats < t1)
+        out.append(Section(t0, t1, b0, max(1, b1 - b0), float(intensity[sel].mean()) if sel.any() else 0.0))
+    return tuple(out)
