@@ -10,7 +10,7 @@ every ``m`` and tracks the position in the bar, minimising
     cost = w_target * |ln(T / T_target)|                 tempo far from the style's
          + w_change * |ln(T_j / T_j-1)|                  tempo changes
          + 200 + 1000 * excess, for a change beyond --max-change (6% by default)
-         + 20 * |ln(T / range)| outside the tempo range
+         + 200 + 1000 * |ln(T / range)|, for a tempo outside the range
          + strength * (0 on a downbeat, 0.3 on a beat, 8 on an eighth, 25 on a sixteenth)
 
 and the end of the timeline must be a downbeat. With ``--flex 0`` the
@@ -35,12 +35,12 @@ HARD_MIN_STRENGTH = 0.5  # through edits (0.25) are not hard
 W_TARGET = 0.5
 W_CHANGE = 2.0
 CHANGE_LIMIT_PENALTY = 200.0  # any step past the limit, plus 1000 per unit of log excess
-RANGE_PENALTY = 20.0
+RANGE_PENALTY = 200.0  # any tempo outside the range, plus 1000 per unit of log excess
 COST_BEAT = 0.3
 COST_EIGHTH = 8.0  # off the beat but on an eighth note (4/4, 3/4)
 COST_SUBDIVISION = 25.0
 COST_PICKUP = 0.2
-END_PENALTY = 500.0
+END_PENALTY = 5000.0
 HIT_TOLERANCE_S = 0.001  # a hard anchor is "on" the grid within 1 ms
 SOFT_TOLERANCE_S = 0.035  # motion beats and markers: within 35 ms counts
 CONSTANT_HIT_TOLERANCE_S = 0.02
@@ -316,7 +316,8 @@ def _flex(
         t = 60.0 * mm / (sub * g)
         logt = np.log(t)
         tc = w_target * np.abs(logt - math.log(target))
-        tc += RANGE_PENALTY * (np.maximum(0.0, math.log(lo) - logt) + np.maximum(0.0, logt - math.log(hi)))
+        outside = np.maximum(0.0, math.log(lo) - logt) + np.maximum(0.0, logt - math.log(hi))
+        tc += np.where(outside > 1e-12, RANGE_PENALTY + 1000.0 * outside, 0.0)
         ac = anchor_cost(j + 1)
         if prev_cost is None:
             start = np.where(phase_idx == 0, 0.0, COST_PICKUP)  # a pickup costs a little
@@ -429,8 +430,12 @@ def _place(
     out = []
     for a in sorted(anchors, key=lambda a: a.time_s):
         is_hard = a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH
-        i = int(np.argmin(np.abs(grid - a.time_s))) if len(grid) else 0
-        off = float(a.time_s - grid[i]) if len(grid) else float("inf")
+        if len(grid):
+            j = int(np.searchsorted(grid, a.time_s))
+            i = min((k for k in (j - 1, j) if 0 <= k < len(grid)), key=lambda k: abs(grid[k] - a.time_s))
+            off = float(a.time_s - grid[i])
+        else:
+            i, off = 0, float("inf")
         tol = HIT_TOLERANCE_S if is_hard else SOFT_TOLERANCE_S
         if abs(off) > tol:
             on = "missed"
