@@ -192,6 +192,24 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .metrics import evaluate, load_audio
+    from .rhythm import HARD_KINDS, HARD_MIN_STRENGTH
+
+    y = load_audio(args.audio)
+    ref = load_audio(args.reference) if args.reference else None
+    feats, _ = _analyze(args, console, cancel, "eval")
+    cuts = [a.time_s for a in feats.anchors if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH]
+    m = evaluate(y, cuts, feats.timeline.duration_s, feats.motion, ref)
+    data = {"audio": str(args.audio), "input": feats.timeline.source.path, **m.to_json()}
+    if args.json is not None:
+        _emit_json(data, args.json, console)
+        return 0
+    for k, v in data.items():
+        print(f"{k:<22} {v}", file=console.out)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .doctor import checks
 
@@ -253,6 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE|-", help="write the plan as JSON ('-' = stdout)")
     _add_options(p, "plan")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="measure how well a music file fits the cut",
+        description="Beat-track AUDIO (which starts at INPUT's first frame) and measure it against "
+        "INPUT's cuts and motion: cut_beat_hit, cut_accent (with chance levels), energy_corr, tempo; "
+        "BCS and BHS against --reference.",
+    )
+    p.add_argument("audio", metavar="AUDIO", help="the music (WAV, FLAC, MP3, ...)")
+    p.add_argument("input", metavar="INPUT", help="timeline file or video")
+    p.add_argument("--json", metavar="FILE|-", help="write the figures as JSON ('-' = stdout)")
+    p.add_argument("--reference", metavar="AUDIO", help="reference music for BCS and BHS")
+    _add_options(p, "eval")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
         "doctor", parents=[common], help="what is installed and usable (backends, weights, Qt, GPU)"

@@ -80,7 +80,7 @@ OPTIONS: tuple[Option, ...] = (
         "frames per second of an EDL (EDLs carry no rate; 24 is assumed otherwise)",
         min=1.0,
         max=1000.0,
-        commands=("analyze", "plan"),
+        commands=("analyze", "plan", "eval"),
         metavar="FPS",
     ),
     Option(
@@ -89,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
         "adaptive",
         "PySceneDetect detector that finds cuts in a plain video",
         choices=DETECTORS,
-        commands=("analyze", "plan"),
+        commands=("analyze", "plan", "eval"),
     ),
     Option(
         "scene_threshold",
@@ -98,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
         "threshold of the scene detector (default: the detector's own)",
         min=0.0,
         max=255.0,
-        commands=("analyze", "plan"),
+        commands=("analyze", "plan", "eval"),
         metavar="T",
     ),
     Option(
@@ -106,7 +106,7 @@ OPTIONS: tuple[Option, ...] = (
         str,
         None,
         "a local CLIP checkpoint (transformers format) for embeddings and zero-shot tags",
-        commands=("analyze", "plan"),
+        commands=("analyze", "plan", "eval"),
         metavar="PATH",
     ),
     Option(
@@ -114,7 +114,7 @@ OPTIONS: tuple[Option, ...] = (
         bool,
         True,
         "reuse analysis results of media scanned before (--no-cache decodes again)",
-        commands=("analyze", "plan"),
+        commands=("analyze", "plan", "eval"),
     ),
     Option(
         "style",
