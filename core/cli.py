@@ -15,10 +15,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, options
-from .errors import Cancelled, VidMusicianError
+from .errors import Cancelled, OutputError, VidMusicianError
 
 
 class Console:
@@ -210,6 +211,60 @@ def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event
     return 0
 
 
+def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from . import fsutil
+    from .analyze import __version__
+    from .fit import OUT_SR, fit, load_music, write_wav
+    from .metrics import SR, evaluate
+    from .planning import plan_json
+    from .rhythm import HARD_KINDS, HARD_MIN_STRENGTH
+    from .writeback import MusicFile, write_timelines
+
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputError(f"{out}: exists and is not an empty folder; every fit goes into a new folder.")
+    y = load_music(args.music)
+    feats, s = _analyze(args, console, cancel, "fit")
+    result = fit(y, feats, s["stretch"], s["meter"], s["ring_out"], console.progress, cancel)
+    console.close()
+    for note in result.warnings:
+        console.warn(note)
+    mix = write_wav(out / "mix.wav", result.audio)
+    import librosa
+
+    mono = librosa.resample(result.audio.mean(axis=0), orig_sr=OUT_SR, target_sr=SR)
+    cuts = [a.time_s for a in feats.anchors if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH]
+    metrics = evaluate(mono, cuts, feats.timeline.duration_s, feats.motion)
+    provenance = {
+        "backend": "fit",
+        "music": str(Path(args.music).resolve()),
+        "version": __version__,
+        "music_tempo_bpm": round(result.music_tempo_bpm, 3),
+    }
+    written = write_timelines(feats.timeline, [MusicFile("mix", str(mix))], out, args.format, provenance)
+    for note in written.notes:
+        console.warn(note)
+    fsutil.write_text(out / "plan.json", json.dumps(plan_json(result.plan, "fit"), indent=2) + "\n")
+    report_data = {
+        **provenance,
+        "stretch_range": [round(x, 4) for x in result.stretch_range],
+        "bars_dropped": result.bars_dropped,
+        "bars_repeated": result.bars_repeated,
+        "metrics": metrics.to_json(),
+        "files": {"mix": str(mix), **written.paths},
+    }
+    fsutil.write_text(out / "report.json", json.dumps(report_data, indent=2) + "\n")
+    print(
+        f"fitted {args.music} ({result.music_tempo_bpm:.1f} BPM) to {len(cuts)} cuts: "
+        f"stretch {result.stretch_range[0]:.3f}-{result.stretch_range[1]:.3f}, "
+        f"{result.bars_dropped} bars dropped, {result.bars_repeated} repeated; "
+        f"cut_beat_hit {metrics.cut_beat_hit} (chance {metrics.cut_beat_hit_chance:.2f})\n"
+        f"wrote {out}/mix.wav, {', '.join(Path(x).name for x in written.paths.values())}, plan.json, report.json",
+        file=console.out,
+    )
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .doctor import checks
 
@@ -286,6 +341,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", metavar="AUDIO", help="reference music for BCS and BHS")
     _add_options(p, "eval")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "fit",
+        parents=[common],
+        help="warp an existing music file so its beats land on the cuts",
+        description="Beat-track MUSIC, plan a tempo map near its tempo, and time-stretch it piece by "
+        "piece (within --stretch) so its beats land on INPUT's cuts; bars are dropped or repeated "
+        "where it is too long or short. Writes a new folder OUT.",
+    )
+    p.add_argument("music", metavar="MUSIC", help="the music (WAV, FLAC, MP3, ...)")
+    p.add_argument("input", metavar="INPUT", help="timeline file or video")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
+    p.add_argument(
+        "--format",
+        choices=("same", "otio", "fcp7", "edl"),
+        default="same",
+        help="timeline format written beside the OTIO (default: the input's)",
+    )
+    _add_options(p, "fit")
+    p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser(
         "doctor", parents=[common], help="what is installed and usable (backends, weights, Qt, GPU)"

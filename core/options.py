@@ -80,7 +80,7 @@ OPTIONS: tuple[Option, ...] = (
         "frames per second of an EDL (EDLs carry no rate; 24 is assumed otherwise)",
         min=1.0,
         max=1000.0,
-        commands=("analyze", "plan", "eval"),
+        commands=("analyze", "plan", "eval", "fit"),
         metavar="FPS",
     ),
     Option(
@@ -89,7 +89,7 @@ OPTIONS: tuple[Option, ...] = (
         "adaptive",
         "PySceneDetect detector that finds cuts in a plain video",
         choices=DETECTORS,
-        commands=("analyze", "plan", "eval"),
+        commands=("analyze", "plan", "eval", "fit"),
     ),
     Option(
         "scene_threshold",
@@ -98,7 +98,7 @@ OPTIONS: tuple[Option, ...] = (
         "threshold of the scene detector (default: the detector's own)",
         min=0.0,
         max=255.0,
-        commands=("analyze", "plan", "eval"),
+        commands=("analyze", "plan", "eval", "fit"),
         metavar="T",
     ),
     Option(
@@ -106,7 +106,7 @@ OPTIONS: tuple[Option, ...] = (
         str,
         None,
         "a local CLIP checkpoint (transformers format) for embeddings and zero-shot tags",
-        commands=("analyze", "plan", "eval"),
+        commands=("analyze", "plan", "eval", "fit"),
         metavar="PATH",
     ),
     Option(
@@ -114,7 +114,7 @@ OPTIONS: tuple[Option, ...] = (
         bool,
         True,
         "reuse analysis results of media scanned before (--no-cache decodes again)",
-        commands=("analyze", "plan", "eval"),
+        commands=("analyze", "plan", "eval", "fit"),
     ),
     Option(
         "style",
@@ -132,7 +132,7 @@ OPTIONS: tuple[Option, ...] = (
         commands=("plan",),
         metavar="MIN-MAX",
     ),
-    Option("meter", str, "4/4", "time signature", choices=tuple(METERS), commands=("plan",)),
+    Option("meter", str, "4/4", "time signature", choices=tuple(METERS), commands=("plan", "fit")),
     Option(
         "flex",
         float,
@@ -158,8 +158,17 @@ OPTIONS: tuple[Option, ...] = (
         "seconds the music may ring on after the last frame",
         min=0.0,
         max=30.0,
-        commands=("plan",),
+        commands=("plan", "fit"),
         metavar="S",
+    ),
+    Option(
+        "stretch",
+        float,
+        0.08,
+        "largest time-stretch of the music (0.08 = +-8%%)",
+        min=0.0,
+        max=0.5,
+        commands=("fit",),
     ),
 )
 
