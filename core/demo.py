@@ -224,12 +224,22 @@ def run_demo(
     tl = feats.timeline
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")
     plot(feats, out / "analysis.png")
+    from .planning import plan_for, plan_json
+
+    p, style = plan_for(feats)
+    fsutil.write_text(out / "plan.json", json.dumps(plan_json(p, style), indent=2) + "\n")
     hits = ", ".join(f"{clock(a.time_s)} {a.kind}" for a in feats.anchors if a.kind != "motion")
     beats = sum(1 for a in feats.anchors if a.kind == "motion")
     styles = ", ".join(f.style for f in feats.shots)
+    on = [a.on for a in p.anchors if a.hard]
     return (
         f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}; anchors: {hits}; "
         f"{beats} visual beats\nstyles by shot: {styles}\n"
-        f"analysis written to {out / 'analysis.json'} and {out / 'analysis.png'}\n"
-        "Stopped after analysis: music generation (the arranger) is not in this version yet."
+        f"plan: {style}, {p.bpm.min():.1f}-{p.bpm.max():.1f} BPM, {len(p.downbeats_s) - 1} bars; "
+        f"{len(on)} cuts: {on.count('downbeat')} on downbeats, {on.count('beat')} on beats, "
+        f"{on.count('subdivision')} on subdivisions, {on.count('missed')} missed\n"
+        f"written: {out / 'analysis.json'}, {out / 'analysis.png'}, {out / 'plan.json'}\n"
+        "Stopped after planning: music generation (the arranger) is not in this version yet; "
+        "to hear the plan with music you own, run: vidmusician fit MUSIC "
+        f"{files['otio']} -o NEW_FOLDER"
     )

@@ -31,6 +31,7 @@ def test_demo_cut_has_the_known_edit_points(demo_out):
     assert data["missing_media"] == [] and all(s["media_found"] for s in data["shots"])
     assert data["start_timecode"] == "01:00:00:00"
     assert "not in this version yet" in summary  # says honestly where it stops
+    assert (out / "plan.json").is_file() and "0 missed" in summary
 
 
 def test_demo_fcp_xml_reads_back_with_the_same_cut(demo_out):
