@@ -213,7 +213,6 @@ def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from . import fsutil
-    from .analyze import __version__
     from .fit import OUT_SR, fit, load_music, write_wav
     from .metrics import SR, evaluate
     from .planning import plan_json

@@ -83,8 +83,11 @@ def checks() -> list[Check]:
         rows.append(Check("video decoding", status, "OpenCV backends: " + ", ".join(backends)))
     except Exception as e:
         rows.append(Check("video decoding", "error", str(e)))
+    rows.append(_required("PyAV (decoding)", "av", "av"))
     rows.append(_required("scenedetect", "scenedetect", "scenedetect-headless"))
     rows.append(_required("soundfile", "soundfile", "soundfile"))
+    rows.append(_required("librosa (beats, eval)", "librosa", "librosa"))
+    rows.append(_required("pedalboard (fit)", "pedalboard", "pedalboard"))
     rows.append(Check("backend: arranger", "missing", "not in this version yet (the arranger issue)"))
     torch = _optional("torch", "torch", "torch", "the neural backend; not in this version yet")
     audiocraft = _optional(
