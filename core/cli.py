@@ -174,6 +174,11 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
     p, style = plan_for(feats, s["style"], s["bpm"], s["meter"], s["flex"], s["max_change"], s["ring_out"])
     for note in p.warnings:
         console.warn(note)
+    if args.plot:
+        from .analysis.plot import plot
+
+        plot(feats, args.plot, p)
+        console.note(f"wrote {args.plot}")
     if args.json is not None:
         _emit_json(plan_json(p, style), args.json, console)
         return 0
@@ -323,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="timeline file or video")
     p.add_argument("--json", metavar="FILE|-", help="write the plan as JSON ('-' = stdout)")
+    p.add_argument(
+        "--plot", metavar="FILE.png", help="draw the shots, the beat grid and where the cuts landed"
+    )
     _add_options(p, "plan")
     p.set_defaults(func=cmd_plan)
 

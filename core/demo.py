@@ -223,10 +223,10 @@ def run_demo(
 
     tl = feats.timeline
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")
-    plot(feats, out / "analysis.png")
     from .planning import plan_for, plan_json
 
     p, style = plan_for(feats)
+    plot(feats, out / "analysis.png", p)
     fsutil.write_text(out / "plan.json", json.dumps(plan_json(p, style), indent=2) + "\n")
     hits = ", ".join(f"{clock(a.time_s)} {a.kind}" for a in feats.anchors if a.kind != "motion")
     beats = sum(1 for a in feats.anchors if a.kind == "motion")

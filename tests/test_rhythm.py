@@ -177,3 +177,6 @@ def test_plan_command_json_contract(tmp_path):
     assert all(100 - 1e-6 <= b <= 130 + 1e-6 for b in data["bpm"])
     code, _, err = run("plan", str(path), "--bpm", "nonsense")
     assert code == 2 and "--bpm" in err
+    png = tmp_path / "plan.png"
+    assert run("plan", str(path), "--plot", str(png), "--quiet")[0] == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"

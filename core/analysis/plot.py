@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,13 @@ STYLE_COLOURS = {
 }
 
 
-def plot(f: VideoFeatures, dest: str | os.PathLike[str]) -> Path:
-    """Draw ``f`` into the PNG ``dest`` (written atomically, never overwriting)."""
+def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None) -> Path:
+    """Draw ``f`` into the PNG ``dest`` (written atomically, never overwriting).
+
+    With a ``plan`` (a :class:`~vidmusician.core.rhythm.RhythmPlan`), its beats
+    and downbeats are drawn under the shots, and each cut is marked where it
+    landed (downbeat, beat, subdivision or missed).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +43,7 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str]) -> Path:
 
     tl = f.timeline
     fig, (ax_shots, ax_motion, ax_mood) = plt.subplots(
-        3, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [1, 3, 1.6]}
+        3, 1, figsize=(12, 6.8), sharex=True, gridspec_kw={"height_ratios": [1, 3, 1.6]}
     )
     for s, feat in zip(tl.shots, f.shots):
         colour = STYLE_COLOURS.get(feat.style, "#999999") if s.kind != "gap" else "#222222"
@@ -52,6 +58,19 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str]) -> Path:
                 color="white",
                 fontsize=8,
             )
+    subtitle = ""
+    if plan is not None:
+        ax_shots.vlines(plan.beats_s, 0.0, 0.12, color="white", lw=0.6)
+        ax_shots.vlines(plan.downbeats_s, 0.0, 0.3, color="white", lw=1.4)
+        marks = {"downbeat": "v", "beat": "o", "subdivision": "s", "missed": "x"}
+        for a in plan.anchors:
+            if a.hard:
+                ax_shots.plot(a.time_s, 0.78, marks[a.on], color="black", ms=5)
+        bpm = f"{plan.bpm.min():.0f}-{plan.bpm.max():.0f}" if np.ptp(plan.bpm) > 0.5 else f"{plan.bpm[0]:.0f}"
+        subtitle = (
+            f"\nplan: {bpm} BPM {plan.meter.name}; "
+            "cuts on a downbeat (v), beat (o), subdivision (s), missed (x)"
+        )
     ax_shots.set_yticks([])
     ax_shots.set_ylabel("shots", rotation=0, ha="right", va="center")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STYLE_COLOURS.values()]
@@ -106,7 +125,7 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str]) -> Path:
     ax_mood.set_xlabel("seconds from the first frame")
     ax_mood.legend(fontsize=7, loc="upper right")
     ax_mood.set_xlim(0, tl.duration_s)
-    fig.suptitle(f"{tl.name} — {len(tl.shots)} shots, {tl.duration_s:.1f} s", fontsize=10)
+    fig.suptitle(f"{tl.name} — {len(tl.shots)} shots, {tl.duration_s:.1f} s{subtitle}", fontsize=10)
     fig.tight_layout()
 
     def write(tmp: Path) -> None:
