@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, options
-from .errors import Cancelled, OutputError, VidMusicianError
+from .errors import Cancelled, VidMusicianError
 
 
 class Console:
@@ -217,53 +217,78 @@ def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 
 def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from . import fsutil
-    from .fit import OUT_SR, fit, load_music, write_wav
-    from .metrics import SR, evaluate
-    from .planning import plan_json
-    from .rhythm import HARD_KINDS, HARD_MIN_STRENGTH
-    from .writeback import MusicFile, write_timelines
+    from .fit import fit, load_music
+    from .results import output_folder, write_result
 
     out = Path(args.output)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputError(f"{out}: exists and is not an empty folder; every fit goes into a new folder.")
-    y = load_music(args.music)
-    feats, s = _analyze(args, console, cancel, "fit")
-    result = fit(y, feats, s["stretch"], s["meter"], s["ring_out"], console.progress, cancel)
-    console.close()
-    for note in result.warnings:
-        console.warn(note)
-    mix = write_wav(out / "mix.wav", result.audio)
-    import librosa
-
-    mono = librosa.resample(result.audio.mean(axis=0), orig_sr=OUT_SR, target_sr=SR)
-    cuts = [a.time_s for a in feats.anchors if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH]
-    metrics = evaluate(mono, cuts, feats.timeline.duration_s, feats.motion)
-    provenance = {
-        "backend": "fit",
-        "music": str(Path(args.music).resolve()),
-        "version": __version__,
-        "music_tempo_bpm": round(result.music_tempo_bpm, 3),
-    }
-    written = write_timelines(feats.timeline, [MusicFile("mix", str(mix))], out, args.format, provenance)
-    for note in written.notes:
-        console.warn(note)
-    fsutil.write_text(out / "plan.json", json.dumps(plan_json(result.plan, "fit"), indent=2) + "\n")
-    report_data = {
-        **provenance,
-        "stretch_range": [round(x, 4) for x in result.stretch_range],
-        "bars_dropped": result.bars_dropped,
-        "bars_repeated": result.bars_repeated,
-        "metrics": metrics.to_json(),
-        "files": {"mix": str(mix), **written.paths},
-    }
-    fsutil.write_text(out / "report.json", json.dumps(report_data, indent=2) + "\n")
+    with output_folder(out) as folder:
+        y = load_music(args.music)
+        feats, s = _analyze(args, console, cancel, "fit")
+        result = fit(y, feats, s["stretch"], s["meter"], s["ring_out"], console.progress, cancel)
+        console.close()
+        for note in result.warnings:
+            console.warn(note)
+        provenance = {
+            "backend": "fit",
+            "music": str(Path(args.music).resolve()),
+            "music_tempo_bpm": round(result.music_tempo_bpm, 3),
+        }
+        extra = {
+            "stretch_range": [round(x, 4) for x in result.stretch_range],
+            "bars_dropped": result.bars_dropped,
+            "bars_repeated": result.bars_repeated,
+        }
+        report = write_result(
+            folder, out, feats, result.plan, "fit", result.audio, provenance, fmt=args.format, extra=extra
+        )
+    _finish(report, console)
+    m = report["metrics"]
     print(
-        f"fitted {args.music} ({result.music_tempo_bpm:.1f} BPM) to {len(cuts)} cuts: "
-        f"stretch {result.stretch_range[0]:.3f}-{result.stretch_range[1]:.3f}, "
-        f"{result.bars_dropped} bars dropped, {result.bars_repeated} repeated; "
-        f"cut_beat_hit {metrics.cut_beat_hit} (chance {metrics.cut_beat_hit_chance:.2f})\n"
-        f"wrote {out}/mix.wav, {', '.join(Path(x).name for x in written.paths.values())}, plan.json, report.json",
+        f"fitted {args.music} ({result.music_tempo_bpm:.1f} BPM): stretch "
+        f"{result.stretch_range[0]:.3f}-{result.stretch_range[1]:.3f}, {result.bars_dropped} bars dropped, "
+        f"{result.bars_repeated} repeated; cut_beat_hit {m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']})\n"
+        f"wrote {out}",
+        file=console.out,
+    )
+    return 0
+
+
+def _finish(report: dict[str, Any], console: Console) -> None:
+    for note in report.get("notes", []):
+        console.warn(note)
+
+
+def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .score import ScoreOptions, score
+
+    s = _settings(args, "score")
+    opts = ScoreOptions(
+        style=s["style"],
+        prompt=args.prompt or "",
+        bpm=s["bpm"],
+        seed=s["seed"],
+        meter=s["meter"],
+        flex=s["flex"],
+        max_change=s["max_change"],
+        ring_out=s["ring_out"],
+        soundfont=s["soundfont"],
+        fmt=args.format,
+        stem_tracks=args.stem_tracks,
+        rate=s["rate"],
+        scene_detector=s["scene_detector"],
+        scene_threshold=s["scene_threshold"],
+        cache=s["cache"],
+        clip=s["clip"],
+    )
+    r = score(args.input, args.output, opts, console.progress, cancel)
+    console.close()
+    for note in r.warnings:
+        console.warn(note)
+    m = r.report["metrics"]
+    print(
+        f"{r.style} in {r.key}, {r.bpm[0]:.0f}-{r.bpm[1]:.0f} BPM, seed {opts.seed}: cut_beat_hit "
+        f"{m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']}), tempo heard {m['tempo_bpm']} BPM\n"
+        f"wrote {r.out}: mix.wav, stems/, music.mid, timeline, plan.json, report.json, analysis.png",
         file=console.out,
     )
     return 0
@@ -348,6 +373,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", metavar="AUDIO", help="reference music for BCS and BHS")
     _add_options(p, "eval")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "score",
+        parents=[common],
+        help="score a cut with the embedded arranger (no model weights)",
+        description="Analyse INPUT, plan beats on its cuts and write music on them: stems, mix, MIDI, "
+        "the timeline with the music on new audio tracks, plan.json, report.json. OUT must be new.",
+    )
+    p.add_argument("input", metavar="INPUT", help="timeline file or video")
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
+    p.add_argument("--prompt", metavar="WORDS", help="words that steer style, mode and density")
+    p.add_argument(
+        "--format",
+        choices=("same", "otio", "fcp7", "edl"),
+        default="same",
+        help="timeline format written beside the OTIO (default: the input's)",
+    )
+    p.add_argument("--stem-tracks", action="store_true", help="also put every stem on its own audio track")
+    _add_options(p, "score")
+    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser(
         "fit",

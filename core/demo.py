@@ -9,6 +9,7 @@ so the demo doubles as test material.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
@@ -213,33 +214,28 @@ def run_demo(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputError(f"{out}: exists and is not an empty folder. Choose a new folder for the demo.")
-    files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.7), cancel)
+    files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.5), cancel)
     note(f"demo cut written: {files['otio']} (and {files['fcp7'].name} for Premiere)")
-    feats = analyze(files["otio"], progress=scaled(progress, 0.7, 1.0), cancel=cancel)
-    report(progress, 1.0, "analysed")
-    import json
+    from .score import ScoreOptions, score
 
-    from .analysis.plot import plot
-
-    tl = feats.timeline
+    feats = analyze(files["otio"], progress=scaled(progress, 0.5, 0.7), cancel=cancel)
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")
-    from .planning import plan_for, plan_json
-
-    p, style = plan_for(feats)
-    plot(feats, out / "analysis.png", p)
-    fsutil.write_text(out / "plan.json", json.dumps(plan_json(p, style), indent=2) + "\n")
-    hits = ", ".join(f"{clock(a.time_s)} {a.kind}" for a in feats.anchors if a.kind != "motion")
-    beats = sum(1 for a in feats.anchors if a.kind == "motion")
-    styles = ", ".join(f.style for f in feats.shots)
-    on = [a.on for a in p.anchors if a.hard]
+    r = score(
+        files["otio"], out / "score", ScoreOptions(seed=1, fmt="fcp7"), scaled(progress, 0.7, 1.0), cancel
+    )
+    report(progress, 1.0, "scored")
+    tl = feats.timeline
+    m = r.report["metrics"]
+    plan = json.loads((out / "score" / "plan.json").read_text())
+    on = [a["on"] for a in plan["anchors"] if a["hard"]]
     return (
-        f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}; anchors: {hits}; "
-        f"{beats} visual beats\nstyles by shot: {styles}\n"
-        f"plan: {style}, {p.bpm.min():.1f}-{p.bpm.max():.1f} BPM, {len(p.downbeats_s) - 1} bars; "
-        f"{len(on)} cuts: {on.count('downbeat')} on downbeats, {on.count('beat')} on beats, "
-        f"{on.count('subdivision')} on subdivisions, {on.count('missed')} missed\n"
-        f"written: {out / 'analysis.json'}, {out / 'analysis.png'}, {out / 'plan.json'}\n"
-        "Stopped after planning: music generation (the arranger) is not in this version yet; "
-        "to hear the plan with music you own, run: vidmusician fit MUSIC "
-        f"{files['otio']} -o NEW_FOLDER"
+        f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}, "
+        f"{sum(a.kind == 'motion' for a in feats.anchors)} visual beats\n"
+        f"scored: {r.style} in {r.key}, {r.bpm[0]:.0f}-{r.bpm[1]:.0f} BPM; {len(on)} cuts: "
+        f"{on.count('downbeat')} on downbeats, {on.count('beat')} on beats, {on.count('subdivision')} on "
+        f"subdivisions, {on.count('missed')} missed\n"
+        f"heard (librosa): tempo {m['tempo_bpm']} BPM, cut_beat_hit {m['cut_beat_hit']} "
+        f"(chance {m['cut_beat_hit_chance']}), cut_accent {m['cut_accent']} (chance {m['cut_accent_chance']})\n"
+        f"listen: {out / 'score' / 'mix.wav'}; import {out / 'score' / 'timeline.xml'} (Premiere/Resolve) or "
+        f"timeline.otio; stems in {out / 'score' / 'stems'}"
     )

@@ -44,6 +44,14 @@ def _required(name: str, module: str, dist: str) -> Check:
     return Check(name, "ok", _dist_version(dist) or "installed")
 
 
+def _present(name: str, module: str, dist: str) -> Check:
+    """A package core needs but that is slow to import (librosa compiles with numba):
+    found by its spec, not imported."""
+    if importlib.util.find_spec(module) is None:
+        return Check(name, "error", f"not installed: pip install -e . (or pip install {dist})")
+    return Check(name, "ok", _dist_version(dist) or "installed")
+
+
 def _optional(name: str, module: str, dist: str, purpose: str) -> Check:
     """An optional package: found by its spec only, not imported."""
     if importlib.util.find_spec(module) is None:
@@ -86,9 +94,10 @@ def checks() -> list[Check]:
     rows.append(_required("PyAV (decoding)", "av", "av"))
     rows.append(_required("scenedetect", "scenedetect", "scenedetect-headless"))
     rows.append(_required("soundfile", "soundfile", "soundfile"))
-    rows.append(_required("librosa (beats, eval)", "librosa", "librosa"))
-    rows.append(_required("pedalboard (fit)", "pedalboard", "pedalboard"))
-    rows.append(Check("backend: arranger", "missing", "not in this version yet (the arranger issue)"))
+    rows.append(_present("librosa (beats, eval)", "librosa", "librosa"))
+    rows.append(_present("pedalboard (effects, fit)", "pedalboard", "pedalboard"))
+    rows.append(_present("tinysoundfont (arranger)", "tinysoundfont", "tinysoundfont"))
+    rows.append(Check("backend: arranger", "ok", "embedded (General MIDI SoundFont from pretty_midi)"))
     torch = _optional("torch", "torch", "torch", "the neural backend; not in this version yet")
     audiocraft = _optional(
         "audiocraft", "audiocraft", "audiocraft", "the neural backend; not in this version yet"

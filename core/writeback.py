@@ -53,6 +53,7 @@ class MusicFile:
 
     role: str
     path: str
+    final_path: str | None = None  # where the file will live, when written elsewhere first
 
     @property
     def track_name(self) -> str:
@@ -131,10 +132,11 @@ def with_music(
         path = Path(m.path).resolve()
         n = _audio_frames(path, rate)
         rng = TR(RT(0, rate), RT(n, rate))
-        meta = {**(provenance or {}), "role": m.role, "file": path.name}
-        ref = otio.schema.ExternalReference(target_url=path.as_uri(), available_range=rng)
+        where = Path(m.final_path).resolve() if m.final_path else path
+        meta = {**(provenance or {}), "role": m.role, "file": where.name}
+        ref = otio.schema.ExternalReference(target_url=where.as_uri(), available_range=rng)
         clip = otio.schema.Clip(
-            name=f"{m.track_name} ({path.name})",
+            name=f"{m.track_name} ({where.name})",
             media_reference=ref,
             source_range=rng,
             metadata={METADATA_KEY: meta},

@@ -25,4 +25,6 @@ if [ -n "$EXTRAS" ]; then
 else
     "$VENV/bin/python" -m pip install --quiet -e .
 fi
+# the SoundFont renderer, without pyaudio (playback only; it needs system headers to build)
+"$VENV/bin/python" -m pip install --quiet --no-deps "tinysoundfont>=0.3"
 echo "VidMusician installed in $VENV ($("$VENV/bin/vidmusician" --version))"

@@ -30,8 +30,8 @@ def test_demo_cut_has_the_known_edit_points(demo_out):
     assert [round(a["time_s"] * 25) for a in data["anchors"] if a["kind"] == "marker"] == [demo.MARKER_FRAME]
     assert data["missing_media"] == [] and all(s["media_found"] for s in data["shots"])
     assert data["start_timecode"] == "01:00:00:00"
-    assert "not in this version yet" in summary  # says honestly where it stops
-    assert (out / "plan.json").is_file() and "0 missed" in summary
+    assert "0 missed" in summary and "cut_beat_hit" in summary
+    assert (out / "score" / "mix.wav").is_file() and (out / "score" / "timeline.xml").is_file()
 
 
 def test_demo_fcp_xml_reads_back_with_the_same_cut(demo_out):

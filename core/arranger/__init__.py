@@ -1,0 +1,65 @@
+"""The embedded default backend: real multi-stem music on the plan, no model weights.
+
+``arrange(plan, features, ...)`` composes (:mod:`.compose`) and renders
+(:mod:`.render`) and returns :class:`Stems`. ``arrange(..., regenerate=(t0, t1),
+new_seed=S)`` writes the bars overlapping ``[t0, t1)`` with a new seed and
+keeps every other bar note for note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import VideoFeatures
+from ..rhythm import RhythmPlan
+from .compose import Score, compose
+from .render import SR, render, to_midi
+from .styles import STYLES, get_style
+
+
+@dataclass(frozen=True)
+class Stems:
+    """Rendered music: ``stems`` part -> (2, n) float32 at ``sr``, summing to ``mix``."""
+
+    stems: dict[str, np.ndarray]
+    mix: np.ndarray
+    sr: int
+    score: Score
+    midi: object
+    style: str
+    seed: int
+
+
+def arrange(
+    plan: RhythmPlan,
+    features: VideoFeatures,
+    style: str,
+    seed: int = 0,
+    prompt: str = "",
+    soundfont: str | None = None,
+    regenerate: tuple[float, float] | None = None,
+    new_seed: int | None = None,
+) -> Stems:
+    """Compose and render the music for ``plan``; see the module docstring."""
+    st = get_style(style)
+    if len(plan.downbeats_s) < 2:
+        from ..errors import OptionError
+
+        raise OptionError(
+            "the plan is shorter than one bar: nothing to arrange (is the timeline under 2 s?)."
+        )
+    bar_seeds = None
+    if regenerate is not None:
+        t0, t1 = regenerate
+        downs = plan.downbeats_s
+        bars = [b for b in range(len(downs) - 1) if downs[b + 1] > t0 and downs[b] < t1]
+        bar_seeds = {b: int(new_seed if new_seed is not None else seed + 1) for b in bars}
+    score = compose(plan, features, st, seed, prompt, bar_seeds)
+    stems = render(score, st, plan.duration_s + plan.ring_out_s, soundfont)
+    mix = np.sum(list(stems.values()), axis=0).astype(np.float32)
+    return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
+
+
+__all__ = ["STYLES", "Stems", "arrange"]

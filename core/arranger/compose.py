@@ -1,0 +1,252 @@
+"""Composition on the plan: drums, bass, harmony, pad and lead, bar by bar.
+
+Every bar is written by its own random generator, seeded from the take's
+seed and the bar's number, so a bar depends only on (seed, bar, plan,
+picture): regenerating a range of bars with a new seed leaves every other
+bar note for note as it was. Times come straight from the plan's grid, so
+every note sits on a beat or subdivision and every cut on the grid is heard.
+
+Following the picture:
+- intensity (the plan's per-beat motion) sets velocities, hat density, extra
+  kicks, whether drums and lead play at all;
+- sections restart the progression; a section whose shots read negative
+  (valence < 0) in a major style, or positive in a minor one, switches mode;
+- cuts: a crash and a bass hit on cuts that land on downbeats, a snare fill
+  leading into strong cuts, a drop (drums out) for the beat before a big one;
+- the music starts with the picture (a pad from the first frame) and ends on
+  the tonic at the last frame, held through the ring-out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model import VideoFeatures
+from ..rhythm import RhythmPlan
+from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
+
+PARTS = ("drums", "bass", "harmony", "pad", "lead")
+
+KICK, SNARE, HAT, OPEN_HAT, CRASH, TOM_HI, TOM_LO = 36, 38, 42, 46, 49, 50, 45
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 10)
+TONICS = (0, 2, 3, 5, 7, 9)  # C, D, Eb, F, G, A
+
+
+@dataclass(frozen=True)
+class Note:
+    start: float  # seconds from the first frame
+    end: float
+    pitch: int
+    velocity: int
+
+
+@dataclass
+class Score:
+    """Notes per part, and what was decided."""
+
+    parts: dict[str, list[Note]] = field(default_factory=lambda: {p: [] for p in PARTS})
+    key: str = ""
+    mode: str = ""
+    style: str = ""
+
+    def add(self, part: str, start: float, end: float, pitch: int, velocity: float) -> None:
+        v = int(np.clip(round(velocity), 1, 127))
+        if end > start and 0 <= pitch <= 127:
+            self.parts[part].append(Note(float(start), float(end), int(pitch), v))
+
+
+def _chord(degree: int, scale: tuple[int, ...], tonic: int, seventh: bool) -> list[int]:
+    """Pitch classes (relative to C) of the triad (or 7th chord) on ``degree``."""
+    idx = [degree - 1, degree + 1, degree + 3] + ([degree + 5] if seventh else [])
+    return [(tonic + scale[i % 7] + 12 * (i // 7)) for i in idx]
+
+
+def _voicing(chord: list[int], low: int) -> list[int]:
+    """The chord voiced closely upwards from the first pitch >= ``low``."""
+    out: list[int] = []
+    for pc in chord:
+        p = low + ((pc - low) % 12)
+        while out and p <= out[-1]:
+            p += 12
+        out.append(p)
+    return out
+
+
+def compose(
+    plan: RhythmPlan,
+    features: VideoFeatures,
+    style: Style,
+    seed: int,
+    prompt: str = "",
+    bar_seeds: dict[int, int] | None = None,
+) -> Score:
+    """Write the score. ``bar_seeds`` overrides the seed of single bars (regeneration)."""
+    words = {w.strip(",.").lower() for w in prompt.split()}
+    density = 1.0 + 0.35 * bool(words & PROMPT_DENSE) - 0.35 * bool(words & PROMPT_SPARSE)
+    song = np.random.default_rng(seed)  # song-wide choices depend on the take's seed only
+    tonic = int(TONICS[song.integers(len(TONICS))])
+    base_mode = style.mode
+    if words & PROMPT_MINOR:
+        base_mode = "minor"
+    elif words & PROMPT_MAJOR:
+        base_mode = "major"
+    score = Score(
+        key=("C", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B", "B")[tonic],
+        mode=base_mode,
+        style=style.name,
+    )
+    prog_major = style.progressions_major[int(song.integers(len(style.progressions_major)))]
+    prog_minor = style.progressions_minor[int(song.integers(len(style.progressions_minor)))]
+
+    downs = plan.downbeats_s
+    beats = plan.beats_s
+    grid = plan.grid_s
+    bpb = plan.meter.beats
+    sub = plan.meter.subdivision
+    steps_per_bar = bpb * sub
+    cut_down = {round(a.time_s, 4) for a in plan.anchors if a.hard and a.on == "downbeat"}
+    strong_cuts = sorted(a.time_s for a in plan.anchors if a.hard and a.strength >= 0.9 and a.on != "missed")
+
+    def valence_at(t0: float, t1: float) -> float:
+        shots = features.timeline.shots
+        vals = [(min(s.end_s, t1) - max(s.start_s, t0), f.valence) for s, f in zip(shots, features.shots)]
+        w = sum(max(0.0, d) for d, _ in vals)
+        return sum(max(0.0, d) * v for d, v in vals) / w if w else 0.0
+
+    section_mode = []
+    for section in plan.sections:
+        v = valence_at(section.start_s, section.end_s)
+        mode = base_mode
+        if base_mode == "major" and v < -0.25 and not words & PROMPT_MAJOR:
+            mode = "minor"
+        elif base_mode == "minor" and v > 0.35 and not words & PROMPT_MINOR:
+            mode = "major"
+        section_mode.append(mode)
+
+    # the pickup before the first downbeat: a pad on the tonic from the first frame
+    if len(downs) and downs[0] > 0.05:
+        scale = MAJOR if base_mode == "major" else MINOR
+        for p in _voicing(_chord(1, scale, tonic, False), 55):
+            score.add("pad", 0.0, downs[0], p, 55)
+
+    n_bars = len(downs) - 1
+    for bar in range(n_bars):
+        t0, t1 = float(downs[bar]), float(downs[bar + 1])
+        sec_i = max(i for i, s in enumerate(plan.sections) if s.start_bar <= bar) if plan.sections else 0
+        sec = plan.sections[sec_i] if plan.sections else None
+        mode = section_mode[sec_i] if section_mode else base_mode
+        scale = MAJOR if mode == "major" else MINOR
+        prog = prog_major if mode == "major" else prog_minor
+        bar_in_sec = bar - (sec.start_bar if sec else 0)
+        last_bar = bar == n_bars - 1
+        degree = 1 if last_bar else prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
+        chord = _chord(degree, scale, tonic, style.sevenths and not last_bar)
+        rng = np.random.default_rng([(bar_seeds or {}).get(bar, seed), bar])
+
+        bar_beats = beats[(beats >= t0 - 1e-6) & (beats < t1 - 1e-6)]
+        bar_grid = grid[(grid >= t0 - 1e-6) & (grid < t1 - 1e-6)]
+        if not len(bar_beats):
+            continue
+        inten = float(np.mean(plan.intensity[(beats >= t0 - 1e-6) & (beats < t1 - 1e-6)]))
+        level = float(np.clip(0.25 + 0.9 * inten, 0.2, 1.0)) * density
+        vel = 50 + 60 * min(level, 1.1)
+        next_cut = next((c for c in strong_cuts if t1 - 1e-4 <= c <= t1 + 1e-4), None)
+        big_next = next_cut is not None and round(t1, 4) in cut_down
+
+        # pad: the chord held through the bar (and the ring-out on the last bar)
+        end = t1 + (plan.ring_out_s if last_bar else 0.0)
+        for p in _voicing(chord, 55):
+            score.add("pad", t0, end, p, 40 + 30 * level)
+
+        # bass: root on the downbeat and mid-bar, busier when intense; a hit on cut downbeats
+        root = 36 + ((chord[0] - 36) % 12)
+        hit = round(t0, 4) in cut_down
+        bass_steps = (
+            [0, steps_per_bar // 2] if level < 0.6 else list(range(0, steps_per_bar, max(1, sub // 2)))
+        )
+        for k in bass_steps:
+            if k < len(bar_grid):
+                s0 = bar_grid[k]
+                s1 = bar_grid[k + 1] if k + 1 < len(bar_grid) else t1
+                dur = (s1 - s0) * (0.9 if level >= 0.6 else 1.8)
+                score.add(
+                    "bass",
+                    s0,
+                    min(s0 + dur, t1) if not last_bar else end,
+                    root,
+                    vel + (20 if hit and k == 0 else 0),
+                )
+
+        # harmony: comping by style
+        voiced = _voicing(chord, 60)
+        if style.harmony_rhythm == "block" or last_bar:
+            for p in voiced:
+                score.add("harmony", t0, end, p, vel * 0.7)
+        elif style.harmony_rhythm == "arp8":
+            eighth = max(1, sub // 2)
+            for i, k in enumerate(range(0, len(bar_grid), eighth)):
+                s0 = bar_grid[k]
+                s1 = bar_grid[k + eighth] if k + eighth < len(bar_grid) else t1
+                score.add("harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65)
+        elif style.harmony_rhythm == "offbeat":
+            for b in range(bpb):
+                k = b * sub + sub // 2
+                if k < len(bar_grid):
+                    s0 = bar_grid[k]
+                    for p in voiced:
+                        score.add("harmony", s0, s0 + (bar_grid[1] - bar_grid[0]) * sub * 0.45, p, vel * 0.6)
+        else:  # strum: on every beat
+            for b, s0 in enumerate(bar_beats):
+                s1 = bar_beats[b + 1] if b + 1 < len(bar_beats) else t1
+                for j, p in enumerate(voiced):
+                    score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6))
+
+        # drums
+        if style.drums is not None and level > 0.3:
+            pat_k, pat_s, pat_h = style.kick, style.snare, style.hats
+            drop_last_beat = big_next and inten > 0.2 and rng.random() < 0.5
+            fill = next_cut is not None and not drop_last_beat
+            for k, s0 in enumerate(bar_grid):
+                step = (k * 16 // steps_per_bar) % 16 if steps_per_bar != 16 else k
+                in_last_beat = k >= steps_per_bar - sub
+                if drop_last_beat and in_last_beat:
+                    continue
+                accent = 1.0 if k % sub == 0 else 0.8
+                if pat_k[step] == "x" or (level > 0.75 and k % (2 * sub) == sub and rng.random() < 0.3):
+                    score.add("drums", s0, s0 + 0.1, KICK, vel * accent + 10)
+                if fill and in_last_beat:
+                    score.add(
+                        "drums", s0, s0 + 0.08, SNARE if k % 2 == 0 else TOM_HI, vel * (0.8 + 0.1 * (k % sub))
+                    )
+                elif pat_s[step] == "x":
+                    score.add("drums", s0, s0 + 0.1, SNARE, vel)
+                hat_on = pat_h[step] == "x" or (level > 0.8 and step % 2 == 1)
+                if hat_on and level > 0.4:
+                    score.add("drums", s0, s0 + 0.05, HAT, vel * 0.55 * accent)
+            if hit:
+                score.add("drums", t0, t0 + 1.0, CRASH, min(127, vel + 25))
+
+        # lead: a motif of chord and scale tones, denser when intense
+        if level > 0.45 and not last_bar:
+            notes_in_scale = [tonic + 60 + scale[i] for i in range(7)] + [
+                tonic + 72 + scale[i] for i in range(3)
+            ]
+            prev = _voicing(chord, 67)[0]
+            step = max(1, sub // 2)
+            for k in range(0, len(bar_grid), step):
+                if rng.random() > style.lead_density * min(level, 1.0) * density:
+                    continue
+                on_beat = k % sub == 0
+                if on_beat:
+                    target = int(rng.choice(_voicing(chord, 67)))
+                else:
+                    near = [p for p in notes_in_scale if abs(p - prev) <= 4 and p != prev]
+                    target = int(rng.choice(near)) if near else prev
+                s0 = bar_grid[k]
+                s1 = bar_grid[k + step] if k + step < len(bar_grid) else t1
+                score.add("lead", s0, s1 - 0.01, target, vel * (0.85 if on_beat else 0.7))
+                prev = target
+    return score

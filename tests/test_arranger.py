@@ -1,0 +1,120 @@
+"""The arranger, judged by librosa on the demo cut and on made-up timelines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+from vidmusician.core import demo
+from vidmusician.core.analyze import analyze
+from vidmusician.core.arranger import arrange
+from vidmusician.core.planning import plan_for
+from vidmusician.core.score import ScoreOptions, score
+
+from .test_cli import run
+
+
+@pytest.fixture(scope="module")
+def demo_cut(tmp_path_factory):
+    return demo.make_demo_cut(tmp_path_factory.mktemp("cut"))["otio"]
+
+
+@pytest.fixture(scope="module")
+def scored(demo_cut, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scored") / "out"
+    return score(demo_cut, out, ScoreOptions(seed=7))
+
+
+def read(path):
+    y, sr = soundfile.read(path, always_2d=True)
+    return y.T, sr
+
+
+def test_outputs_are_complete_and_aligned(scored):
+    out = scored.out
+    mix, sr = read(out / "mix.wav")
+    assert sr == 48000 and soundfile.info(out / "mix.wav").subtype == "PCM_24"
+    stems = {p.stem: read(p)[0] for p in (out / "stems").glob("*.wav")}
+    assert set(stems) == {"drums", "bass", "harmony", "pad", "lead"}
+    assert {s.shape for s in stems.values()} == {mix.shape}
+    plan = json.loads((out / "plan.json").read_text())
+    assert mix.shape[1] == round((plan["duration_s"] + plan["ring_out_s"]) * 48000)
+    assert (out / "music.mid").is_file() and (out / "timeline.otio").is_file()
+
+
+def test_quality_judged_by_librosa(scored):
+    m = scored.report["metrics"]
+    plan_bpm = scored.bpm[0]
+    assert abs(m["tempo_bpm"] - plan_bpm) / plan_bpm <= 0.03
+    assert m["cut_beat_hit"] >= 0.95
+    assert m["cut_accent"] > 2 * m["cut_accent_chance"]
+
+
+def test_no_clipping_no_gaps_and_stems_sum_to_the_mix(scored):
+    out = scored.out
+    mix, _ = read(out / "mix.wav")
+    assert np.abs(mix).max() <= 10 ** (-1 / 20)  # peaks under -1 dBFS
+    total = sum(read(p)[0] for p in (out / "stems").glob("*.wav"))
+    err = np.sqrt(np.mean((total - mix) ** 2)) / np.sqrt(np.mean(mix**2))
+    assert 20 * np.log10(err + 1e-12) < -40
+    plan = json.loads((out / "plan.json").read_text())
+    hop = 2400  # 50 ms
+    body = mix[:, : int(plan["duration_s"] * 48000)].mean(axis=0)
+    rms = np.sqrt(np.mean(body[: len(body) // hop * hop].reshape(-1, hop) ** 2, axis=1))
+    quiet = rms < 10 ** (-50 / 20)
+    longest = max((len(r) for r in "".join("q" if q else " " for q in quiet).split()), default=0)
+    assert longest * 0.05 < 1.0
+
+
+def test_same_seed_same_bytes_other_seed_other_music(demo_cut, scored, tmp_path):
+    again = score(demo_cut, tmp_path / "again", ScoreOptions(seed=7))
+    assert (again.out / "mix.wav").read_bytes() == (scored.out / "mix.wav").read_bytes()
+    other = score(demo_cut, tmp_path / "other", ScoreOptions(seed=8))
+    assert (other.out / "mix.wav").read_bytes() != (scored.out / "mix.wav").read_bytes()
+
+
+def test_regenerating_a_range_keeps_every_other_bar(demo_cut):
+    f = analyze(demo_cut)
+    p, style = plan_for(f)
+    a = arrange(p, f, style, seed=3)
+    b = arrange(p, f, style, seed=3, regenerate=(6.0, 8.0), new_seed=99)
+    t0, t1 = 6.0, 8.0
+    downs = p.downbeats_s
+    lo = max(d for d in downs if d <= t0)
+    hi = min(d for d in downs if d >= t1)
+    for part in a.score.parts:
+        outside_a = [n for n in a.score.parts[part] if n.start < lo - 1e-6 or n.start >= hi - 1e-6]
+        outside_b = [n for n in b.score.parts[part] if n.start < lo - 1e-6 or n.start >= hi - 1e-6]
+        assert outside_a == outside_b
+    inside = [n for part in ("lead", "drums") for n in a.score.parts[part] if lo <= n.start < hi]
+    inside_b = [n for part in ("lead", "drums") for n in b.score.parts[part] if lo <= n.start < hi]
+    assert inside != inside_b
+
+
+@pytest.mark.parametrize(
+    "style", ["cinematic", "corporate-upbeat", "electronic", "ambient", "rock", "lo-fi", "acoustic"]
+)
+def test_every_style_renders_music(demo_cut, style):
+    f = analyze(demo_cut)
+    p, _ = plan_for(f, style=style)
+    music = arrange(p, f, style, seed=1)
+    assert np.abs(music.mix).max() > 0.1
+    assert all(np.isfinite(s).all() for s in music.stems.values())
+
+
+def test_bad_input_is_refused_and_leaves_nothing(demo_cut, tmp_path):
+    bad_sf = tmp_path / "bad.sf2"
+    bad_sf.write_bytes(b"not a soundfont")
+    code, _, err = run("score", str(demo_cut), "-o", str(tmp_path / "o1"), "--soundfont", str(bad_sf), "-q")
+    assert code == 2 and "SoundFont" in err
+    assert not (tmp_path / "o1").exists() and not list(tmp_path.glob(".o1.*"))
+    code, _, err = run("score", str(demo_cut), "-o", str(tmp_path / "o2"), "--style", "polka")
+    assert code == 2 and "cinematic" in err and not (tmp_path / "o2").exists()
+    from .conftest import clip, save, timeline, video_track
+
+    short = save(timeline(video_track(clip("a", 12), clip("b", 12)), start=0), tmp_path / "short.otio")
+    code, _, err = run("score", str(short), "-o", str(tmp_path / "o3"))
+    assert code == 2 and "shorter than one bar" in err and not (tmp_path / "o3").exists()
