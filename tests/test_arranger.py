@@ -118,3 +118,40 @@ def test_bad_input_is_refused_and_leaves_nothing(demo_cut, tmp_path):
     short = save(timeline(video_track(clip("a", 12), clip("b", 12)), start=0), tmp_path / "short.otio")
     code, _, err = run("score", str(short), "-o", str(tmp_path / "o3"))
     assert code == 2 and "shorter than one bar" in err and not (tmp_path / "o3").exists()
+
+
+def test_true_peak_estimate_matches_4x_oversampling(scored):
+    from scipy.signal import resample_poly
+
+    from vidmusician.core.arranger.render import _true_peak_envelope
+
+    mix, _ = read(scored.out / "mix.wav")
+    mix = mix[:, : 48000 * 8].astype(np.float32)
+    ours = float(_true_peak_envelope(mix).max())
+    reference = float(np.abs(resample_poly(mix, 4, 1, axis=1)).max())
+    assert abs(20 * np.log10(ours / reference)) < 0.3
+
+
+def test_music_energy_follows_motion_that_rises_and_falls():
+    import librosa
+
+    from vidmusician.core.metrics import SR as EVAL_SR
+    from vidmusician.core.metrics import evaluate
+    from vidmusician.core.model import Anchor, InputSource, MotionCurve, Timeline, VideoFeatures
+    from vidmusician.core.rhythm import plan
+
+    duration = 48.0
+    n = int(duration * 25)
+    values = np.clip(np.sin(np.arange(n) / n * 2 * np.pi - np.pi / 2) * 0.5 + 0.5, 0, 1)  # low-high-low
+    anchors = tuple(Anchor(t, "cut", 1.0) for t in np.arange(4.0, duration - 2, 4.0))
+    tl = Timeline(
+        "wave", 24.0, int(duration * 24), "00:00:00:00", (), (), anchors, InputSource("-", "otio_json")
+    )
+    motion = MotionCurve(0.04, values, values, values, values)
+    f = VideoFeatures(tl, motion, (), anchors)
+    p = plan(anchors, duration, (110, 130), motion=motion)
+    music = arrange(p, f, "corporate-upbeat", seed=2)
+    y = librosa.resample(music.mix.mean(axis=0), orig_sr=48000, target_sr=EVAL_SR)
+    m = evaluate(y, [a.time_s for a in anchors], duration, motion)
+    assert m.energy_corr >= 0.4
+    assert m.cut_beat_hit >= 0.95

@@ -205,7 +205,14 @@ def compose(
                     score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6))
 
         # drums
-        if style.drums is not None and level > 0.3:
+        if style.drums is not None and level <= 0.3:  # calm: a soft pulse keeps the beat
+            for b, s0 in enumerate(bar_beats):
+                score.add("drums", s0, s0 + 0.05, HAT, vel * 0.45)
+                if b == 0:
+                    score.add("drums", s0, s0 + 0.1, KICK, vel * 0.8)
+            if hit:
+                score.add("drums", t0, t0 + 1.0, CRASH, min(127, vel + 20))
+        elif style.drums is not None:
             pat_k, pat_s, pat_h = style.kick, style.snare, style.hats
             drop_last_beat = big_next and inten > 0.2 and rng.random() < 0.5
             fill = next_cut is not None and not drop_last_beat
