@@ -2,7 +2,7 @@
 
 Nothing binary ships with the package: three source clips (a calm night sky,
 a busy warm street of moving blocks, a green forest panned by the camera) are
-written with OpenCV, and a 20-second cut between them, with a dissolve and a
+written with OpenCV, and a 30-second cut between them, with a dissolve and a
 marker, is written as OTIO and FCP 7 XML. The cut points are known exactly,
 so the demo doubles as test material.
 """
@@ -38,7 +38,7 @@ class DemoShot:
     frames: int
 
 
-#: The cut: 8 shots, 500 frames (20 s at 25 fps).
+#: The cut: 10 shots, 750 frames (30 s at 25 fps).
 SHOTS: tuple[DemoShot, ...] = (
     DemoShot("night", 20, 75),
     DemoShot("street", 30, 75),
@@ -48,6 +48,8 @@ SHOTS: tuple[DemoShot, ...] = (
     DemoShot("forest", 100, 50),
     DemoShot("night", 180, 50),
     DemoShot("street", 40, 75),
+    DemoShot("forest", 150, 100),
+    DemoShot("night", 60, 150),
 )
 DISSOLVE_BEFORE_SHOT = 4  # index of the shot that a 10-frame dissolve leads into
 DISSOLVE_HALF = 5  # frames each side of the cut point

@@ -48,7 +48,8 @@ def test_outputs_are_complete_and_aligned(scored):
 def test_quality_judged_by_librosa(scored):
     m = scored.report["metrics"]
     plan_bpm = scored.bpm[0]
-    assert abs(m["tempo_bpm"] - plan_bpm) / plan_bpm <= 0.03
+    # the tracker may count the pulse at double or half the plan's tempo (octave ambiguity)
+    assert min(abs(m["tempo_bpm"] - k * plan_bpm) / (k * plan_bpm) for k in (0.5, 1, 2)) <= 0.03
     assert m["cut_beat_hit"] >= 0.95
     assert m["cut_accent"] > 2 * m["cut_accent_chance"]
 
@@ -80,17 +81,18 @@ def test_regenerating_a_range_keeps_every_other_bar(demo_cut):
     f = analyze(demo_cut)
     p, style = plan_for(f)
     a = arrange(p, f, style, seed=3)
-    b = arrange(p, f, style, seed=3, regenerate=(6.0, 8.0), new_seed=99)
-    t0, t1 = 6.0, 8.0
     downs = p.downbeats_s
-    lo = max(d for d in downs if d <= t0)
-    hi = min(d for d in downs if d >= t1)
+    # regenerate a bar where the lead plays (its notes come from the bar's seed)
+    lead = a.score.parts["lead"]
+    bar = next(b for b in range(len(downs) - 1) if any(downs[b] <= n.start < downs[b + 1] for n in lead))
+    lo, hi = float(downs[bar]), float(downs[bar + 1])
+    b = arrange(p, f, style, seed=3, regenerate=(lo + 0.01, hi - 0.01), new_seed=99)
     for part in a.score.parts:
         outside_a = [n for n in a.score.parts[part] if n.start < lo - 1e-6 or n.start >= hi - 1e-6]
         outside_b = [n for n in b.score.parts[part] if n.start < lo - 1e-6 or n.start >= hi - 1e-6]
         assert outside_a == outside_b
-    inside = [n for part in ("lead", "drums") for n in a.score.parts[part] if lo <= n.start < hi]
-    inside_b = [n for part in ("lead", "drums") for n in b.score.parts[part] if lo <= n.start < hi]
+    inside = [n for n in lead if lo <= n.start < hi]
+    inside_b = [n for n in b.score.parts["lead"] if lo <= n.start < hi]
     assert inside != inside_b
 
 

@@ -24,7 +24,7 @@ def test_demo_cut_has_the_known_edit_points(demo_out):
     out, summary = demo_out
     data = json.loads((out / "analysis.json").read_text())
     edits = [round(a["time_s"] * 25) for a in data["anchors"] if a["kind"] in ("cut", "transition")]
-    assert edits == demo.cut_frames() == [75, 150, 200, 250, 325, 375, 425]
+    assert edits == demo.cut_frames() == [75, 150, 200, 250, 325, 375, 425, 500, 600]
     kinds = {round(a["time_s"] * 25): a["kind"] for a in data["anchors"] if a["kind"] != "marker"}
     assert kinds[250] == "transition"
     assert [round(a["time_s"] * 25) for a in data["anchors"] if a["kind"] == "marker"] == [demo.MARKER_FRAME]

@@ -9,7 +9,8 @@ every note sits on a beat or subdivision and every cut on the grid is heard.
 Following the picture:
 - intensity (the plan's per-beat motion) sets velocities, hat density, extra
   kicks, whether drums and lead play at all;
-- sections restart the progression; a section whose shots read negative
+- sections restart the progression and alternate the harmony's register;
+  a section whose shots read negative
   (valence < 0) in a major style, or positive in a minor one, switches mode;
 - cuts: a crash and a bass hit on cuts that land on downbeats, a snare fill
   leading into strong cuts, a drop (drums out) for the beat before a big one;
@@ -180,8 +181,9 @@ def compose(
                     vel + (20 if hit and k == 0 else 0),
                 )
 
-        # harmony: comping by style
-        voiced = _voicing(chord, 60)
+        # harmony: comping by style, an octave-ish higher in every other section (B sections lift)
+        lift = 7 if sec_i % 2 == 1 else 0
+        voiced = _voicing(chord, 60 + lift)
         if style.harmony_rhythm == "block" or last_bar:
             for p in voiced:
                 score.add("harmony", t0, end, p, vel * 0.7)
