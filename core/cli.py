@@ -200,12 +200,12 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .metrics import evaluate, load_audio
-    from .rhythm import HARD_KINDS, HARD_MIN_STRENGTH
+    from .rhythm import hard_cut_times
 
     y = load_audio(args.audio)
     ref = load_audio(args.reference) if args.reference else None
     feats, _ = _analyze(args, console, cancel, "eval")
-    cuts = [a.time_s for a in feats.anchors if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH]
+    cuts = hard_cut_times(feats.anchors)
     m = evaluate(y, cuts, feats.timeline.duration_s, feats.motion, ref)
     data = {"audio": str(args.audio), "input": feats.timeline.source.path, **m.to_json()}
     if args.json is not None:

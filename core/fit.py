@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -64,19 +63,9 @@ class FitResult:
 
 def load_music(path: str | os.PathLike[str]) -> np.ndarray:
     """(channels, n) float32 at :data:`OUT_SR`."""
-    import warnings
+    from .metrics import load_audio
 
-    import librosa
-
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file. Check the path.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y, _ = librosa.load(str(path), sr=OUT_SR, mono=False)
-    except Exception as e:
-        raise InputError(f"{path}: cannot be read as audio ({' '.join(str(e).split())[:200]}).") from e
-    y = np.atleast_2d(y).astype(np.float32)
+    y = np.atleast_2d(load_audio(path, OUT_SR, mono=False)).astype(np.float32)
     if y.shape[1] < OUT_SR:
         raise InputError(f"{path}: shorter than a second; nothing to fit.")
     return y
@@ -244,18 +233,3 @@ def fit(
         bars_repeated=repeated,
         warnings=tuple(warnings),
     )
-
-
-def write_wav(path: str | os.PathLike[str], audio: np.ndarray) -> Path:
-    """48 kHz, 24-bit WAV, written atomically, never overwriting."""
-    import soundfile
-
-    from . import fsutil
-
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    data = audio / peak * 0.97 if peak > 0.97 else audio  # no clipping
-
-    def write(tmp: Path) -> None:
-        soundfile.write(str(tmp), data.T, OUT_SR, subtype="PCM_24", format="WAV")
-
-    return fsutil.write_with(path, write)

@@ -63,8 +63,8 @@ class Metrics:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
-    """Mono float32 at :data:`SR`; a clear error for what cannot be read."""
+def load_audio(path: str | os.PathLike[str], sr: int = SR, mono: bool = True) -> np.ndarray:
+    """float32 audio at ``sr`` (mono (n,), or (channels, n)); a clear error for what cannot be read."""
     import warnings
     from pathlib import Path
 
@@ -75,7 +75,7 @@ def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         with warnings.catch_warnings():  # librosa's fallback chatter; failures raise below
             warnings.simplefilter("ignore")
-            y, _ = librosa.load(str(path), sr=SR, mono=True)
+            y, _ = librosa.load(str(path), sr=sr, mono=mono)
     except Exception as e:
         raise InputError(f"{path}: cannot be read as audio ({' '.join(str(e).split())[:200]}).") from e
     if not len(y):

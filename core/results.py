@@ -21,7 +21,7 @@ import numpy as np
 from . import __version__, fsutil
 from .errors import OutputError
 from .model import VideoFeatures
-from .rhythm import HARD_KINDS, HARD_MIN_STRENGTH, RhythmPlan
+from .rhythm import RhythmPlan, hard_cut_times
 
 SR = 48000
 
@@ -97,8 +97,7 @@ def write_result(
     files.update({k: str(final / Path(v).name) for k, v in written.paths.items()})
     fsutil.write_text(folder / "plan.json", json.dumps(plan_json(plan, style), indent=2) + "\n")
     mono = librosa.resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
-    cuts = [a.time_s for a in features.anchors if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH]
-    metrics = evaluate(mono, cuts, features.timeline.duration_s, features.motion)
+    metrics = evaluate(mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion)
     report = {
         **provenance,
         **(extra or {}),

@@ -145,6 +145,16 @@ STYLE_TEMPO: dict[str, tuple[float, float]] = {
 }
 
 
+def is_hard(a: Anchor) -> bool:
+    """An edit point the plan must put on its grid (cuts, transitions, scene cuts; not through edits)."""
+    return a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH
+
+
+def hard_cut_times(anchors: tuple[Anchor, ...] | list[Anchor]) -> list[float]:
+    """Times (seconds) of the hard anchors, as ``eval`` measures them."""
+    return [a.time_s for a in anchors if is_hard(a)]
+
+
 def parse_bpm(text: str) -> tuple[float, float]:
     """``"90-120"`` or ``"100"`` -> (min, max) BPM."""
     try:
@@ -254,11 +264,7 @@ def _hard_points(
     """(time, strength) of the hard anchors inside (0, duration), thinned so that
     no two are closer than one subdivision at the fastest tempo."""
     min_gap = 60.0 / (hi * m.subdivision) * 0.999
-    pts = sorted(
-        (a.time_s, a.strength)
-        for a in anchors
-        if a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH and 0 < a.time_s < duration
-    )
+    pts = sorted((a.time_s, a.strength) for a in anchors if is_hard(a) and 0 < a.time_s < duration)
     kept: list[tuple[float, float]] = []
     dropped = 0
     for t, s in pts:
@@ -429,14 +435,14 @@ def _place(
 ) -> tuple[PlannedAnchor, ...]:
     out = []
     for a in sorted(anchors, key=lambda a: a.time_s):
-        is_hard = a.kind in HARD_KINDS and a.strength >= HARD_MIN_STRENGTH
+        hard = is_hard(a)
         if len(grid):
             j = int(np.searchsorted(grid, a.time_s))
             i = min((k for k in (j - 1, j) if 0 <= k < len(grid)), key=lambda k: abs(grid[k] - a.time_s))
             off = float(a.time_s - grid[i])
         else:
             i, off = 0, float("inf")
-        tol = HIT_TOLERANCE_S if is_hard else SOFT_TOLERANCE_S
+        tol = HIT_TOLERANCE_S if hard else SOFT_TOLERANCE_S
         if abs(off) > tol:
             on = "missed"
         elif phases[i] == 0:
@@ -445,7 +451,7 @@ def _place(
             on = "beat"
         else:
             on = "subdivision"
-        out.append(PlannedAnchor(a.time_s, a.kind, a.strength, is_hard, on, round(off, 6)))  # type: ignore[arg-type]
+        out.append(PlannedAnchor(a.time_s, a.kind, a.strength, hard, on, round(off, 6)))  # type: ignore[arg-type]
     return tuple(out)
 
 
