@@ -66,10 +66,6 @@ def cut_frames() -> list[int]:
     return out
 
 
-def total_frames() -> int:
-    return sum(s.frames for s in SHOTS)
-
-
 def _frame(source: str, i: int) -> np.ndarray:
     """Frame ``i`` of a source clip, BGR uint8 of shape (height, width, 3)."""
     import cv2

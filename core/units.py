@@ -28,16 +28,6 @@ def seconds(t: RationalTime) -> float:
     return float(t.to_seconds())
 
 
-def frames_to_seconds(n: int | float, rate: float) -> float:
-    """Frame count ``n`` at ``rate`` (fps) in seconds."""
-    return float(n) / float(rate)
-
-
-def seconds_to_frames(s: float, rate: float) -> int:
-    """Seconds ``s`` as the nearest whole frame at ``rate`` (fps)."""
-    return int(round(s * rate))
-
-
 def timecode(frame: int, rate: float) -> str:
     """SMPTE timecode of ``frame`` at ``rate``; falls back to HH:MM:SS.mmm.
 

@@ -133,6 +133,10 @@ def compose(
         for p in _voicing(_chord(1, scale, tonic, False), 55):
             score.add("pad", 0.0, downs[0], p, 55)
 
+    # slow tempos: no eighth-note pulse in hats and comping, so the beat is heard
+    # at the plan's tempo rather than twice as fast
+    slow = float(np.median(plan.bpm)) < 80 if len(plan.bpm) else False
+    rhythm = "block" if slow and style.harmony_rhythm in ("offbeat", "arp8") else style.harmony_rhythm
     n_bars = len(downs) - 1
     for bar in range(n_bars):
         t0, t1 = float(downs[bar]), float(downs[bar + 1])
@@ -184,16 +188,16 @@ def compose(
         # harmony: comping by style, an octave-ish higher in every other section (B sections lift)
         lift = 7 if sec_i % 2 == 1 else 0
         voiced = _voicing(chord, 60 + lift)
-        if style.harmony_rhythm == "block" or last_bar:
+        if rhythm == "block" or last_bar:
             for p in voiced:
                 score.add("harmony", t0, end, p, vel * 0.7)
-        elif style.harmony_rhythm == "arp8":
+        elif rhythm == "arp8":
             eighth = max(1, sub // 2)
             for i, k in enumerate(range(0, len(bar_grid), eighth)):
                 s0 = bar_grid[k]
                 s1 = bar_grid[k + eighth] if k + eighth < len(bar_grid) else t1
                 score.add("harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65)
-        elif style.harmony_rhythm == "offbeat":
+        elif rhythm == "offbeat":
             for b in range(bpb):
                 k = b * sub + sub // 2
                 if k < len(bar_grid):
@@ -233,6 +237,7 @@ def compose(
                 elif pat_s[step] == "x":
                     score.add("drums", s0, s0 + 0.1, SNARE, vel)
                 hat_on = pat_h[step] == "x" or (level > 0.8 and step % 2 == 1)
+                hat_on = hat_on and (not slow or k % sub == 0)
                 if hat_on and level > 0.4:
                     score.add("drums", s0, s0 + 0.05, HAT, vel * 0.55 * accent)
             if hit:
