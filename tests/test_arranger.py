@@ -54,9 +54,12 @@ def test_quality_judged_by_librosa(scored):
 
 
 def test_no_clipping_no_gaps_and_stems_sum_to_the_mix(scored):
+    import pyloudnorm
+
     out = scored.out
     mix, _ = read(out / "mix.wav")
     assert np.abs(mix).max() <= 10 ** (-1 / 20)  # peaks under -1 dBFS
+    assert pyloudnorm.Meter(48000).integrated_loudness(mix.T) == pytest.approx(-14.0, abs=1.0)
     total = sum(read(p)[0] for p in (out / "stems").glob("*.wav"))
     err = np.sqrt(np.mean((total - mix) ** 2)) / np.sqrt(np.mean(mix**2))
     assert 20 * np.log10(err + 1e-12) < -40

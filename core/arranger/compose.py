@@ -9,7 +9,8 @@ every note sits on a beat or subdivision and every cut on the grid is heard.
 Following the picture:
 - intensity (the plan's per-beat motion) sets velocities, hat density, extra
   kicks, whether drums and lead play at all;
-- sections restart the progression and alternate the harmony's register;
+- sections restart the progression; every other section (B) lifts the
+  harmony's register and changes the harmony's and the lead's instruments;
   a section whose shots read negative
   (valence < 0) in a major style, or positive in a minor one, switches mode;
 - cuts: a crash and a bass hit on cuts that land on downbeats, a snare fill
@@ -42,6 +43,7 @@ class Note:
     end: float
     pitch: int
     velocity: int
+    program: int = -1  # -1: the part's own instrument
 
 
 @dataclass
@@ -53,10 +55,12 @@ class Score:
     mode: str = ""
     style: str = ""
 
-    def add(self, part: str, start: float, end: float, pitch: int, velocity: float) -> None:
+    def add(
+        self, part: str, start: float, end: float, pitch: int, velocity: float, program: int = -1
+    ) -> None:
         v = int(np.clip(round(velocity), 1, 127))
         if end > start and 0 <= pitch <= 127:
-            self.parts[part].append(Note(float(start), float(end), int(pitch), v))
+            self.parts[part].append(Note(float(start), float(end), int(pitch), v, int(program)))
 
 
 def _chord(degree: int, scale: tuple[int, ...], tonic: int, seventh: bool) -> list[int]:
@@ -186,29 +190,36 @@ def compose(
                 )
 
         # harmony: comping by style, an octave-ish higher in every other section (B sections lift)
-        lift = 7 if sec_i % 2 == 1 else 0
+        b_section = sec_i % 2 == 1
+        lift = 7 if b_section else 0
         voiced = _voicing(chord, 60 + lift)
+        h_prog = style.harmony_b if b_section else -1  # B sections change instruments too
+        l_prog = style.lead_b if b_section else -1
         if rhythm == "block" or last_bar:
             for p in voiced:
-                score.add("harmony", t0, end, p, vel * 0.7)
+                score.add("harmony", t0, end, p, vel * 0.7, h_prog)
         elif rhythm == "arp8":
             eighth = max(1, sub // 2)
             for i, k in enumerate(range(0, len(bar_grid), eighth)):
                 s0 = bar_grid[k]
                 s1 = bar_grid[k + eighth] if k + eighth < len(bar_grid) else t1
-                score.add("harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65)
+                score.add(
+                    "harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65, h_prog
+                )
         elif rhythm == "offbeat":
             for b in range(bpb):
                 k = b * sub + sub // 2
                 if k < len(bar_grid):
                     s0 = bar_grid[k]
                     for p in voiced:
-                        score.add("harmony", s0, s0 + (bar_grid[1] - bar_grid[0]) * sub * 0.45, p, vel * 0.6)
+                        score.add(
+                            "harmony", s0, s0 + (bar_grid[1] - bar_grid[0]) * sub * 0.45, p, vel * 0.6, h_prog
+                        )
         else:  # strum: on every beat
             for b, s0 in enumerate(bar_beats):
                 s1 = bar_beats[b + 1] if b + 1 < len(bar_beats) else t1
                 for j, p in enumerate(voiced):
-                    score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6))
+                    score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6), h_prog)
 
         # drums
         if style.drums is not None and level <= 0.3:  # calm: a soft pulse keeps the beat
@@ -261,6 +272,6 @@ def compose(
                     target = int(rng.choice(near)) if near else prev
                 s0 = bar_grid[k]
                 s1 = bar_grid[k + step] if k + step < len(bar_grid) else t1
-                score.add("lead", s0, s1 - 0.01, target, vel * (0.85 if on_beat else 0.7))
+                score.add("lead", s0, s1 - 0.01, target, vel * (0.85 if on_beat else 0.7), l_prog)
                 prev = target
     return score

@@ -2,10 +2,11 @@
 
 Each part is rendered alone with tinysoundfont (General MIDI SoundFont that
 pretty_midi ships, or the user's SF2/SF3) at 48 kHz, gets its own effects
-(pedalboard reverb on pad and lead; a compressor on drums), and
-then the bus: one gain for the loudness target (-14 LUFS, pyloudnorm) and a
-smooth limiter gain that keeps the true peak (4x oversampled) under -1 dBFS.
-Both gains are applied to every stem, so the stems sum to the mix exactly.
+(pedalboard reverb on pad and lead; a compressor on drums), and then the
+bus, computed as gains: a gentle 2:1 bus compressor, one gain for the
+loudness target (-14 LUFS, pyloudnorm) and a smooth look-ahead limiter that
+keeps the true peak under -1 dBFS. The gains are applied to every stem, so
+the stems sum to the mix exactly.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def _program(style: Style, part: str) -> tuple[int, bool]:
 
 
 def render_part(notes: list[Note], program: int, drums: bool, n: int, soundfont: str) -> np.ndarray:
-    """(2, n) float32 of ``notes`` played by one GM program (bank 128 for drums)."""
+    """(2, n) float32 of ``notes`` played by GM ``program`` (bank 128 for drums);
+    notes that name another program play it on a second channel."""
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=SR)
@@ -45,26 +47,32 @@ def render_part(notes: list[Note], program: int, drums: bool, n: int, soundfont:
         sfid = synth.sfload(soundfont)
     except Exception as e:
         raise OptionError(f"{soundfont}: not a readable SoundFont ({e}); give an SF2/SF3 file.") from e
-    try:
-        synth.program_select(0, sfid, 128 if drums else 0, program, is_drums=drums)
-    except Exception:
-        synth.program_select(0, sfid, 128 if drums else 0, 0, is_drums=drums)  # the font lacks it
+    channels = {program: 0}
+    for note in notes:
+        if note.program >= 0 and note.program not in channels and not drums:
+            channels[note.program] = len(channels)
+    for prog, chan in channels.items():
+        try:
+            synth.program_select(chan, sfid, 128 if drums else 0, prog, is_drums=drums)
+        except Exception:
+            synth.program_select(chan, sfid, 128 if drums else 0, 0, is_drums=drums)  # the font lacks it
     events = []
     for note in notes:
-        events.append((int(note.start * SR), 1, note.pitch, note.velocity))
-        events.append((int(note.end * SR), 0, note.pitch, 0))
+        chan = channels.get(note.program, 0) if note.program >= 0 else 0
+        events.append((int(note.start * SR), 1, chan, note.pitch, note.velocity))
+        events.append((int(note.end * SR), 0, chan, note.pitch, 0))
     events.sort()
     out = np.zeros((n, 2), np.float32)
     pos = 0
-    for when, on, pitch, vel in events:
+    for when, on, chan, pitch, vel in events:
         when = min(when, n)
         if when > pos:
             out[pos:when] = np.frombuffer(synth.generate(when - pos), dtype=np.float32).reshape(-1, 2)
             pos = when
         if on:
-            synth.noteon(0, pitch, vel)
+            synth.noteon(chan, pitch, vel)
         else:
-            synth.noteoff(0, pitch)
+            synth.noteoff(chan, pitch)
     if pos < n:
         out[pos:n] = np.frombuffer(synth.generate(n - pos), dtype=np.float32).reshape(-1, 2)
     return out.T.copy()
@@ -108,9 +116,32 @@ def _true_peak_envelope(mix: np.ndarray) -> np.ndarray:
     return peak
 
 
+def compressor_gain(mix: np.ndarray, above_db: float = 6.0, ratio: float = 2.0) -> np.ndarray:
+    """Bus compression as a gain per sample (n,): 2:1 on the 50 ms RMS level
+    where it rises more than ``above_db`` over the mix's mean level, with a
+    ~200 ms release. Gentle glue, not a squash."""
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    hop = 64  # the level is followed at 750 Hz: plenty for 50 ms windows, 64x cheaper
+    n = mix.shape[1]
+    power = np.maximum.reduce(list(mix.astype(np.float32) ** 2))
+    blocks = np.pad(power, (0, (-n) % hop)).reshape(-1, hop).mean(axis=1)
+    rate = SR / hop
+    rms_db = 10 * np.log10(uniform_filter1d(blocks, size=max(1, int(0.05 * rate))) + 1e-12)
+    mean_db = 10 * np.log10(float(power.mean()) + 1e-12)
+    over = np.maximum(0.0, rms_db - (mean_db + above_db))
+    reduce_db = over * (1 - 1 / ratio)
+    reduce_db = uniform_filter1d(
+        maximum_filter1d(reduce_db, size=max(1, int(0.02 * rate))), size=int(0.2 * rate)
+    )
+    centres = (np.arange(len(blocks)) + 0.5) * hop
+    gain_db = np.interp(np.arange(n), centres, -reduce_db)
+    return (10 ** (gain_db / 20)).astype(np.float32)
+
+
 def bus_gain(mix: np.ndarray) -> tuple[np.ndarray, float]:
-    """Gain per sample (n,) for the loudness target and the true-peak ceiling,
-    and the loudness (LUFS) the mix had before.
+    """Gain per sample (n,): bus compression, the loudness target and the
+    true-peak ceiling; and the loudness (LUFS) after compression.
 
     The peak of ``g * mix`` is ``g`` times the peak of ``mix``, so the peak
     envelope is measured once. The limiter's gain is the needed gain passed
@@ -120,18 +151,20 @@ def bus_gain(mix: np.ndarray) -> tuple[np.ndarray, float]:
     import pyloudnorm
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
+    comp = compressor_gain(mix)
+    squeezed = mix * comp[None, :]
     meter = pyloudnorm.Meter(SR)
-    loud = float(meter.integrated_loudness(mix.T)) if mix.shape[1] > SR // 2 else -70.0
+    loud = float(meter.integrated_loudness(squeezed.T)) if mix.shape[1] > SR // 2 else -70.0
     if not np.isfinite(loud):
         loud = -70.0
     g0 = 10 ** ((TARGET_LUFS - loud) / 20)
     ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
-    peak = _true_peak_envelope(mix) * g0
+    peak = _true_peak_envelope(squeezed) * g0
     need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-9))
     if need.min() < 1.0:
         win = int(0.010 * SR)
         need = uniform_filter1d(minimum_filter1d(need, size=4 * win), size=win)
-    return (g0 * need).astype(np.float32), loud
+    return (comp * g0 * need).astype(np.float32), loud
 
 
 def render(
@@ -166,7 +199,12 @@ def to_midi(score: Score, style: Style) -> object:
     pm = pretty_midi.PrettyMIDI()
     for part in PARTS:
         program, drums = _program(style, part)
-        inst = pretty_midi.Instrument(program=program, is_drum=drums, name=part)
-        inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in score.parts[part]]
-        pm.instruments.append(inst)
+        by_program: dict[int, list[Note]] = {}
+        for n in score.parts[part]:
+            by_program.setdefault(n.program if n.program >= 0 and not drums else program, []).append(n)
+        for prog, notes in sorted(by_program.items(), key=lambda kv: kv[0] != program):
+            name = part if prog == program else f"{part} (B sections)"
+            inst = pretty_midi.Instrument(program=prog, is_drum=drums, name=name)
+            inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
+            pm.instruments.append(inst)
     return pm

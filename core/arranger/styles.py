@@ -32,6 +32,8 @@ class Style:
     sevenths: bool
     bars_per_chord: int
     lead_density: float  # chance a lead step sounds at full intensity
+    harmony_b: int = -1  # the harmony's instrument in B sections (-1: the same)
+    lead_b: int = -1  # the lead's instrument in B sections (-1: the same)
 
 
 STYLES: dict[str, Style] = {
@@ -55,6 +57,8 @@ STYLES: dict[str, Style] = {
             False,
             2,
             0.35,
+            49,
+            71,
         ),
         Style(
             "corporate-upbeat",
@@ -74,6 +78,8 @@ STYLES: dict[str, Style] = {
             False,
             1,
             0.5,
+            4,
+            73,
         ),
         Style(
             "electronic",
@@ -93,6 +99,8 @@ STYLES: dict[str, Style] = {
             False,
             1,
             0.45,
+            87,
+            84,
         ),
         Style(
             "ambient",
@@ -112,6 +120,8 @@ STYLES: dict[str, Style] = {
             True,
             2,
             0.2,
+            92,
+            79,
         ),
         Style(
             "rock",
@@ -131,6 +141,8 @@ STYLES: dict[str, Style] = {
             False,
             1,
             0.5,
+            27,
+            29,
         ),
         Style(
             "lo-fi",
@@ -150,6 +162,8 @@ STYLES: dict[str, Style] = {
             True,
             1,
             0.3,
+            11,
+            66,
         ),
         Style(
             "acoustic",
@@ -169,6 +183,8 @@ STYLES: dict[str, Style] = {
             False,
             1,
             0.4,
+            24,
+            75,
         ),
     )
 }
