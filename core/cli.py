@@ -317,6 +317,19 @@ def cmd_demo(args: argparse.Namespace, console: Console, cancel: threading.Event
 # --------------------------------------------------------------------------- parser
 
 
+def _add_result_args(p: argparse.ArgumentParser) -> None:
+    """What every command that writes a result folder takes."""
+    from .writeback import FORMATS
+
+    p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="same",
+        help="timeline format written beside the OTIO (default: the input's)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes")
@@ -382,14 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the timeline with the music on new audio tracks, plan.json, report.json. OUT must be new.",
     )
     p.add_argument("input", metavar="INPUT", help="timeline file or video")
-    p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
+    _add_result_args(p)
     p.add_argument("--prompt", metavar="WORDS", help="words that steer style, mode and density")
-    p.add_argument(
-        "--format",
-        choices=("same", "otio", "fcp7", "edl"),
-        default="same",
-        help="timeline format written beside the OTIO (default: the input's)",
-    )
     p.add_argument("--stem-tracks", action="store_true", help="also put every stem on its own audio track")
     _add_options(p, "score")
     p.set_defaults(func=cmd_score)
@@ -404,13 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("music", metavar="MUSIC", help="the music (WAV, FLAC, MP3, ...)")
     p.add_argument("input", metavar="INPUT", help="timeline file or video")
-    p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
-    p.add_argument(
-        "--format",
-        choices=("same", "otio", "fcp7", "edl"),
-        default="same",
-        help="timeline format written beside the OTIO (default: the input's)",
-    )
+    _add_result_args(p)
     _add_options(p, "fit")
     p.set_defaults(func=cmd_fit)
 
