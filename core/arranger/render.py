@@ -148,18 +148,28 @@ def bus_gain(mix: np.ndarray) -> tuple[np.ndarray, float]:
     through a 40 ms minimum filter (look-ahead and hold) and a 10 ms mean:
     never above what any sample within 20 ms needs, and smooth.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyloudnorm
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     comp = compressor_gain(mix)
     squeezed = mix * comp[None, :]
-    meter = pyloudnorm.Meter(SR)
-    loud = float(meter.integrated_loudness(squeezed.T)) if mix.shape[1] > SR // 2 else -70.0
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the loudness and the peaks, side by side
+        loud_f = pool.submit(
+            lambda: (
+                float(pyloudnorm.Meter(SR).integrated_loudness(squeezed.T))
+                if mix.shape[1] > SR // 2
+                else -70.0
+            )
+        )
+        raw_peak = _true_peak_envelope(squeezed)
+        loud = loud_f.result()
     if not np.isfinite(loud):
         loud = -70.0
     g0 = 10 ** ((TARGET_LUFS - loud) / 20)
     ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
-    peak = _true_peak_envelope(squeezed) * g0
+    peak = raw_peak * g0
     need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-9))
     if need.min() < 1.0:
         win = int(0.010 * SR)
@@ -186,7 +196,10 @@ def render(
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        stems = dict(zip(PARTS, pool.map(one, PARTS)))
+        # the longest jobs first (reverb on pad and lead), so both cores finish together
+        order = sorted(PARTS, key=lambda part: ("pad", "lead", "drums", "harmony", "bass").index(part))
+        stems = dict(zip(order, pool.map(one, order)))
+    stems = {part: stems[part] for part in PARTS}
     mix = np.sum(list(stems.values()), axis=0)
     gain, _ = bus_gain(mix)
     return {k: (v * gain[None, :]).astype(np.float32) for k, v in stems.items()}
