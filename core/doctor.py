@@ -114,7 +114,7 @@ def _clip() -> Check:
 
     if not available():
         return Check("CLIP semantics", "missing", "needs torch and transformers: pip install -e '.[clip]'")
-    return Check("CLIP semantics", "ok", "usable: analyze --clip PATH (a local transformers CLIP checkpoint)")
+    return Check("CLIP semantics", "ok", "usable: --clip PATH (a transformers or open_clip checkpoint)")
 
 
 def _gpu() -> Check:

@@ -105,7 +105,8 @@ OPTIONS: tuple[Option, ...] = (
         "clip",
         str,
         None,
-        "a local CLIP checkpoint (transformers format) for embeddings and zero-shot tags",
+        "a local CLIP checkpoint (transformers or open_clip folder, or an OpenAI/open_clip .pt/.safetensors file) "
+        "for embeddings and zero-shot tags",
         commands=("analyze", "plan", "eval", "fit", "score"),
         metavar="PATH",
     ),
