@@ -274,23 +274,93 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
         soundfont=s["soundfont"],
         fmt=args.format,
         stem_tracks=args.stem_tracks,
+        markers=s["markers"],
+        backend=s["backend"],
         rate=s["rate"],
         scene_detector=s["scene_detector"],
         scene_threshold=s["scene_threshold"],
         cache=s["cache"],
         clip=s["clip"],
     )
-    r = score(args.input, args.output, opts, console.progress, cancel)
+    session = score(args.input, args.output, opts, console.progress, cancel, new_take=args.new_take)
+    _done(session, console)
+    return 0
+
+
+def _done(session: Any, console: Console) -> None:
+    """What a command that made a take or a timeline version prints."""
     console.close()
-    for note in r.warnings:
+    for note in session.warnings:
         console.warn(note)
-    m = r.report["metrics"]
+    tl = session.timeline
+    files = ", ".join(tl["files"].values())
+    if session.made is not None and any(t["id"] == session.made for t in session.takes) and tl["selection"]:
+        t = session.take(session.made)
+        m = t["metrics"]
+        under = f" under shot {t['shot']}" if t.get("shot") is not None else ""
+        seed = t.get("new_seed", t["seed"])
+        print(
+            f"take {t['id']}{under}: {t['style']} in {t['key']}, {t['bpm'][0]:.0f}-{t['bpm'][1]:.0f} BPM, "
+            f"seed {seed}: cut_beat_hit {m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']}), "
+            f"tempo heard {m['tempo_bpm']} BPM\n"
+            f"wrote {session.out / t['folder']}: mix.wav, stems/, music.mid, report.json",
+            file=console.out,
+        )
     print(
-        f"{r.style} in {r.key}, {r.bpm[0]:.0f}-{r.bpm[1]:.0f} BPM, seed {opts.seed}: cut_beat_hit "
-        f"{m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']}), tempo heard {m['tempo_bpm']} BPM\n"
-        f"wrote {r.out}: mix.wav, stems/, music.mid, timeline, plan.json, report.json, analysis.png",
+        f"timeline version {tl['version']}: {session.out / files.split(', ')[0]} ({files})", file=console.out
+    )
+
+
+def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .score import regenerate
+
+    seed = options.BY_NAME["seed"].check(args.seed) if args.seed is not None else None
+    session = regenerate(args.out, args.shot, seed, console.progress, cancel, wait_s=args.wait)
+    _done(session, console)
+    return 0
+
+
+def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from .score import list_takes, use
+    from .session import Session
+
+    if (args.use is None) != (args.shot is None):
+        from .errors import OptionError
+
+        raise OptionError("--use TAKE and --shot N go together: vidmusician takes OUT --use 1 --shot 3.")
+    if args.use is not None:
+        session = use(args.out, args.use, args.shot, console.progress, cancel, wait_s=args.wait)
+        console.close()
+        for note in session.warnings:
+            console.warn(note)
+        print(f"take {args.use} now plays under shot {args.shot}", file=console.out)
+    rows = list_takes(args.out)
+    if args.json is not None:
+        _emit_json(rows, args.json, console)
+        return 0
+    session = Session.load(args.out)
+    rate = session.data["timeline"]["rate"]
+    from .units import clock
+
+    print(
+        f"{'take':>4}  {'kind':<10} {'shot':>4}  {'seed':>10}  {'style':<17} {'key':<10} plays",
         file=console.out,
     )
+    for r in rows:
+        plays = (
+            ", ".join(
+                f"{clock(a / rate)}-{clock(b / rate) if b is not None else 'end'}" for a, b in r["used"]
+            )
+            or "-"
+        )
+        shot = str(r["shot"]) if r.get("shot") is not None else "-"
+        seed = r.get("new_seed", r["seed"])
+        print(
+            f"{r['id']:>4}  {r['kind']:<10} {shot:>4}  {seed:>10}  {r['style']:<17} {r['key']:<10} {plays}",
+            file=console.out,
+        )
+    tl = session.timeline
+    print(f"timeline version {tl['version']}: {', '.join(tl['files'].values())}", file=console.out)
     return 0
 
 
@@ -398,8 +468,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_result_args(p)
     p.add_argument("--prompt", metavar="WORDS", help="words that steer style, mode and density")
     p.add_argument("--stem-tracks", action="store_true", help="also put every stem on its own audio track")
+    p.add_argument(
+        "--new-take",
+        action="store_true",
+        help="OUT holds a session of this cut: add a whole new take to it (and a new timeline version)",
+    )
     _add_options(p, "score")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser(
+        "regenerate",
+        parents=[common],
+        help="new music under one shot: a new take, everything else kept",
+        description="Write a new take of the bars under shot N (the index analyze prints) with a new "
+        "seed, joined to the take it replaces with crossfades ending on the bar lines and identical to "
+        "it everywhere else, and a new timeline version that plays it under the shot.",
+    )
+    p.add_argument("out", metavar="OUT", help="a session folder that score wrote")
+    p.add_argument("--shot", type=int, required=True, metavar="N", help="the shot (index from analyze)")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the new bars (default: a new one)")
+    p.add_argument(
+        "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
+    )
+    p.set_defaults(func=cmd_regenerate)
+
+    p = sub.add_parser(
+        "takes",
+        parents=[common],
+        help="list a session's takes; --use TAKE --shot N plays another take under a shot",
+        description="List the takes of session OUT and where each plays. With --use TAKE --shot N, "
+        "play TAKE under shot N again (a new timeline version).",
+    )
+    p.add_argument("out", metavar="OUT", help="a session folder that score wrote")
+    p.add_argument("--use", type=int, metavar="TAKE", help="the take to play under --shot")
+    p.add_argument("--shot", type=int, metavar="N", help="the shot (index from analyze)")
+    p.add_argument("--json", metavar="FILE|-", help="write the takes as JSON ('-' = stdout)")
+    p.add_argument(
+        "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
+    )
+    p.set_defaults(func=cmd_takes)
 
     p = sub.add_parser(
         "fit",

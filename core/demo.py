@@ -218,22 +218,24 @@ def run_demo(
 
     feats = analyze(files["otio"], progress=scaled(progress, 0.5, 0.7), cancel=cancel)
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")
-    r = score(
+    session = score(
         files["otio"], out / "score", ScoreOptions(seed=1, fmt="fcp7"), scaled(progress, 0.7, 1.0), cancel
     )
     report(progress, 1.0, "scored")
     tl = feats.timeline
-    m = r.report["metrics"]
+    take = session.take(1)
+    m = take["metrics"]
     plan = json.loads((out / "score" / "plan.json").read_text())
     on = [a["on"] for a in plan["anchors"] if a["hard"]]
     return (
         f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}, "
         f"{sum(a.kind == 'motion' for a in feats.anchors)} visual beats\n"
-        f"scored: {r.style} in {r.key}, {r.bpm[0]:.0f}-{r.bpm[1]:.0f} BPM; {len(on)} cuts: "
+        f"scored: {take['style']} in {take['key']}, {take['bpm'][0]:.0f}-{take['bpm'][1]:.0f} BPM; {len(on)} cuts: "
         f"{on.count('downbeat')} on downbeats, {on.count('beat')} on beats, {on.count('subdivision')} on "
         f"subdivisions, {on.count('missed')} missed\n"
         f"heard (librosa): tempo {m['tempo_bpm']} BPM, cut_beat_hit {m['cut_beat_hit']} "
         f"(chance {m['cut_beat_hit_chance']}), cut_accent {m['cut_accent']} (chance {m['cut_accent_chance']})\n"
         f"listen: {out / 'score' / 'mix.wav'}; import {out / 'score' / 'timeline.xml'} (Premiere/Resolve) or "
-        f"timeline.otio; stems in {out / 'score' / 'stems'}"
+        f"timeline.otio; stems in {out / 'score' / 'stems'}\n"
+        f"redo the music under one shot: vidmusician regenerate {out / 'score'} --shot N"
     )

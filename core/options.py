@@ -181,6 +181,22 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "markers",
+        str,
+        "none",
+        "timeline markers written with the music: on every downbeat, or on the cuts the music hit",
+        choices=("none", "downbeats", "cuts"),
+        commands=("score",),
+    ),
+    Option(
+        "backend",
+        str,
+        "arranger",
+        "what writes the music: the embedded arranger (no model weights)",
+        choices=("arranger",),
+        commands=("score",),
+    ),
+    Option(
         "stretch",
         float,
         0.08,

@@ -34,17 +34,45 @@ def output_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
         raise OutputError(f"{out}: exists and is not an empty folder; every result goes into a new folder.")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        _sweep_dead(out)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 is too private for a result folder
     except OSError as e:
         raise OutputError(f"{out.parent}: cannot write here ({e.strerror}).") from e
     try:
         yield tmp
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        tmp.rename(out)
+        try:
+            if out.exists():
+                out.rmdir()  # empty, checked above
+            tmp.rename(out)
+        except OSError as e:
+            raise OutputError(
+                f"{out}: another process wrote there meanwhile ({e.strerror}); nothing was written."
+            ) from e
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: keep its folder
+    return True
+
+
+def _sweep_dead(out: Path) -> None:
+    """Remove the half-written folders that killed runs left for ``out``
+    (named ``.OUT.PID.xxx.partial``; only those whose process is gone)."""
+    for p in out.parent.glob(f".{out.name}.*.partial"):
+        parts = p.name[len(out.name) + 2 :].split(".")
+        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sr: int = SR) -> Path:
@@ -58,6 +86,40 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sr: int = SR) -> 
         soundfile.write(str(tmp), data.T, sr, subtype="PCM_24", format="WAV")
 
     return fsutil.write_with(path, write)
+
+
+def write_music(
+    folder: Path,
+    final: Path,
+    mix: np.ndarray,
+    stems: dict[str, np.ndarray] | None = None,
+    midi: Any = None,
+) -> dict[str, str]:
+    """Write ``mix.wav``, ``stems/*.wav`` and ``music.mid`` into ``folder``
+    (which becomes ``final``); returns role -> final path (``mix``,
+    ``stem:NAME``, ``midi``)."""
+    write_wav(folder / "mix.wav", mix)
+    files: dict[str, str] = {"mix": str(final / "mix.wav")}
+    for name, audio in (stems or {}).items():
+        write_wav(folder / "stems" / f"{name}.wav", audio)
+        files[f"stem:{name}"] = str(final / "stems" / f"{name}.wav")
+    if midi is not None:
+        fsutil.write_with(folder / "music.mid", lambda tmp: midi.write(str(tmp)))
+        files["midi"] = str(final / "music.mid")
+    return files
+
+
+def measure(features: VideoFeatures, mix: np.ndarray) -> dict[str, Any]:
+    """The alignment figures of ``mix`` (48 kHz, from the first frame) against the cut."""
+    import librosa
+
+    from .metrics import SR as EVAL_SR
+    from .metrics import evaluate
+
+    mono = librosa.resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
+    return evaluate(
+        mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion
+    ).to_json()
 
 
 def write_result(
@@ -74,34 +136,29 @@ def write_result(
     stem_tracks: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write everything into ``folder`` (which becomes ``final``); returns the report."""
-    import librosa
+    """Write everything into ``folder`` (which becomes ``final``); returns the report.
 
-    from .metrics import SR as EVAL_SR
-    from .metrics import evaluate
+    The one-shot result of ``fit``; ``score`` keeps a session (:mod:`.session`).
+    """
     from .planning import plan_json
     from .writeback import MusicFile, write_timelines
 
     provenance = {**provenance, "version": __version__}
-    music = [MusicFile("mix", str(write_wav(folder / "mix.wav", mix)), str(final / "mix.wav"))]
-    files: dict[str, str] = {"mix": str(final / "mix.wav")}
-    for name, audio in (stems or {}).items():
-        path = write_wav(folder / "stems" / f"{name}.wav", audio)
-        files[f"stem:{name}"] = str(final / "stems" / f"{name}.wav")
-        if stem_tracks:
-            music.append(MusicFile(name, str(path), str(final / "stems" / f"{name}.wav")))
-    if midi is not None:
-        fsutil.write_with(folder / "music.mid", lambda tmp: midi.write(str(tmp)))
-        files["midi"] = str(final / "music.mid")
+    files = write_music(folder, final, mix, stems, midi)
+    music = [MusicFile("mix", str(folder / "mix.wav"), files["mix"])]
+    if stem_tracks:
+        music += [
+            MusicFile(k[5:], str(folder / "stems" / Path(v).name), v)
+            for k, v in files.items()
+            if k.startswith("stem:")
+        ]
     written = write_timelines(features.timeline, music, folder, fmt, provenance)
     files.update({k: str(final / Path(v).name) for k, v in written.paths.items()})
     fsutil.write_text(folder / "plan.json", json.dumps(plan_json(plan, style), indent=2) + "\n")
-    mono = librosa.resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
-    metrics = evaluate(mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion)
     report = {
         **provenance,
         **(extra or {}),
-        "metrics": metrics.to_json(),
+        "metrics": measure(features, mix),
         "files": files,
         "notes": list(written.notes),
     }

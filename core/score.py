@@ -1,19 +1,44 @@
-"""``score``: the one pipeline from a cut to music on its timeline (arranger backend).
+"""``score``: the one pipeline from a cut to music on its timeline, kept as a session.
 
-read -> analyse -> plan -> arrange -> write (stems, mix, MIDI, timeline,
-plan, report, picture), all into a new folder that appears only when
-everything is written.
+``score`` reads, analyses, plans, generates (the arranger by default), writes
+the take and the timeline with the music, and reports. The command line, the
+Qt panel and Resolve all call it, and then :func:`regenerate` (new music under
+one shot), :func:`use` (switch a shot back to another take) and
+:func:`list_takes` on the session it made (:mod:`.session`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from . import __version__, fsutil
 from .analyze import analyze
-from .progress import CancelToken, ProgressFn, scaled
+from .errors import InputError, OptionError, OutputError
+from .model import Timeline, VideoFeatures
+from .options import BY_NAME
+from .progress import CancelToken, ProgressFn, check, report, scaled
+from .rhythm import RhythmPlan
+from .session import (
+    TAKES_DIR,
+    Session,
+    check_identity,
+    file_identity,
+    locked,
+    now,
+    set_range,
+)
+from .splice import SpliceRange
+
+#: Generation backends ``--backend`` accepts (the options table is the one list).
+BACKENDS: tuple[str, ...] = tuple(BY_NAME["backend"].choices or ())
 
 
 @dataclass(frozen=True)
@@ -29,21 +54,25 @@ class ScoreOptions:
     soundfont: str | None = None
     fmt: str = "same"
     stem_tracks: bool = False
+    markers: str = "none"
+    backend: str = "arranger"
     rate: float | None = None
     scene_detector: str = "adaptive"
     scene_threshold: float | None = None
     cache: bool = True
     clip: str | None = None
 
+    def check(self) -> None:
+        """Refuse bad choices before any work."""
+        from .arranger.styles import get_style
+        from .writeback import FORMATS
 
-@dataclass(frozen=True)
-class ScoreResult:
-    out: Path
-    style: str
-    key: str
-    bpm: tuple[float, float]
-    report: dict[str, Any]
-    warnings: tuple[str, ...]
+        if self.style:
+            get_style(self.style)
+        BY_NAME["backend"].check(self.backend)
+        BY_NAME["markers"].check(self.markers)
+        if self.fmt not in FORMATS:
+            raise OptionError(f"--format {self.fmt}: choose one of {', '.join(FORMATS)}.")
 
 
 def prompt_style(prompt: str | None) -> str | None:
@@ -56,73 +85,544 @@ def prompt_style(prompt: str | None) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- pieces
+
+
+def _features(
+    input_path: str, o: ScoreOptions, progress: ProgressFn | None, cancel: CancelToken | None
+) -> VideoFeatures:
+    return analyze(input_path, o.rate, o.scene_detector, o.scene_threshold, o.cache, o.clip, progress, cancel)
+
+
+def _plan(feats: VideoFeatures, o: ScoreOptions) -> tuple[RhythmPlan, str]:
+    from .planning import plan_for
+
+    return plan_for(
+        feats, o.style or prompt_style(o.prompt), o.bpm, o.meter, o.flex, o.max_change, o.ring_out
+    )
+
+
+def _options(o: ScoreOptions) -> dict[str, Any]:
+    return dataclasses.asdict(o)
+
+
+def _from_record(d: dict[str, Any]) -> ScoreOptions:
+    names = {f.name for f in dataclasses.fields(ScoreOptions)}
+    return ScoreOptions(**{k: v for k, v in d.items() if k in names})
+
+
+def _markers(plan: dict[str, Any], kind: str, rate: float, duration_frames: int) -> tuple[Any, ...]:
+    """Timeline markers from a plan (``plan.json`` contents)."""
+    from .writeback import TimelineMarker
+
+    out = []
+    if kind == "downbeats":
+        for bar, t in enumerate(plan["downbeats_s"][:-1]):
+            out.append(TimelineMarker(int(round(t * rate)), f"bar {bar + 1}", "GREEN"))
+    elif kind == "cuts":
+        for a in plan["anchors"]:
+            if a["hard"] and a["on"] != "missed":
+                out.append(TimelineMarker(int(round(a["time_s"] * rate)), f"cut on a {a['on']}", "RED"))
+    return tuple(m for m in out if 0 <= m.frame < duration_frames)
+
+
+def _write_take(
+    folder: Path,
+    final: Path,
+    feats: VideoFeatures,
+    plan: RhythmPlan,
+    style: str,
+    music: Any,
+    record: dict[str, Any],
+    write_plan: bool,
+    pcm: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Write one take's files into ``folder`` (which becomes ``final``); returns its record.
+
+    ``pcm`` (role -> int32 samples, already spliced) replaces the rendered audio.
+    """
+    from .planning import plan_json
+    from .results import measure, write_music
+    from .splice import write_pcm
+
+    if pcm is None:
+        files = write_music(folder, final, music.mix, music.stems, music.midi)
+        mix = music.mix
+    else:
+        files = {}
+        for role, data in pcm.items():
+            rel = "mix.wav" if role == "mix" else f"stems/{role}.wav"
+            write_pcm(folder / rel, data)
+            files["mix" if role == "mix" else f"stem:{role}"] = str(final / rel)
+        fsutil.write_with(folder / "music.mid", lambda tmp: music.midi.write(str(tmp)))
+        files["midi"] = str(final / "music.mid")
+        mix = pcm["mix"].T.astype(np.float32) / float(1 << 31)
+    if write_plan:
+        fsutil.write_text(folder / "plan.json", json.dumps(plan_json(plan, style), indent=2) + "\n")
+    metrics = measure(feats, mix)
+    rel = os.path.relpath(final, record["session"])
+    take_files = {
+        "mix": _rel(files["mix"], record["session"]),
+        "stems": {k[5:]: _rel(v, record["session"]) for k, v in files.items() if k.startswith("stem:")},
+        "midi": _rel(files["midi"], record["session"]),
+        "report": _rel(str(final / "report.json"), record["session"]),
+    }
+    take = {k: v for k, v in record.items() if k != "session"}
+    bpm = [round(float(plan.bpm.min()), 2), round(float(plan.bpm.max()), 2)]
+    take.update({"folder": rel, "bpm": bpm, "files": take_files, "metrics": metrics})
+    rep = {**take, "version": __version__}
+    fsutil.write_text(folder / "report.json", json.dumps(rep, indent=2) + "\n")
+    return take
+
+
+def _rel(path: str, session: str) -> str:
+    return Path(os.path.relpath(path, session)).as_posix()
+
+
+def _write_timeline(
+    session: Session,
+    timeline: Timeline,
+    version: int,
+    where: Callable[[str], str],
+    into: Path,
+    final_root: Path,
+) -> dict[str, Any]:
+    """Write the timeline for the session's selection (version ``version``)
+    into ``into``; ``where(rel)`` says where a session file is right now and
+    ``final_root / rel`` where it will be. Returns the version's record."""
+    from .writeback import MusicFile, Piece, write_timelines
+
+    data = session.data
+    rate = timeline.rate
+
+    def pieces(role: str) -> tuple[Piece, ...]:
+        out = []
+        for seg in data["selection"]:
+            t = session.take(seg["take"])
+            rel = t["files"]["mix"] if role == "mix" else t["files"]["stems"][role]
+            meta = {"take": t["id"], "seed": t["seed"], "backend": t["backend"]}
+            out.append(Piece(where(rel), seg["start_frame"], seg["end_frame"], str(final_root / rel), meta))
+        return tuple(out)
+
+    first = session.take(data["selection"][0]["take"])
+    opts = _from_record(first["options"])
+    music = [MusicFile("mix", pieces=pieces("mix"))]
+    if opts.stem_tracks:
+        music += [MusicFile(stem, pieces=pieces(stem)) for stem in first["files"]["stems"]]
+    plan = json.loads(Path(where(first["plan"])).read_text(encoding="utf-8"))
+    markers = _markers(plan, opts.markers, rate, timeline.duration_frames)
+    basename = "timeline" if version == 1 else f"timeline-v{version}"
+    provenance = {"session": str(final_root), "timeline_version": version, "version": __version__}
+    written = write_timelines(timeline, music, into, opts.fmt, provenance, basename, markers)
+    return {
+        "version": version,
+        "created": now(),
+        "files": {k: Path(v).name for k, v in written.paths.items()},
+        "selection": [dict(s) for s in data["selection"]],
+        "notes": list(written.notes),
+    }
+
+
+def _generate(
+    plan: RhythmPlan,
+    feats: VideoFeatures,
+    style: str,
+    o: ScoreOptions,
+    bar_seeds: dict[int, int] | None = None,
+) -> Any:
+    from .arranger import arrange
+
+    return arrange(plan, feats, style, o.seed, o.prompt, o.soundfont, bar_seeds=bar_seeds)
+
+
+def _take_record(
+    session_dir: Path,
+    take_id: int,
+    kind: str,
+    o: ScoreOptions,
+    style: str,
+    music: Any,
+    plan_rel: str,
+    bar_seeds: dict[int, int] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    from .arranger.render import default_soundfont
+
+    return {
+        "session": str(session_dir),
+        "id": take_id,
+        "kind": kind,
+        "created": now(),
+        "backend": o.backend,
+        "model": None,
+        "soundfont": Path(o.soundfont or default_soundfont()).name,
+        "style": style,
+        "key": f"{music.score.key} {music.score.mode}",
+        "seed": o.seed,
+        "bar_seeds": {str(k): v for k, v in sorted((bar_seeds or {}).items())},
+        "prompt": o.prompt,
+        "options": _options(o),
+        "plan": plan_rel,
+        "version": __version__,
+        **extra,
+    }
+
+
+def _summary(feats: VideoFeatures) -> dict[str, Any]:
+    kinds: dict[str, int] = {}
+    for a in feats.anchors:
+        kinds[a.kind] = kinds.get(a.kind, 0) + 1
+    return {"shots": len(feats.timeline.shots), "anchors": kinds, "warnings": list(feats.warnings)}
+
+
+def _timeline_record(feats: VideoFeatures) -> dict[str, Any]:
+    tl = feats.timeline
+    return {
+        "name": tl.name,
+        "rate": tl.rate,
+        "duration_frames": tl.duration_frames,
+        "start_timecode": tl.start_timecode,
+        "shots": [
+            {
+                "index": s.index,
+                "start_frame": s.start_frame,
+                "end_frame": s.end_frame,
+                "name": s.name,
+                "style": f.style,
+                "valence": round(float(f.valence), 3),
+                "arousal": round(float(f.arousal), 3),
+            }
+            for s, f in zip(tl.shots, feats.shots)
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- score
+
+
 def score(
     input_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
     opts: ScoreOptions = ScoreOptions(),
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-) -> ScoreResult:
-    """Score ``input_path`` into the new folder ``out``."""
+    new_take: bool = False,
+    wait_s: float = 0.0,
+) -> Session:
+    """Score ``input_path`` into the session folder ``out``.
+
+    A new ``out`` becomes a session with take 1 (it appears only when
+    everything is written). An ``out`` that holds a session is refused unless
+    ``new_take``: then a whole new take of the same cut is added and the
+    timeline gets a new version that plays it.
+    """
+    out = Path(out)
+    opts.check()
+    if (out / "session.json").exists():
+        if not new_take:
+            n = len(Session.load(out).takes)
+            raise OutputError(
+                f"{out}: holds a session already ({n} take{'s' * (n != 1)}). Add a take with --new-take, "
+                f"redo one shot with vidmusician regenerate {out} --shot N, or score into a new folder."
+            )
+        return _add_take(Path(input_path), out, opts, progress, cancel, wait_s)
     from .analysis.plot import plot
-    from .arranger import arrange
-    from .arranger.styles import get_style
-    from .planning import plan_for
-    from .results import output_folder, write_result
+    from .results import output_folder
+
+    src = Path(input_path)
+    with output_folder(out) as folder:
+        identity = file_identity(src) if src.is_file() else {}
+        feats = _features(str(src), opts, scaled(progress, 0.0, 0.6), cancel)
+        p, style = _plan(feats, opts)
+        report(progress, 0.65, "arranging")
+        check(cancel)
+        music = _generate(p, feats, style, opts)
+        check(cancel)
+        report(progress, 0.85, "writing")
+        final = out.resolve()
+        record = _take_record(final, 1, "score", opts, style, music, "plan.json")
+        take = _write_take(folder, final, feats, p, style, music, record, write_plan=True)
+        data: dict[str, Any] = {
+            "format": "vidmusician-session",
+            "version": 1,
+            "created": now(),
+            "input": {
+                "path": str(src.resolve()),
+                "format": feats.timeline.source.format,
+                "identity": identity,
+            },
+            "timeline": _timeline_record(feats),
+            "analysis": _summary(feats),
+            "takes": [take],
+            "selection": [{"start_frame": 0, "end_frame": None, "take": 1}],
+            "timelines": [],
+        }
+        session = Session(folder, data)
+
+        def where(rel: str) -> str:
+            return str(folder / rel)
+
+        data["timelines"].append(_write_timeline(session, feats.timeline, 1, where, folder, out.resolve()))
+        plot(feats, folder / "analysis.png", p)
+        session.save()
+        report(progress, 1.0, "done")
+    warnings = (
+        tuple(feats.timeline.warnings)
+        + tuple(feats.warnings)
+        + tuple(p.warnings)
+        + tuple(data["timelines"][-1]["notes"])
+    )
+    return Session(out, data, made=1, warnings=warnings)
+
+
+class _Undo:
+    """Paths a session update created; removed again if the update fails."""
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+
+    def undo(self) -> None:
+        import shutil
+
+        for p in reversed(self.paths):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def _new_take_folder(session: Session, take_id: int, undo: _Undo) -> Any:
+    from .results import output_folder
+
+    final = session.out / TAKES_DIR / f"take-{take_id:03d}"
+    undo.paths.append(final)
+    return final, output_folder(final)
+
+
+def _commit(session: Session, timeline: Timeline, undo: _Undo) -> dict[str, Any]:
+    """Write the next timeline version for the selection, then session.json."""
+    version = session.next_timeline_version()
+    before = set(session.out.iterdir())
+    root = session.out.resolve()
+    try:
+        rec = _write_timeline(session, timeline, version, lambda rel: str(root / rel), root, root)
+    finally:
+        undo.paths += [p for p in session.out.iterdir() if p not in before]
+    session.data["timelines"].append(rec)
+    session.save()
+    return rec
+
+
+def _add_take(
+    src: Path,
+    out: Path,
+    opts: ScoreOptions,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+    wait_s: float,
+) -> Session:
+    with locked(out, wait_s):
+        session = Session.load(out)
+        session.sweep()
+        rec_in = session.data["input"]
+        if src.resolve() != Path(rec_in["path"]):
+            raise InputError(
+                f"{src}: this session was scored from {rec_in['path']}; a new take must score the same cut. "
+                "Score another cut into a new folder."
+            )
+        if rec_in.get("identity"):
+            check_identity(rec_in["path"], rec_in["identity"])
+        feats = _features(str(src), opts, scaled(progress, 0.0, 0.6), cancel)
+        p, style = _plan(feats, opts)
+        report(progress, 0.65, "arranging")
+        check(cancel)
+        music = _generate(p, feats, style, opts)
+        check(cancel)
+        report(progress, 0.85, "writing")
+        take_id = session.next_take_id()
+        undo = _Undo()
+        try:
+            final, folder_cm = _new_take_folder(session, take_id, undo)
+            plan_rel = f"{TAKES_DIR}/take-{take_id:03d}/plan.json"
+            record = _take_record(session.out.resolve(), take_id, "score", opts, style, music, plan_rel)
+            with folder_cm as folder:
+                take = _write_take(folder, final.resolve(), feats, p, style, music, record, write_plan=True)
+            session.data["takes"].append(take)
+            session.data["selection"] = [{"start_frame": 0, "end_frame": None, "take": take_id}]
+            tl = _commit(session, feats.timeline, undo)
+        except BaseException:
+            undo.undo()
+            raise
+        report(progress, 1.0, "done")
+    return Session(out, session.data, made=take_id, warnings=tuple(p.warnings) + tuple(tl["notes"]))
+
+
+# --------------------------------------------------------------------------- regenerate and use
+
+
+def shot_range(downbeats_s: np.ndarray, start_s: float, end_s: float) -> SpliceRange:
+    """The bars under a shot: from the bar line at or before its first frame
+    to the bar line at or after its end (the music's tail when that is the
+    timeline's end)."""
+    from .arranger import bars_in
+
+    downs = np.asarray(downbeats_s, float)
+    bars = bars_in(downs, start_s, end_s)
+    if not bars:  # a shot shorter than the tolerance: the bar it starts in
+        bars = [max(0, int(np.searchsorted(downs, start_s, side="right")) - 1)]
+    last = bars[-1] + 1
+    end = None if last >= len(downs) - 1 else float(downs[last])
+    return SpliceRange(float(downs[bars[0]]), end)
+
+
+def _session_context(
+    session: Session, take_id: int, progress: ProgressFn | None, cancel: CancelToken | None
+) -> tuple[VideoFeatures, RhythmPlan, str, ScoreOptions]:
+    """Analysis (from the cache) and plan of a take, checked against what it was made with."""
+    rec_in = session.data["input"]
+    if rec_in.get("identity"):
+        check_identity(rec_in["path"], rec_in["identity"])
+    take = session.take(take_id)
+    o = _from_record(take["options"])
+    feats = _features(rec_in["path"], o, progress, cancel)
+    p, style = _plan(feats, o)
+    stored = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
+    if len(stored["downbeats_s"]) != len(p.downbeats_s) or not np.allclose(
+        stored["downbeats_s"], p.downbeats_s, atol=1e-5
+    ):
+        raise InputError(
+            f"{session.out}: the cut's analysis now gives another beat grid than take {take_id}'s "
+            "(the media changed, or another VidMusician version plans differently). "
+            "Score the cut into a new folder."
+        )
+    return feats, p, style, o
+
+
+def regenerate(
+    out: str | os.PathLike[str],
+    shot: int,
+    seed: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    wait_s: float = 0.0,
+) -> Session:
+    """New music under shot ``shot``: a new take, bit-identical to the take it
+    replaces outside the shot's bars (crossfades aside), and a new timeline
+    version that plays it under the shot."""
+    from .splice import matching_gain, read_pcm, splice
 
     out = Path(out)
-    if opts.style:
-        get_style(opts.style)  # a bad name fails before any work
-    with output_folder(out) as folder:
-        feats = analyze(
-            input_path,
-            opts.rate,
-            opts.scene_detector,
-            opts.scene_threshold,
-            opts.cache,
-            opts.clip,
-            scaled(progress, 0.0, 0.6),
-            cancel,
+    with locked(out, wait_s):
+        session = Session.load(out)
+        session.sweep()
+        sh = session.shot(shot)
+        base_id = session.take_at((sh["start_frame"] + sh["end_frame"]) // 2)
+        base = session.take(base_id)
+        if base["backend"] not in BACKENDS:
+            raise OptionError(
+                f"take {base_id} was made by the {base['backend']} backend, which is not installed."
+            )
+        feats, p, style, o = _session_context(session, base_id, scaled(progress, 0.0, 0.4), cancel)
+        s = feats.timeline.shots[shot]
+        rng = shot_range(p.downbeats_s, s.start_s, s.end_s)
+        take_id = session.next_take_id()
+        new_seed = (
+            int(seed)
+            if seed is not None
+            else int(np.random.default_rng([base["seed"], shot, take_id]).integers(2**31))
         )
-        p, style = plan_for(
-            feats,
-            opts.style or prompt_style(opts.prompt),
-            opts.bpm,
-            opts.meter,
-            opts.flex,
-            opts.max_change,
-            opts.ring_out,
-        )
-        if progress:
-            progress(0.65, "arranging")
-        music = arrange(p, feats, style, opts.seed, opts.prompt, opts.soundfont)
-        if progress:
-            progress(0.85, "writing")
-        key = f"{music.score.key} {music.score.mode}"
-        provenance = {
-            "backend": "arranger",
-            "style": style,
-            "seed": opts.seed,
-            "prompt": opts.prompt,
-            "key": key,
-        }
-        report = write_result(
-            folder,
-            out,
-            feats,
-            p,
-            style,
-            music.mix,
-            provenance,
-            music.stems,
-            music.midi,
-            opts.fmt,
-            opts.stem_tracks,
-        )
-        plot(feats, folder / "analysis.png", p)
-        if progress:
-            progress(1.0, "done")
-    warnings = (
-        tuple(feats.timeline.warnings) + tuple(feats.warnings) + tuple(p.warnings) + tuple(report["notes"])
-    )
-    return ScoreResult(out, style, key, (float(p.bpm.min()), float(p.bpm.max())), report, warnings)
+        from .arranger import bars_in
+
+        end = rng.end_s if rng.end_s is not None else p.duration_s + p.ring_out_s
+        bars = bars_in(p.downbeats_s, rng.start_s, end)
+        bar_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
+        bar_seeds.update({b: new_seed for b in bars})
+        report(progress, 0.45, "arranging")
+        check(cancel)
+        music = _generate(p, feats, style, o, bar_seeds)
+        check(cancel)
+        report(progress, 0.8, "splicing")
+        old = {"mix": read_pcm(session.out / base["files"]["mix"])}
+        old.update({k: read_pcm(session.out / v) for k, v in base["files"]["stems"].items()})
+        gain = matching_gain(old["mix"], music.mix, rng)
+        new = {"mix": music.mix, **music.stems}
+        pcm = {role: splice(old[role], new[role], rng, gain) for role in old}
+        f0, f1 = rng.frames(feats.timeline.rate)
+        undo = _Undo()
+        try:
+            final, folder_cm = _new_take_folder(session, take_id, undo)
+            record = _take_record(
+                session.out.resolve(),
+                take_id,
+                "regenerate",
+                o,
+                style,
+                music,
+                base["plan"],
+                bar_seeds,
+                parent=base_id,
+                shot=shot,
+                new_seed=new_seed,
+                range_s=[rng.start_s, rng.end_s],
+                fade_s=rng.fade_s,
+                range_frames=[f0, f1],
+                gain=round(gain, 6),
+            )
+            with folder_cm as folder:
+                take = _write_take(folder, final.resolve(), feats, p, style, music, record, False, pcm)
+            session.data["takes"].append(take)
+            session.data["selection"] = set_range(session.data["selection"], f0, f1, take_id)
+            tl = _commit(session, feats.timeline, undo)
+        except BaseException:
+            undo.undo()
+            raise
+        report(progress, 1.0, "done")
+    return Session(out, session.data, made=take_id, warnings=tuple(tl["notes"]))
+
+
+def use(
+    out: str | os.PathLike[str],
+    take_id: int,
+    shot: int,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    wait_s: float = 0.0,
+) -> Session:
+    """Play take ``take_id`` under shot ``shot`` (the same bars a regeneration
+    of that shot takes); writes a new timeline version."""
+    out = Path(out)
+    with locked(out, wait_s):
+        session = Session.load(out)
+        session.sweep()
+        take = session.take(take_id)
+        sh = session.shot(shot)
+        if take.get("shot") == shot and take.get("range_frames"):
+            f0, f1 = take["range_frames"]
+        else:
+            plan = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
+            rate = session.data["timeline"]["rate"]
+            rng = shot_range(
+                np.asarray(plan["downbeats_s"]), sh["start_frame"] / rate, sh["end_frame"] / rate
+            )
+            f0, f1 = rng.frames(rate)
+        base = session.take(session.take_at((sh["start_frame"] + sh["end_frame"]) // 2))
+        rec_in = session.data["input"]
+        if rec_in.get("identity"):
+            check_identity(rec_in["path"], rec_in["identity"])
+        check(cancel)
+        feats = _features(rec_in["path"], _from_record(base["options"]), progress, cancel)
+        session.data["selection"] = set_range(session.data["selection"], f0, f1, take_id)
+        undo = _Undo()
+        try:
+            tl = _commit(session, feats.timeline, undo)
+        except BaseException:
+            undo.undo()
+            raise
+    return Session(out, session.data, made=tl["version"], warnings=tuple(tl["notes"]))
+
+
+def list_takes(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every take with where the selection plays it (frame ranges)."""
+    session = Session.load(out)
+    rows = []
+    for t in session.takes:
+        used = [[s["start_frame"], s["end_frame"]] for s in session.data["selection"] if s["take"] == t["id"]]
+        rows.append({**t, "used": used})
+    return rows

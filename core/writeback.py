@@ -18,7 +18,7 @@ import opentimelineio as otio
 import soundfile
 
 from . import fsutil, units
-from .errors import InputError, OptionError
+from .errors import InputError, OptionError, OutputError
 from .model import Timeline
 from .timeline import read_otio
 
@@ -32,32 +32,74 @@ METADATA_KEY = "vidmusician"
 #: ``--format`` values.
 FORMATS = ("same", "otio", "fcp7", "edl")
 
-EDL_CANNOT_CARRY_AUDIO = (
-    "EDL not written: the CMX 3600 EDL writer (otio-cmx3600-adapter) writes one video track "
-    "only, so an EDL cannot carry the music track. Import {alternative} instead (it holds the "
-    "cut and the music), or place mix.wav at the timeline's first frame by hand."
+EDL_IS_AUDIO_ONLY = (
+    "{name} holds the music track only, as an audio EDL (one event per take, the mix on channel A): "
+    "a CMX 3600 EDL carries one track, so import it beside your picture EDL, or import "
+    "{basename}.xml / {basename}.otio, which hold the cut and the music together."
 )
 
 
 @dataclass(frozen=True)
+class Piece:
+    """A stretch of one audio file on a music track.
+
+    Every music file starts at the timeline's first frame, so a piece's
+    record frames are also its source frames.
+
+    Attributes
+    ----------
+    path : str
+        The WAV file as it is now (its length is read from it).
+    start_frame, end_frame : int
+        Record frames ``[start, end)``; ``end_frame`` None = to the end of the file.
+    final_path : str, optional
+        Where the file will live, when it is written elsewhere first.
+    meta : dict
+        Added to the clip's ``metadata["vidmusician"]`` (take, seed, ...).
+    """
+
+    path: str
+    start_frame: int = 0
+    end_frame: int | None = None
+    final_path: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class MusicFile:
-    """One audio file to place on its own new track.
+    """One music track: an audio file from the first frame, or ``pieces`` of
+    several files (a take regenerated under one shot sits between the pieces
+    of the take it replaced).
 
     Attributes
     ----------
     role : str
         ``"mix"`` or a stem name (``"drums"``, ``"bass"``, ...).
     path : str
-        The WAV file (absolute paths are written into the timeline).
+        The WAV file (absolute paths are written into the timeline); unused
+        when ``pieces`` are given.
     """
 
     role: str
-    path: str
+    path: str = ""
     final_path: str | None = None  # where the file will live, when written elsewhere first
+    pieces: tuple[Piece, ...] = ()
 
     @property
     def track_name(self) -> str:
         return MIX_TRACK_NAME if self.role == "mix" else f"{STEM_TRACK_PREFIX} {self.role}"
+
+    def all_pieces(self) -> tuple[Piece, ...]:
+        return self.pieces or (Piece(self.path, 0, None, self.final_path),)
+
+
+@dataclass(frozen=True)
+class TimelineMarker:
+    """A marker that write-back adds to the timeline (on its top stack)."""
+
+    frame: int
+    name: str
+    color: str = "GREEN"
 
 
 @dataclass(frozen=True)
@@ -102,6 +144,7 @@ def with_music(
     music: list[MusicFile],
     provenance: dict[str, Any] | None = None,
     source: Any = None,
+    markers: tuple[TimelineMarker, ...] = (),
 ) -> Any:
     """A copy of the editor's OTIO timeline with the music on new audio tracks.
 
@@ -116,6 +159,9 @@ def with_music(
         (take, seed, backend, ...), with the file's role added.
     source : otio.schema.Timeline, optional
         The editor's timeline if already in memory (it is deep-copied, never changed).
+    markers : tuple of TimelineMarker
+        Added to the timeline's top stack (sequence markers in FCP 7 XML);
+        the original tracks are not touched.
 
     Returns
     -------
@@ -129,18 +175,7 @@ def with_music(
     rate = timeline.rate
     names = {t.name for t in out.tracks}
     for m in music:
-        path = Path(m.path).resolve()
-        n = _audio_frames(path, rate)
-        rng = TR(RT(0, rate), RT(n, rate))
-        where = Path(m.final_path).resolve() if m.final_path else path
-        meta = {**(provenance or {}), "role": m.role, "file": where.name}
-        ref = otio.schema.ExternalReference(target_url=where.as_uri(), available_range=rng)
-        clip = otio.schema.Clip(
-            name=f"{m.track_name} ({where.name})",
-            media_reference=ref,
-            source_range=rng,
-            metadata={METADATA_KEY: meta},
-        )
+        meta = {**(provenance or {}), "role": m.role}
         name = m.track_name
         k = 2
         while name in names:  # an earlier take on the same timeline keeps its track
@@ -148,9 +183,55 @@ def with_music(
             k += 1
         names.add(name)
         track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={METADATA_KEY: meta})
-        track.append(clip)
+        for clip in _clips(m, meta, rate, timeline.duration_frames):
+            track.append(clip)
         out.tracks.append(track)
+    for mk in markers:
+        out.tracks.markers.append(
+            otio.schema.Marker(
+                name=mk.name,
+                marked_range=TR(RT(mk.frame, rate), RT(0, rate)),
+                color=mk.color,
+                metadata={METADATA_KEY: {"marker": mk.name}},
+            )
+        )
     return out
+
+
+def _clips(m: MusicFile, meta: dict[str, Any], rate: float, length: int) -> list[Any]:
+    """The clips of one music track: its pieces, one after another from frame 0
+    to the timeline's last frame (``length``); the music's tail stays in the
+    file (``available_range``) for the editor to extend the clip over."""
+    clips = []
+    at = 0
+    pieces = m.all_pieces()
+    for i, piece in enumerate(pieces):
+        path = Path(piece.path).resolve()
+        n = _audio_frames(path, rate)
+        end = min(n, length if piece.end_frame is None else min(piece.end_frame, length))
+        if at >= length:
+            break
+        if piece.start_frame != at or end <= at:
+            raise OutputError(
+                f"{m.role} track: pieces must follow one another from frame 0 "
+                f"(piece {i + 1} covers frames {piece.start_frame}-{end}, expected to start at {at})."
+            )
+        where = Path(piece.final_path).resolve() if piece.final_path else path
+        clip_meta = {**meta, **piece.meta, "file": where.name}
+        ref = otio.schema.ExternalReference(
+            target_url=where.as_uri(), available_range=TR(RT(0, rate), RT(n, rate))
+        )
+        label = f" take {piece.meta['take']}" if "take" in piece.meta else ""
+        clips.append(
+            otio.schema.Clip(
+                name=f"{m.track_name}{label} ({where.name})",
+                media_reference=ref,
+                source_range=TR(RT(at, rate), RT(end - at, rate)),
+                metadata={METADATA_KEY: clip_meta},
+            )
+        )
+        at = end
+    return clips
 
 
 def _formats_for(timeline: Timeline, fmt: str) -> list[str]:
@@ -162,7 +243,7 @@ def _formats_for(timeline: Timeline, fmt: str) -> list[str]:
     if native == "fcp_xml":
         return ["otio", "fcp7"]
     if native == "cmx_3600":
-        return ["otio", "edl", "fcp7"]  # the EDL note points to the XML
+        return ["otio", "edl", "fcp7"]  # the music as an audio EDL, and the XML with both
     if native == "video":
         return ["otio", "fcp7"]  # a plain video is usually imported into an NLE next
     return ["otio"]
@@ -175,6 +256,7 @@ def write_timelines(
     fmt: str = "same",
     provenance: dict[str, Any] | None = None,
     basename: str = "timeline",
+    markers: tuple[TimelineMarker, ...] = (),
 ) -> WriteResult:
     """Write the timeline with music as OTIO and in the requested format.
 
@@ -182,15 +264,17 @@ def write_timelines(
     ----------
     fmt : "same" | "otio" | "fcp7" | "edl"
         ``same`` writes the input's own format beside the OTIO (FCP 7 XML for
-        Premiere/FCP XML input and for plain videos; for an EDL input the
-        FCP 7 XML, since an EDL cannot carry the music: see ``notes``).
+        Premiere/FCP XML input and for plain videos; for an EDL input an
+        audio EDL of the music track and the FCP 7 XML: see ``notes``).
     basename : str
-        File stem: ``timeline.otio``, ``timeline.xml``.
+        File stem: ``timeline.otio``, ``timeline.xml``, ``timeline.edl``.
+    markers : tuple of TimelineMarker
+        Timeline markers to add (downbeats, or the cuts the music hit).
 
     Files are written atomically and never overwrite (``OutputError``).
     """
     out = Path(out_dir)
-    result = with_music(timeline, music, provenance)
+    result = with_music(timeline, music, provenance, markers=markers)
     paths: dict[str, str] = {}
     notes: list[str] = []
     for f in _formats_for(timeline, fmt):
@@ -211,9 +295,49 @@ def write_timelines(
             fsutil.write_text(p, text)
             paths["fcp7"] = str(p)
         elif f == "edl":
-            alt = f"{basename}.xml (FCP 7 XML) or {basename}.otio"
-            notes.append(EDL_CANNOT_CARRY_AUDIO.format(alternative=alt))
+            p = out / f"{basename}.edl"
+            try:
+                text = audio_edl(result, timeline.rate, timeline.start_timecode)
+            except Exception as e:
+                notes.append(
+                    f"EDL not written: the CMX 3600 writer failed on the music track "
+                    f"({type(e).__name__}: {e}). Use {basename}.otio."
+                )
+                continue
+            fsutil.write_text(p, text)
+            paths["edl"] = str(p)
+            notes.append(EDL_IS_AUDIO_ONLY.format(name=p.name, basename=basename))
     return WriteResult(paths, tuple(notes))
+
+
+def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:00:00:00") -> str:
+    """The ``VidMusician Mix`` track as a CMX 3600 audio EDL (events on channel A).
+
+    The adapter's writer handles one track of a stack, so the music track is
+    written alone, after a gap as long as the timeline's start timecode so
+    that its record times match the editor's EDL; each take's file gets its
+    own reel name (``MIX001``...).
+    """
+    from otio_cmx3600_adapter.cmx_3600 import EDLWriter
+
+    (mix,) = [t for t in with_music_timeline.audio_tracks() if t.name == MIX_TRACK_NAME]
+    start_frames = int(round(otio.opentime.from_timecode(start_timecode, rate).value))
+    track = otio.schema.Track(name=MIX_TRACK_NAME, kind=otio.schema.TrackKind.Audio)
+    if start_frames > 0:
+        track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start_frames, rate))))
+    reels: dict[str, str] = {}
+    for clip in mix.find_clips(shallow_search=True):
+        c = copy.deepcopy(clip)
+        url = c.media_reference.target_url
+        reels.setdefault(url, f"MIX{len(reels) + 1:03d}")
+        c.metadata["cmx_3600"] = {"reel": reels[url]}
+        track.append(c)
+    title = f"{with_music_timeline.name or 'timeline'} - VidMusician music"
+    return str(
+        EDLWriter(
+            tracks=otio.schema.Stack(children=[track]), rate=rate, style="avid"
+        ).get_content_for_track_at_index(0, title=title)
+    )
 
 
 def _fcp_ready(t: Any) -> Any:

@@ -46,8 +46,8 @@ def test_outputs_are_complete_and_aligned(scored):
 
 
 def test_quality_judged_by_librosa(scored):
-    m = scored.report["metrics"]
-    plan_bpm = scored.bpm[0]
+    m = scored.take(1)["metrics"]
+    plan_bpm = scored.take(1)["bpm"][0]
     assert abs(m["tempo_bpm"] - plan_bpm) / plan_bpm <= 0.03
     assert m["cut_beat_hit"] >= 0.95
     assert m["cut_accent"] > 2 * m["cut_accent_chance"]

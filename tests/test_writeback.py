@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import opentimelineio as otio
 import pytest
@@ -87,12 +88,34 @@ def test_fcp_xml_output_rereads_with_the_same_cut_and_a_music_track(tmp_path, na
 
 
 @needs_shared
-def test_edl_input_gets_a_clear_note_and_an_importable_xml(tmp_path):
+def test_edl_input_gets_an_audio_edl_of_the_music_and_an_importable_xml(tmp_path):
     tl = read_timeline(TIMELINES / "gap_test.edl")
     res = write_timelines(tl, music_for(tl, tmp_path), tmp_path / "out")
-    assert "edl" not in res.paths and {"otio", "fcp7"} <= set(res.paths)
-    assert any("EDL not written" in n and "one video track" in n for n in res.notes)
+    assert {"otio", "edl", "fcp7"} <= set(res.paths)
+    assert any("audio EDL" in n and "beside your picture EDL" in n for n in res.notes)
     assert read_timeline(res.paths["fcp7"]).cut_frames() == tl.cut_frames()
+    back = otio.adapters.read_from_file(res.paths["edl"], rate=tl.rate)
+    (track,) = back.tracks
+    assert track.kind == otio.schema.TrackKind.Audio
+    (c,) = track.find_clips()
+    assert c.range_in_parent().start_time.value == 0 and c.duration().value == tl.duration_frames
+
+
+def test_audio_edl_keeps_the_record_timecode_of_the_editors_edl(tmp_path):
+    edl = tmp_path / "cut.edl"
+    edl.write_text(
+        "TITLE: tc test\nFCM: NON-DROP FRAME\n\n"
+        "001  AX       V     C        00:00:00:00 00:00:02:00 01:00:00:00 01:00:02:00\n"
+        "* FROM CLIP NAME: a.mov\n"
+        "002  AX       V     C        00:00:05:00 00:00:06:12 01:00:02:00 01:00:03:12\n"
+        "* FROM CLIP NAME: b.mov\n"
+    )
+    tl = read_timeline(edl, 25)
+    res = write_timelines(tl, music_for(tl, tmp_path), tmp_path / "out")
+    text = Path(res.paths["edl"]).read_text()
+    # one audio event from the first record frame (01:00:00:00) for the cut's 87 frames
+    events = [line.split() for line in text.splitlines() if line[:3].isdigit()]
+    assert events == [["001", "MIX001", "A", "C", "00:00:00:00", "00:00:03:12", "01:00:00:00", "01:00:03:12"]]
 
 
 def test_made_up_timeline_with_offset_start_and_markers(tmp_path):

@@ -41,8 +41,13 @@ def arrange(
     soundfont: str | None = None,
     regenerate: tuple[float, float] | None = None,
     new_seed: int | None = None,
+    bar_seeds: dict[int, int] | None = None,
 ) -> Stems:
-    """Compose and render the music for ``plan``; see the module docstring."""
+    """Compose and render the music for ``plan``; see the module docstring.
+
+    ``bar_seeds`` (bar number -> seed) are the bars an earlier regeneration
+    wrote; ``regenerate`` adds the bars of a new range on top of them.
+    """
     st = get_style(style)
     if len(plan.downbeats_s) < 2:
         from ..errors import OptionError
@@ -50,16 +55,20 @@ def arrange(
         raise OptionError(
             "the plan is shorter than one bar: nothing to arrange (is the timeline under 2 s?)."
         )
-    bar_seeds = None
+    seeds = dict(bar_seeds or {})
     if regenerate is not None:
-        t0, t1 = regenerate
-        downs = plan.downbeats_s
-        bars = [b for b in range(len(downs) - 1) if downs[b + 1] > t0 and downs[b] < t1]
-        bar_seeds = {b: int(new_seed if new_seed is not None else seed + 1) for b in bars}
-    score = compose(plan, features, st, seed, prompt, bar_seeds)
+        for b in bars_in(plan.downbeats_s, *regenerate):
+            seeds[b] = int(new_seed if new_seed is not None else seed + 1)
+    score = compose(plan, features, st, seed, prompt, seeds or None)
     stems = render(score, st, plan.duration_s + plan.ring_out_s, soundfont)
     mix = np.sum(list(stems.values()), axis=0).astype(np.float32)
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
 
 
-__all__ = ["STYLES", "Stems", "arrange"]
+def bars_in(downs: np.ndarray, t0: float, t1: float, tol: float = 1e-3) -> list[int]:
+    """The bars (numbers from 0; bar b spans ``downs[b]..downs[b+1]``) that
+    overlap ``[t0, t1)`` by more than ``tol`` seconds."""
+    return [b for b in range(len(downs) - 1) if downs[b + 1] > t0 + tol and downs[b] < t1 - tol]
+
+
+__all__ = ["STYLES", "Stems", "arrange", "bars_in"]

@@ -1,0 +1,146 @@
+"""Putting newly generated bars into a take, bit for bit everywhere else.
+
+A take's WAV files are 24-bit PCM. They are read as integers, the new audio
+is converted to the same integer steps only inside the regenerated range, and
+the two are joined with equal-power crossfades that *end on* the range's bar
+lines, so that every downbeat is played by one take only. Outside the range
+and its lead-in crossfade the samples are copied, so the new file is
+bit-identical there to the take it replaces.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import fsutil
+
+SR = 48000
+#: Length of each crossfade; it ends on the bar line.
+XFADE_S = 0.05
+_FULL = float(1 << 31)  # soundfile's int32 scale (24-bit samples sit in the top 24 bits)
+_STEP = 256
+
+
+@dataclass(frozen=True)
+class SpliceRange:
+    """Where a new take differs from the one it replaces.
+
+    Attributes
+    ----------
+    start_s, end_s : float
+        The bar lines of the regenerated bars (``end_s`` None = to the end of
+        the music, its tail included).
+    fade_s : float
+        The crossfade before each bar line.
+    """
+
+    start_s: float
+    end_s: float | None
+    fade_s: float = XFADE_S
+
+    def samples(self, sr: int = SR) -> tuple[int, int, int | None]:
+        """``(a0, a, b)``: the new take differs from sample ``a0`` (the lead-in
+        crossfade starts), plays alone from ``a`` and has faded back by ``b``
+        (None = to the end)."""
+        a = int(round(self.start_s * sr))
+        a0 = max(0, a - max(1, int(round(self.fade_s * sr))))
+        b = None if self.end_s is None else int(round(self.end_s * sr))
+        return a0, a, b
+
+    def frames(self, rate: float, sr: int = SR) -> tuple[int, int | None]:
+        """The timeline frames ``[f0, f1)`` that hold every sample that differs
+        (``f1`` None = to the end): where the music track is split."""
+        a0, _, b = self.samples(sr)
+        f0 = int(np.floor(a0 * rate / sr + 1e-9))
+        f1 = None if b is None else int(np.ceil(b * rate / sr - 1e-9))
+        return f0, f1
+
+
+def read_pcm(path: str | os.PathLike[str]) -> np.ndarray:
+    """A WAV file as int32 [shape=(n, channels)], exactly as stored."""
+    import soundfile
+
+    data, _ = soundfile.read(str(path), dtype="int32", always_2d=True)
+    return np.asarray(data)
+
+
+def write_pcm(path: str | os.PathLike[str], data: np.ndarray, sr: int = SR) -> Path:
+    """int32 [shape=(n, channels)] as a 24-bit WAV, atomically (exact round trip)."""
+    import soundfile
+
+    def write(tmp: Path) -> None:
+        soundfile.write(str(tmp), data, sr, subtype="PCM_24", format="WAV")
+
+    return fsutil.write_with(path, write)
+
+
+def _to_pcm(x: np.ndarray) -> np.ndarray:
+    """float (n, channels) -> int32 on the 24-bit grid, clipped."""
+    q = np.round(np.asarray(x, np.float64) * (_FULL / _STEP)) * _STEP
+    return np.clip(q, -_FULL, _FULL - _STEP).astype(np.int32)
+
+
+def splice(old: np.ndarray, new: np.ndarray, rng: SpliceRange, gain: float = 1.0, sr: int = SR) -> np.ndarray:
+    """``old`` (int32, (n, ch)) with ``rng`` taken from ``new`` (float, (ch, n)).
+
+    ``new`` is scaled by ``gain``. In ``[start - fade, start)`` the old take
+    fades out and the new one in (cos/sin, equal power); in ``[end - fade, end)``
+    the other way round.
+    """
+    n = old.shape[0]
+    new = np.asarray(new, np.float64).T[:n] * gain
+    if new.shape[0] < n:
+        new = np.pad(new, ((0, n - new.shape[0]), (0, 0)))
+    out = old.copy()
+    oldf = old.astype(np.float64) / _FULL
+    fade = max(1, int(round(rng.fade_s * sr)))
+    a0, a, b_ = rng.samples(sr)
+    a0, a = min(a0, n), min(a, n)
+    b = n if b_ is None else min(n, b_)
+    seg = new[a0:b].copy()
+    k = a - a0
+    if k > 0:  # old -> new, ending on the first bar line
+        w = (np.arange(k) + 0.5) / k * np.pi / 2
+        seg[:k] = np.cos(w)[:, None] * oldf[a0:a] + np.sin(w)[:, None] * new[a0:a]
+    if b < n:  # new -> old, ending on the bar line after the range
+        k = min(fade, b - a)
+        w = (np.arange(k) + 0.5) / k * np.pi / 2
+        seg[b - k - a0 : b - a0] = np.cos(w)[:, None] * new[b - k : b] + np.sin(w)[:, None] * oldf[b - k : b]
+    out[a0:b] = _to_pcm(seg)
+    return out
+
+
+def matching_gain(
+    old_mix: np.ndarray, new_mix: np.ndarray, rng: SpliceRange, sr: int = SR, ceiling_db: float = -1.0
+) -> float:
+    """The gain that brings ``new_mix`` (float (ch, n)) to the level of
+    ``old_mix`` (int32 (n, ch)) where both play the same bars (outside the
+    range): each render is normalised on its own, so loudness can differ
+    by a fraction of a dB. Lowered if the range would then peak over
+    ``ceiling_db``."""
+    g = _level_ratio(old_mix, new_mix, rng, sr)
+    a, _, b_ = rng.samples(sr)
+    b = new_mix.shape[1] if b_ is None else b_
+    peak = float(np.abs(new_mix[:, a:b]).max()) * g if b > a else 0.0
+    ceiling = 10 ** (ceiling_db / 20) * 0.98
+    return g * min(1.0, ceiling / peak) if peak > 0 else g
+
+
+def _level_ratio(old_mix: np.ndarray, new_mix: np.ndarray, rng: SpliceRange, sr: int) -> float:
+    n = old_mix.shape[0]
+    keep = np.ones(n, bool)
+    a, _, b_ = rng.samples(sr)
+    keep[a : n if b_ is None else b_] = False
+    if keep.sum() < sr // 2:
+        return 1.0
+    o = old_mix[keep].astype(np.float64) / _FULL
+    m = np.asarray(new_mix, np.float64).T[:n]
+    m = np.pad(m, ((0, n - m.shape[0]), (0, 0)))[keep]
+    ro, rn = float(np.sqrt(np.mean(o**2))), float(np.sqrt(np.mean(m**2)))
+    if ro <= 0 or rn <= 0:
+        return 1.0
+    return float(np.clip(ro / rn, 0.5, 2.0))

@@ -1,0 +1,446 @@
+"""Sessions: takes, per-shot regeneration, write-back, locks, kills and cancels."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+import soundfile
+
+from vidmusician.core import demo
+from vidmusician.core.errors import Cancelled
+from vidmusician.core.score import ScoreOptions, list_takes, regenerate, score, use
+from vidmusician.core.session import Session, SessionBusy, locked, set_range
+from vidmusician.core.splice import SpliceRange, read_pcm, splice
+from vidmusician.core.writeback import MIX_TRACK_NAME
+
+from .test_cli import run
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory):
+    return demo.make_demo_cut(tmp_path_factory.mktemp("cut"))["otio"]
+
+
+@pytest.fixture(scope="module")
+def scored(cut, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scored") / "out"
+    score(cut, out, ScoreOptions(seed=5, stem_tracks=True, fmt="fcp7"))
+    return out
+
+
+@pytest.fixture
+def session_copy(scored, tmp_path):
+    """A session of our own to change (the scored one stays as it was)."""
+    dest = tmp_path / "session"
+    shutil.copytree(scored, dest)
+    return dest
+
+
+def music_track(path):
+    t = otio.adapters.read_from_file(str(path))
+    (track,) = [tr for tr in t.audio_tracks() if tr.name == MIX_TRACK_NAME]
+    return t, track
+
+
+def pieces(track):
+    """(start frame, end frame, take) of every clip on a music track."""
+    out = []
+    for c in track.find_clips(shallow_search=True):
+        r = c.range_in_parent()
+        out.append(
+            (int(r.start_time.value), int(r.end_time_exclusive().value), c.metadata["vidmusician"]["take"])
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- units with known answers
+
+
+def test_set_range_splits_and_merges():
+    sel = [{"start_frame": 0, "end_frame": None, "take": 1}]
+    sel = set_range(sel, 10, 20, 2)
+    assert sel == [
+        {"start_frame": 0, "end_frame": 10, "take": 1},
+        {"start_frame": 10, "end_frame": 20, "take": 2},
+        {"start_frame": 20, "end_frame": None, "take": 1},
+    ]
+    sel = set_range(sel, 30, None, 3)
+    assert [(s["start_frame"], s["end_frame"], s["take"]) for s in sel] == [
+        (0, 10, 1),
+        (10, 20, 2),
+        (20, 30, 1),
+        (30, None, 3),
+    ]
+    sel = set_range(sel, 10, 20, 1)  # back: the neighbours merge
+    assert [(s["start_frame"], s["end_frame"], s["take"]) for s in sel] == [(0, 30, 1), (30, None, 3)]
+    sel = set_range(sel, 0, None, 4)
+    assert sel == [{"start_frame": 0, "end_frame": None, "take": 4}]
+
+
+def test_splice_is_bit_identical_outside_and_equal_power_inside():
+    n = SR * 4
+    rng = np.random.default_rng(0)
+    old = (rng.integers(-(2**23), 2**23, size=(n, 2)) * 256).astype(np.int32)
+    new = np.full((2, n), 0.5, np.float32)
+    r = SpliceRange(1.0, 2.0, fade_s=0.05)
+    out = splice(old, new, r)
+    a0, a, b = r.samples()
+    assert (a0, a, b) == (SR - 2400, SR, 2 * SR)
+    assert np.array_equal(out[:a0], old[:a0]) and np.array_equal(out[b:], old[b:])
+    assert np.all(out[a : b - 2400] == int(0.5 * 2**31))  # the new take alone
+    assert np.all(out % 256 == 0)  # still on the 24-bit grid
+    # equal power: with the old take silent, the new one rises as sin(pi/2 * x)
+    quiet = splice(np.zeros_like(old), new, r)
+    mid = a0 + 1200
+    assert quiet[mid, 0] / 2**31 == pytest.approx(0.5 * np.sin(np.pi / 4), abs=1e-3)
+    assert r.frames(25) == (int((SR - 2400) * 25 // SR), 50)
+
+
+# --------------------------------------------------------------------------- score makes a session
+
+
+def test_score_writes_a_versioned_session(scored, cut):
+    s = Session.load(scored)
+    d = s.data
+    assert d["format"] == "vidmusician-session" and d["version"] == 1
+    assert d["input"]["path"] == str(cut.resolve()) and len(d["input"]["identity"]["sha256"]) == 64
+    assert [t["id"] for t in d["takes"]] == [1] and d["takes"][0]["folder"] == "."
+    t = d["takes"][0]
+    assert t["backend"] == "arranger" and t["seed"] == 5 and t["options"]["stem_tracks"] is True
+    assert d["selection"] == [{"start_frame": 0, "end_frame": None, "take": 1}]
+    assert d["timelines"][0]["files"] == {"otio": "timeline.otio", "fcp7": "timeline.xml"}
+    for rel in [t["files"]["mix"], t["files"]["midi"], t["files"]["report"], *t["files"]["stems"].values()]:
+        assert (scored / rel).is_file()
+    for name in ("plan.json", "analysis.png", "timeline.otio", "timeline.xml"):
+        assert (scored / name).is_file()
+    assert len(d["timeline"]["shots"]) == 10
+
+
+def test_music_track_starts_at_frame_0_and_lasts_the_timeline(scored, cut):
+    t, track = music_track(scored / "timeline.otio")
+    src = otio.adapters.read_from_file(str(cut))
+    duration = int(src.duration().value)
+    assert pieces(track) == [(0, duration, 1)]
+    stems = [tr.name for tr in t.audio_tracks() if tr.name.startswith("VidMusician Stem")]
+    assert len(stems) == 5
+    (clip,) = track.find_clips()
+    info = soundfile.info(str(scored / "mix.wav"))
+    assert clip.media_reference.available_range.duration.value == info.frames * 25 // SR  # the tail is there
+    for a, b in zip(src.tracks, t.tracks):
+        assert otio.adapters.write_to_string(a, "otio_json") == otio.adapters.write_to_string(b, "otio_json")
+
+
+def test_scoring_into_a_session_again_is_refused_unless_a_new_take(scored, cut, session_copy):
+    code, _, err = run("score", str(cut), "-o", str(scored), "-q")
+    assert code == 2 and "holds a session already" in err and "--new-take" in err
+    before = {p.name for p in session_copy.iterdir()}
+    s = score(cut, session_copy, ScoreOptions(seed=9, fmt="fcp7"), new_take=True)
+    assert s.made == 2 and s.data["selection"] == [{"start_frame": 0, "end_frame": None, "take": 2}]
+    assert (session_copy / "takes" / "take-002" / "plan.json").is_file()
+    assert {p.name for p in session_copy.iterdir()} - before - {".lock"} == {
+        "takes",
+        "timeline-v2.otio",
+        "timeline-v2.xml",
+    }
+    _, track = music_track(session_copy / "timeline-v2.otio")
+    assert {p[2] for p in pieces(track)} == {2}
+
+
+# --------------------------------------------------------------------------- regeneration
+
+
+def test_regenerate_one_shot(session_copy):
+    before = (session_copy / "session.json").read_bytes()
+    shot = 4
+    s = regenerate(session_copy, shot, seed=1234)
+    take = s.take(2)
+    assert s.made == 2 and take["parent"] == 1 and take["shot"] == 4 and take["new_seed"] == 1234
+    plan = json.loads((session_copy / "plan.json").read_text())
+    downs = np.array(plan["downbeats_s"])
+    sh = s.shot(shot)
+    start_s, end_s = sh["start_frame"] / 25, sh["end_frame"] / 25
+    # widened to bar lines: the bar line at or before the shot's start, at or after its end
+    assert take["range_s"][0] == pytest.approx(downs[downs <= start_s + 1e-3].max())
+    assert take["range_s"][1] == pytest.approx(downs[downs >= end_s - 1e-3].min())
+    a0 = int(round(take["range_s"][0] * SR)) - 2400
+    b = int(round(take["range_s"][1] * SR))
+
+    old_files = s.take(1)["files"]
+    new_files = take["files"]
+    for role in ["mix", *old_files["stems"]]:
+        old = read_pcm(session_copy / (old_files["mix"] if role == "mix" else old_files["stems"][role]))
+        new = read_pcm(session_copy / (new_files["mix"] if role == "mix" else new_files["stems"][role]))
+        assert old.shape == new.shape
+        assert np.array_equal(old[:a0], new[:a0]), role
+        assert np.array_equal(old[b:], new[b:]), role
+    mix = read_pcm(session_copy / new_files["mix"])
+    old_mix = read_pcm(session_copy / old_files["mix"])
+    assert not np.array_equal(mix[a0:b], old_mix[a0:b])  # new music inside
+    stems = sum(read_pcm(session_copy / p).astype(np.float64) for p in new_files["stems"].values())
+    err = np.sqrt(np.mean((stems - mix) ** 2)) / np.sqrt(np.mean(mix.astype(np.float64) ** 2))
+    assert 20 * np.log10(err) < -40
+    assert np.abs(mix).max() / 2**31 <= 10 ** (-1 / 20)
+
+    # the timeline splits the music track at the frames that hold the change
+    f0, f1 = a0 * 25 // SR, -(-b * 25 // SR)
+    assert take["range_frames"] == [f0, f1]
+    _, track = music_track(session_copy / "timeline-v2.otio")
+    duration = s.data["timeline"]["duration_frames"]
+    assert pieces(track) == [(0, f0, 1), (f0, f1, 2), (f1, duration, 1)]
+    clips = list(track.find_clips())
+    assert clips[1].source_range.start_time.value == f0  # the new take's own audio at that frame
+    assert clips[1].media_reference.target_url.endswith("takes/take-002/mix.wav")
+    # the earlier timeline and session state are kept; only session.json is replaced
+    assert (session_copy / "timeline.otio").is_file() and before != (
+        session_copy / "session.json"
+    ).read_bytes()
+
+    # switch back: take 1 under shot 4, a new timeline version with one piece again
+    s = use(session_copy, 1, shot)
+    assert s.data["selection"] == [{"start_frame": 0, "end_frame": None, "take": 1}]
+    _, track = music_track(session_copy / "timeline-v3.otio")
+    assert pieces(track) == [(0, duration, 1)]
+    rows = list_takes(session_copy)
+    assert [(r["id"], r["used"]) for r in rows] == [(1, [[0, None]]), (2, [])]
+    # and back to take 2 through the command line
+    code, _, err = run("takes", str(session_copy), "--use", "2", "--shot", "4")
+    assert code == 0, err
+    _, track = music_track(session_copy / "timeline-v4.otio")
+    assert pieces(track) == [(0, f0, 1), (f0, f1, 2), (f1, duration, 1)]
+
+
+def test_regenerate_default_seed_differs_and_the_fcp_xml_carries_the_split(session_copy):
+    code, _, err = run("regenerate", str(session_copy), "--shot", "0", "-q")
+    assert code == 0, err
+    s = Session.load(session_copy)
+    take = s.take(2)
+    assert take["new_seed"] != take["seed"]
+    # shot 0's bars start at the first downbeat: the pickup before it is a fixed tonic pad
+    plan = json.loads((session_copy / "plan.json").read_text())
+    assert take["range_s"][0] == pytest.approx(plan["downbeats_s"][0])
+    f0, f1 = take["range_frames"]
+    xml = otio.adapters.read_from_file(str(session_copy / "timeline-v2.xml"))
+    from vidmusician.core.writeback import music_clips
+
+    mix = [(c, t) for name, c, t in music_clips(xml) if "Stem" not in c.name]
+    assert [round(t * 25) for _, t in mix] == [0, f0, f1]
+    assert "take-002" in mix[1][0].media_reference.target_url
+
+
+def test_bad_session_commands_are_clear(session_copy, tmp_path, cut):
+    code, _, err = run("regenerate", str(tmp_path), "--shot", "1")
+    assert code == 2 and "not a VidMusician session folder" in err
+    code, _, err = run("regenerate", str(session_copy), "--shot", "99")
+    assert code == 2 and "shots 0-9" in err
+    code, _, err = run("takes", str(session_copy), "--use", "7", "--shot", "1")
+    assert code == 2 and "no take 7" in err
+    code, _, err = run("takes", str(session_copy), "--use", "1")
+    assert code == 2 and "--use TAKE and --shot N go together" in err
+    code, out, _ = run("takes", str(session_copy))
+    assert code == 0 and "timeline version 1" in out
+
+
+def test_a_changed_input_is_refused(cut, tmp_path):
+    own = tmp_path / "cut.otio"
+    shutil.copy(cut, own)
+    out = tmp_path / "out"
+    score(own, out, ScoreOptions(seed=1))
+    t = otio.adapters.read_from_file(str(own))
+    t.name = "re-edited"
+    otio.adapters.write_to_file(t, str(own))
+    code, _, err = run("regenerate", str(out), "--shot", "1")
+    assert code == 2 and "changed since this session was scored" in err
+    assert len(Session.load(out).takes) == 1
+
+
+# --------------------------------------------------------------------------- lock, cancel, kill
+
+
+def test_a_second_process_waits_or_fails_clearly(session_copy):
+    with locked(session_copy):
+        with pytest.raises(SessionBusy, match=f"pid {os.getpid()}"):
+            regenerate(session_copy, 2)
+        code, _, err = run("regenerate", str(session_copy), "--shot", "2")
+        assert code == 2 and "another VidMusician process" in err
+    assert len(Session.load(session_copy).takes) == 1
+
+    lock = threading.Event()
+
+    def hold():
+        with locked(session_copy):
+            lock.set()
+            time.sleep(0.5)
+
+    th = threading.Thread(target=hold)
+    th.start()
+    lock.wait()
+    s = regenerate(session_copy, 2, wait_s=20)  # waits for the holder, then works
+    th.join()
+    assert s.made == 2
+
+
+def test_a_cancelled_regeneration_leaves_nothing(session_copy):
+    before = sorted(p.relative_to(session_copy) for p in session_copy.rglob("*"))
+    state = (session_copy / "session.json").read_bytes()
+    cancel = threading.Event()
+
+    def progress(fraction, label):
+        if fraction >= 0.45:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        regenerate(session_copy, 3, progress=progress, cancel=cancel)
+    after = sorted(p.relative_to(session_copy) for p in session_copy.rglob("*") if p.name != ".lock")
+    assert after == before  # (the lock file stays: removing a lock file races with its next user)
+    assert (session_copy / "session.json").read_bytes() == state
+
+
+def _complete(out) -> Session:
+    """The session loads and every file it names is whole."""
+    s = Session.load(out)
+    frames = soundfile.info(str(out / "mix.wav")).frames
+    for t in s.takes:
+        for rel in [t["files"]["mix"], *t["files"]["stems"].values()]:
+            assert soundfile.info(str(out / rel)).frames == frames
+        json.loads((out / t["files"]["report"]).read_text())
+    for v in s.data["timelines"]:
+        for rel in v["files"].values():
+            otio.adapters.read_from_file(str(out / rel))
+    return s
+
+
+def test_sigkill_at_any_moment_leaves_the_session_complete(session_copy):
+    env = {**os.environ, "VIDMUSICIAN_DEBUG": "1"}
+    cmd = [sys.executable, "-m", "vidmusician.core.cli", "regenerate", str(session_copy), "-q", "--shot"]
+    t0 = time.monotonic()
+    done = subprocess.run([*cmd, "1"], env=env, capture_output=True, text=True)
+    full = time.monotonic() - t0
+    assert done.returncode == 0, done.stderr
+    rng = np.random.default_rng(11)
+    for k, at in enumerate(sorted(rng.uniform(0.35, 1.0, size=5) * full)):
+        p = subprocess.Popen(
+            [*cmd, str(2 + k)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(at)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        _complete(session_copy)
+    # the next run cleans what the killed ones left half-written and goes on
+    s = regenerate(session_copy, 8)
+    s = _complete(session_copy)
+    assert not [p for p in session_copy.rglob(".*") if p.name != ".lock"]
+    ids = [t["id"] for t in s.takes]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    folders = sorted(p.name for p in (session_copy / "takes").iterdir())
+    assert len(folders) == len(set(folders)) and set(f"take-{i:03d}" for i in ids if i > 1) <= set(folders)
+
+
+# --------------------------------------------------------------------------- every shared timeline
+
+
+def _shared_params():
+    from .conftest import shared_timelines
+
+    return [p.name for p in shared_timelines()] or ["absent"]
+
+
+@pytest.mark.parametrize("name", _shared_params())
+def test_score_round_trips_every_shared_timeline(name, tmp_path):
+    from vidmusician.core.errors import VidMusicianError
+    from vidmusician.core.timeline import read_timeline
+    from vidmusician.core.writeback import music_clips
+
+    from .conftest import TIMELINES
+    from .test_timeline_shared import RATES
+
+    src = TIMELINES / name
+    if not src.is_file():
+        pytest.skip("../shared/data is absent")
+    digest = src.read_bytes()
+    rate = RATES.get(name)
+    out = tmp_path / "out"
+    try:
+        tl = read_timeline(src, rate)
+    except VidMusicianError:  # no picture: score says so and writes nothing
+        code, _, err = run("score", str(src), "-o", str(out), "-q", *(["--rate", str(rate)] if rate else []))
+        assert code == 2 and "no video track" in err and not out.exists()
+        return
+    if tl.duration_s < 2.0:  # shorter than a bar of the slowest tempo: a clear refusal, nothing written
+        code, _, err = run("score", str(src), "-o", str(out), "-q", *(["--rate", str(rate)] if rate else []))
+        assert code == 2 and "shorter than one bar" in err
+        assert not out.exists() and not list(tmp_path.glob(".out.*"))
+        return
+    s = score(src, out, ScoreOptions(rate=rate, stem_tracks=True))
+    assert src.read_bytes() == digest  # the input is never touched
+    original = otio.adapters.read_from_file(str(src), **({"rate": rate} if rate else {}))
+    back, track = music_track(out / "timeline.otio")
+    n = len(original.tracks)
+    assert len(back.tracks) == n + 6  # the mix and five stems
+    for a, b in zip(original.tracks, back.tracks):
+        assert otio.adapters.write_to_string(a, "otio_json") == otio.adapters.write_to_string(b, "otio_json")
+    assert pieces(track) == [(0, tl.duration_frames, 1)]
+    (clip,) = track.find_clips()
+    assert clip.metadata["vidmusician"]["seed"] == 0 and clip.metadata["vidmusician"]["take"] == 1
+    native = s.timeline["files"]
+    if src.suffix == ".xml":  # Premiere / FCP 7 XML in, FCP 7 XML out, the music in place
+        xml = otio.adapters.read_from_file(str(out / native["fcp7"]))
+        mix = [(c, t) for _, c, t in music_clips(xml) if "Stem" not in c.name]
+        assert [t for _, t in mix] == [0.0] and round(mix[0][0].duration().value) == tl.duration_frames
+        assert read_timeline(out / native["fcp7"]).cut_frames() == tl.cut_frames()
+    if src.suffix == ".edl":  # the music as an audio EDL beside the picture EDL
+        text = (out / native["edl"]).read_text()
+        assert " A     C " in text and "MIX001" in text
+
+
+def test_markers_on_the_cuts_the_music_hit(cut, tmp_path):
+    code, _, err = run(
+        "score", str(cut), "-o", str(tmp_path / "o"), "--markers", "cuts", "--format", "fcp7", "-q"
+    )
+    assert code == 0, err
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    hit = sorted(round(a["time_s"] * 25) for a in plan["anchors"] if a["hard"] and a["on"] != "missed")
+    assert len(hit) >= 8
+    t = otio.adapters.read_from_file(str(tmp_path / "o" / "timeline.otio"))
+    ours = [m for m in t.tracks.markers if "vidmusician" in m.metadata]
+    assert sorted(int(m.marked_range.start_time.value) for m in ours) == hit
+    assert {m.name for m in ours} <= {"cut on a downbeat", "cut on a beat", "cut on a subdivision"}
+    assert len(t.tracks.markers) > len(ours)  # the editor's own markers are kept
+    xml = otio.adapters.read_from_file(str(tmp_path / "o" / "timeline.xml"))
+    in_xml = [m for m in xml.tracks.markers if m.name.startswith("cut on a")]
+    assert sorted(int(m.marked_range.start_time.value) for m in in_xml) == hit
+
+
+def test_downbeat_markers_from_a_plan():
+    from vidmusician.core.score import _markers
+
+    plan = {"downbeats_s": [0.5, 2.5, 4.5, 6.5], "anchors": []}
+    got = [(m.frame, m.name) for m in _markers(plan, "downbeats", 24, 24 * 6)]
+    assert got == [(12, "bar 1"), (60, "bar 2"), (108, "bar 3")]
+    assert _markers(plan, "none", 24, 1000) == ()
+
+
+def test_sigkill_during_a_first_score_leaves_no_session_or_a_whole_one(cut, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vidmusician.core.cli", "score", str(cut), "-o", str(out), "-q"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.*.partial/stems/*.wav")) and time.monotonic() < deadline:
+        time.sleep(0.02)  # kill it while it writes the music
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not out.exists() and list(tmp_path.glob(".out.*.partial"))
+    score(cut, out, ScoreOptions(seed=2))  # the next run sweeps the dead run's folder
+    assert not list(tmp_path.glob(".out.*"))
+    _complete(out)
