@@ -523,17 +523,28 @@ def regenerate(
         s = feats.timeline.shots[shot]
         rng = shot_range(p.downbeats_s, s.start_s, s.end_s)
         take_id = session.next_take_id()
-        new_seed = (
-            int(seed)
-            if seed is not None
-            else int(np.random.default_rng([base["seed"], shot, take_id]).integers(2**31))
-        )
-        from .arranger import bars_in
+        from .arranger import bars_in, compose_score, notes_between
 
         end = rng.end_s if rng.end_s is not None else p.duration_s + p.ring_out_s
         bars = bars_in(p.downbeats_s, rng.start_s, end)
-        bar_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
-        bar_seeds.update({b: new_seed for b in bars})
+        base_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
+        before = notes_between(compose_score(p, feats, style, o.seed, o.prompt, base_seeds), rng.start_s, end)
+        pick = np.random.default_rng([base["seed"], shot, take_id])
+        new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
+        warnings: list[str] = []
+        for _ in range(32):  # a new seed must be heard: draw again while the bars come out the same
+            bar_seeds = {**base_seeds, **{b: new_seed for b in bars}}
+            now_ = notes_between(
+                compose_score(p, feats, style, o.seed, o.prompt, bar_seeds), rng.start_s, end
+            )
+            if now_ != before:
+                break
+            if seed is not None:
+                warnings.append(
+                    f"seed {seed} writes the same notes under shot {shot} as take {base_id}; try another --seed."
+                )
+                break
+            new_seed = int(pick.integers(2**31))
         report(progress, 0.45, "arranging")
         check(cancel)
         music = _generate(p, feats, style, o, bar_seeds)
@@ -574,7 +585,7 @@ def regenerate(
             undo.undo()
             raise
         report(progress, 1.0, "done")
-    return Session(out, session.data, made=take_id, warnings=tuple(tl["notes"]))
+    return Session(out, session.data, made=take_id, warnings=tuple(warnings) + tuple(tl["notes"]))
 
 
 def use(

@@ -2,7 +2,8 @@
 
 A take's WAV files are 24-bit PCM. They are read as integers, the new audio
 is converted to the same integer steps only inside the regenerated range, and
-the two are joined with equal-power crossfades that *end on* the range's bar
+the two are joined with equal-power crossfades (corrected for the two
+takes' correlation, see :func:`_fade_gains`) that *end on* the range's bar
 lines, so that every downbeat is played by one take only. Outside the range
 and its lead-in crossfade the samples are copied, so the new file is
 bit-identical there to the take it replaces.
@@ -104,14 +105,33 @@ def splice(old: np.ndarray, new: np.ndarray, rng: SpliceRange, gain: float = 1.0
     seg = new[a0:b].copy()
     k = a - a0
     if k > 0:  # old -> new, ending on the first bar line
-        w = (np.arange(k) + 0.5) / k * np.pi / 2
-        seg[:k] = np.cos(w)[:, None] * oldf[a0:a] + np.sin(w)[:, None] * new[a0:a]
+        fo, fi = _fade_gains(oldf[a0:a], new[a0:a])
+        seg[:k] = fo[:, None] * oldf[a0:a] + fi[:, None] * new[a0:a]
     if b < n:  # new -> old, ending on the bar line after the range
         k = min(fade, b - a)
-        w = (np.arange(k) + 0.5) / k * np.pi / 2
-        seg[b - k - a0 : b - a0] = np.cos(w)[:, None] * new[b - k : b] + np.sin(w)[:, None] * oldf[b - k : b]
+        fo, fi = _fade_gains(new[b - k : b], oldf[b - k : b])
+        seg[b - k - a0 : b - a0] = fo[:, None] * new[b - k : b] + fi[:, None] * oldf[b - k : b]
     out[a0:b] = _to_pcm(seg)
     return out
+
+
+def _fade_gains(out_part: np.ndarray, in_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fade-out and fade-in gains over a window (sin/cos shapes).
+
+    Equal power (cos² + sin² = 1) is right for unrelated signals; two takes
+    that play the same notes in the window (they usually do just before a
+    bar line) would swell by up to 3 dB under it. So the gains are scaled by
+    the signals' correlation ρ (clipped to [0, 1]) to keep the power of the
+    sum constant: ``g_out² + g_in² + 2ρ g_out g_in = 1`` — equal power at
+    ρ = 0, equal gain at ρ = 1.
+    """
+    k = len(out_part)
+    w = (np.arange(k) + 0.5) / k * np.pi / 2
+    c, s = np.cos(w), np.sin(w)
+    den = float(np.sqrt(np.sum(out_part**2) * np.sum(in_part**2)))
+    rho = float(np.clip(np.sum(out_part * in_part) / den, 0.0, 1.0)) if den > 0 else 0.0
+    norm = 1.0 / np.sqrt(c**2 + s**2 + 2 * rho * c * s)
+    return c * norm, s * norm
 
 
 def matching_gain(

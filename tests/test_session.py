@@ -108,6 +108,23 @@ def test_splice_is_bit_identical_outside_and_equal_power_inside():
     assert r.frames(25) == (int((SR - 2400) * 25 // SR), 50)
 
 
+def test_crossfade_between_takes_playing_the_same_notes_does_not_swell():
+    t = np.arange(SR * 3) / SR
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t)
+    old = np.round(np.stack([tone, tone], 1) * 2**23).astype(np.int32) * 256
+    same = np.stack([tone, tone])  # the new take plays the same before the bar line
+    out = splice(old, same, SpliceRange(1.0, 2.0))
+    assert np.abs(out.astype(np.float64) - old).max() / 2**31 < 1e-5  # no +3 dB bump
+    # unrelated signals: equal power, the level holds through the fade
+    noise = np.random.default_rng(1).normal(0, 0.1, size=(2, SR * 3))
+    out = splice(np.zeros_like(old), noise, SpliceRange(1.0, 2.0)).astype(np.float64) / 2**31
+    old2 = np.round(np.random.default_rng(2).normal(0, 0.1, size=(SR * 3, 2)) * 2**23).astype(np.int32) * 256
+    mixed = splice(old2, noise, SpliceRange(1.0, 2.0)).astype(np.float64) / 2**31
+    fade = slice(SR - 2400, SR)
+    assert np.sqrt(np.mean(mixed[fade] ** 2)) == pytest.approx(0.1, rel=0.1)
+    assert np.sqrt(np.mean(out[SR : 2 * SR - 2400] ** 2)) == pytest.approx(0.1, rel=0.05)
+
+
 # --------------------------------------------------------------------------- score makes a session
 
 
@@ -187,7 +204,9 @@ def test_regenerate_one_shot(session_copy):
         assert np.array_equal(old[b:], new[b:]), role
     mix = read_pcm(session_copy / new_files["mix"])
     old_mix = read_pcm(session_copy / old_files["mix"])
-    assert not np.array_equal(mix[a0:b], old_mix[a0:b])  # new music inside
+    diff = (mix[a0:b].astype(np.float64) - old_mix[a0:b]) / 2**31
+    loud = np.sqrt(np.mean((old_mix[a0:b].astype(np.float64) / 2**31) ** 2))
+    assert np.sqrt(np.mean(diff**2)) > 0.1 * loud  # new music inside, heard (not a rounding change)
     stems = sum(read_pcm(session_copy / p).astype(np.float64) for p in new_files["stems"].values())
     err = np.sqrt(np.mean((stems - mix) ** 2)) / np.sqrt(np.mean(mix.astype(np.float64) ** 2))
     assert 20 * np.log10(err) < -40

@@ -65,10 +65,29 @@ def arrange(
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
 
 
+def compose_score(
+    plan: RhythmPlan,
+    features: VideoFeatures,
+    style: str,
+    seed: int = 0,
+    prompt: str = "",
+    bar_seeds: dict[int, int] | None = None,
+) -> Score:
+    """The notes :func:`arrange` would render, without rendering them."""
+    return compose(plan, features, get_style(style), seed, prompt, bar_seeds or None)
+
+
+def notes_between(score: Score, t0: float, t1: float) -> dict[str, list[object]]:
+    """Every part's notes that start in ``[t0, t1)``."""
+    return {
+        part: [n for n in notes if t0 - 1e-6 <= n.start < t1 - 1e-6] for part, notes in score.parts.items()
+    }
+
+
 def bars_in(downs: np.ndarray, t0: float, t1: float, tol: float = 1e-3) -> list[int]:
     """The bars (numbers from 0; bar b spans ``downs[b]..downs[b+1]``) that
     overlap ``[t0, t1)`` by more than ``tol`` seconds."""
     return [b for b in range(len(downs) - 1) if downs[b + 1] > t0 + tol and downs[b] < t1 - tol]
 
 
-__all__ = ["STYLES", "Stems", "arrange", "bars_in"]
+__all__ = ["STYLES", "Stems", "arrange", "bars_in", "compose_score", "notes_between"]

@@ -3,7 +3,9 @@
 Every bar is written by its own random generator, seeded from the take's
 seed and the bar's number, so a bar depends only on (seed, bar, plan,
 picture): regenerating a range of bars with a new seed leaves every other
-bar note for note as it was. Times come straight from the plan's grid, so
+bar note for note as it was. A bar's generator picks its chord's inversion,
+now and then a diatonic substitute for the chord, the bass figure of calm
+bars, fills, extra kicks and the lead's notes, so a new seed is heard. Times come straight from the plan's grid, so
 every note sits on a beat or subdivision and every cut on the grid is heard.
 
 Following the picture:
@@ -35,6 +37,9 @@ KICK, SNARE, HAT, OPEN_HAT, CRASH, TOM_HI, TOM_LO = 36, 38, 42, 46, 49, 50, 45
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 TONICS = (0, 2, 3, 5, 7, 9)  # C, D, Eb, F, G, A
+#: Diatonic substitutes (shared tones) a bar may play instead of its chord.
+SUBSTITUTES = {1: (6, 3), 2: (4,), 3: (1,), 4: (2, 6), 5: (3,), 6: (4, 1), 7: (5,)}
+SUBSTITUTE_P = 0.3
 
 
 @dataclass(frozen=True)
@@ -152,8 +157,21 @@ def compose(
         bar_in_sec = bar - (sec.start_bar if sec else 0)
         last_bar = bar == n_bars - 1
         degree = 1 if last_bar else prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
-        chord = _chord(degree, scale, tonic, style.sevenths and not last_bar)
         rng = np.random.default_rng([(bar_seeds or {}).get(bar, seed), bar])
+        # the bar's own choices, always drawn in this order: a diatonic substitute
+        # for the chord now and then (never on a section's first bar or the last),
+        # the inversion of pad and harmony, and the bass figure of calm bars
+        substitute, sub_pick, inversion, bass_figure = (
+            rng.random(),
+            rng.random(),
+            rng.integers(3),
+            rng.random(),
+        )
+        if substitute < SUBSTITUTE_P and bar_in_sec > 0 and not last_bar:
+            options = SUBSTITUTES[degree]
+            degree = options[int(sub_pick * len(options))]
+        chord = _chord(degree, scale, tonic, style.sevenths and not last_bar)
+        voicing_shift = (0, 4, -3)[int(inversion)]
 
         bar_beats = beats[(beats >= t0 - 1e-6) & (beats < t1 - 1e-6)]
         bar_grid = grid[(grid >= t0 - 1e-6) & (grid < t1 - 1e-6)]
@@ -167,15 +185,14 @@ def compose(
 
         # pad: the chord held through the bar (and the ring-out on the last bar)
         end = t1 + (plan.ring_out_s if last_bar else 0.0)
-        for p in _voicing(chord, 55):
+        for p in _voicing(chord, 55 + voicing_shift):
             score.add("pad", t0, end, p, 40 + 30 * level)
 
         # bass: root on the downbeat and mid-bar, busier when intense; a hit on cut downbeats
         root = 36 + ((chord[0] - 36) % 12)
         hit = round(t0, 4) in cut_down
-        bass_steps = (
-            [0, steps_per_bar // 2] if level < 0.6 else list(range(0, steps_per_bar, max(1, sub // 2)))
-        )
+        calm_figure = [0, steps_per_bar // 2] if bass_figure < 0.5 else [0, steps_per_bar - sub]
+        bass_steps = calm_figure if level < 0.6 else list(range(0, steps_per_bar, max(1, sub // 2)))
         for k in bass_steps:
             if k < len(bar_grid):
                 s0 = bar_grid[k]
@@ -192,7 +209,7 @@ def compose(
         # harmony: comping by style, an octave-ish higher in every other section (B sections lift)
         b_section = sec_i % 2 == 1
         lift = 7 if b_section else 0
-        voiced = _voicing(chord, 60 + lift)
+        voiced = _voicing(chord, 60 + lift + voicing_shift)
         h_prog = style.harmony_b if b_section else -1  # B sections change instruments too
         l_prog = style.lead_b if b_section else -1
         if rhythm == "block" or last_bar:
