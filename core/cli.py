@@ -335,6 +335,11 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
             console.warn(note)
         print(f"take {args.use} now plays under shot {args.shot}", file=console.out)
     rows = list_takes(args.out)
+    if args.plot:
+        from .analysis.plot import plot_takes
+
+        plot_takes(Session.load(args.out), args.plot)
+        console.note(f"wrote {args.plot}")
     if args.json is not None:
         _emit_json(rows, args.json, console)
         return 0
@@ -503,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use", type=int, metavar="TAKE", help="the take to play under --shot")
     p.add_argument("--shot", type=int, metavar="N", help="the shot (index from analyze)")
     p.add_argument("--json", metavar="FILE|-", help="write the takes as JSON ('-' = stdout)")
+    p.add_argument(
+        "--plot", metavar="FILE.png", help="draw the shots, which take plays where, and the music's level"
+    )
     p.add_argument(
         "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
     )

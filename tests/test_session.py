@@ -271,6 +271,20 @@ def test_bad_session_commands_are_clear(session_copy, tmp_path, cut):
     assert code == 0 and "timeline version 1" in out
 
 
+def test_takes_json_and_plot(session_copy, tmp_path):
+    regenerate(session_copy, 5, seed=3)
+    code, out, err = run("takes", str(session_copy), "--json", "-", "--plot", str(tmp_path / "t.png"))
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [(r["id"], r["kind"], r.get("shot")) for r in rows] == [(1, "score", None), (2, "regenerate", 5)]
+    f0, f1 = rows[1]["range_frames"]
+    assert rows[0]["used"] == [[0, f0], [f1, None]] and rows[1]["used"] == [[f0, f1]]
+    import matplotlib.image
+
+    img = matplotlib.image.imread(tmp_path / "t.png")
+    assert img.shape[0] > 400 and img.shape[1] > 1000
+
+
 def test_a_changed_input_is_refused(cut, tmp_path):
     own = tmp_path / "cut.otio"
     shutil.copy(cut, own)

@@ -135,3 +135,91 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None) -> Pa
         return fsutil.write_with(dest, write)
     finally:
         plt.close(fig)
+
+
+def plot_takes(session: Any, dest: str | os.PathLike[str]) -> Path:
+    """Draw a session: its shots, which take plays where, and the loudness of
+    the music as the timeline plays it (each piece from its own take), with
+    every take's regenerated range, into the PNG ``dest``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import soundfile
+
+    data = session.data
+    rate = float(data["timeline"]["rate"])
+    duration = data["timeline"]["duration_frames"] / rate
+    takes = {t["id"]: t for t in data["takes"]}
+    palette = plt.get_cmap("tab10")
+
+    def colour(take_id: int) -> Any:
+        return palette((take_id - 1) % 10)
+
+    fig, (ax_shots, ax_takes, ax_level) = plt.subplots(
+        3, 1, figsize=(12, 5.2), sharex=True, gridspec_kw={"height_ratios": [0.8, 1.6, 3]}
+    )
+    for s in data["timeline"]["shots"]:
+        t0, t1 = s["start_frame"] / rate, s["end_frame"] / rate
+        ax_shots.axvspan(t0, t1, color=STYLE_COLOURS.get(s.get("style", ""), "#999999"), alpha=0.85, lw=0)
+        ax_shots.axvline(t0, color="white", lw=1)
+        ax_shots.text(
+            (t0 + t1) / 2, 0.5, str(s["index"]), ha="center", va="center", color="white", fontsize=8
+        )
+    ax_shots.set_yticks([])
+    ax_shots.set_ylabel("shots", rotation=0, ha="right", va="center")
+
+    # upper lane: the selection; lower lanes: every regenerated take's range
+    regen = [t for t in data["takes"] if t.get("range_s")]
+    lanes = {t["id"]: i + 1 for i, t in enumerate(regen)}
+    for seg in data["selection"]:
+        t0 = seg["start_frame"] / rate
+        t1 = seg["end_frame"] / rate if seg["end_frame"] is not None else duration
+        ax_takes.barh(0, t1 - t0, left=t0, height=0.8, color=colour(seg["take"]), edgecolor="white")
+        ax_takes.text(
+            (t0 + t1) / 2, 0, f"take {seg['take']}", ha="center", va="center", color="white", fontsize=8
+        )
+    for t in regen:
+        a, b = t["range_s"]
+        b = duration if b is None else b
+        y = lanes[t["id"]]
+        ax_takes.barh(y, b - a, left=a, height=0.6, color=colour(t["id"]), alpha=0.5)
+        ax_takes.barh(y, t.get("fade_s", 0.05), left=a - t.get("fade_s", 0.05), height=0.6, color="black")
+        ax_takes.text(
+            b, y, f" take {t['id']}: shot {t['shot']}, seed {t.get('new_seed')}", va="center", fontsize=7
+        )
+    ax_takes.set_yticks(range(len(lanes) + 1), ["plays"] + [f"take {i}" for i in lanes])
+    ax_takes.invert_yaxis()
+
+    hop = 2400  # 50 ms at 48 kHz
+    for seg in data["selection"]:
+        t = takes[seg["take"]]
+        path = session.out / t["files"]["mix"]
+        info = soundfile.info(str(path))
+        f0 = int(seg["start_frame"] / rate * info.samplerate)
+        f1 = info.frames if seg["end_frame"] is None else int(seg["end_frame"] / rate * info.samplerate)
+        y, _ = soundfile.read(str(path), start=f0, stop=f1, always_2d=True)
+        mono = y.mean(axis=1)
+        n = len(mono) // hop
+        if n == 0:
+            continue
+        rms = np.sqrt(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1))
+        times = (f0 + (np.arange(n) + 0.5) * hop) / info.samplerate
+        ax_level.plot(times, 20 * np.log10(rms + 1e-6), color=colour(seg["take"]), lw=1)
+    ax_level.axvline(duration, color="black", lw=0.8, ls="--")
+    ax_level.set_ylabel("music level (dBFS)")
+    ax_level.set_xlabel("seconds from the first frame")
+    ax_level.set_ylim(bottom=-60)
+    version = data["timelines"][-1]["version"]
+    fig.suptitle(
+        f"{Path(data['input']['path']).name}: {len(takes)} takes, timeline version {version}", fontsize=10
+    )
+    fig.tight_layout()
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, dpi=110, format="png")
+
+    try:
+        return fsutil.write_with(dest, write)
+    finally:
+        plt.close(fig)
