@@ -619,7 +619,14 @@ def use(
             check_identity(rec_in["path"], rec_in["identity"])
         check(cancel)
         feats = _features(rec_in["path"], _from_record(base["options"]), progress, cancel)
-        session.data["selection"] = set_range(session.data["selection"], f0, f1, take_id)
+        selection = set_range(session.data["selection"], f0, f1, take_id)
+        if selection == session.data["selection"]:
+            return Session(
+                out,
+                session.data,
+                warnings=(f"take {take_id} plays under shot {shot} already; nothing changed.",),
+            )
+        session.data["selection"] = selection
         undo = _Undo()
         try:
             tl = _commit(session, feats.timeline, undo)

@@ -233,6 +233,9 @@ def test_regenerate_one_shot(session_copy):
     assert pieces(track) == [(0, duration, 1)]
     rows = list_takes(session_copy)
     assert [(r["id"], r["used"]) for r in rows] == [(1, [[0, None]]), (2, [])]
+    again = use(session_copy, 1, shot)  # already so: no new version
+    assert again.made is None and "already" in again.warnings[0]
+    assert not (session_copy / "timeline-v4.otio").exists()
     # and back to take 2 through the command line
     code, _, err = run("takes", str(session_copy), "--use", "2", "--shot", "4")
     assert code == 0, err
