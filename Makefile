@@ -12,9 +12,10 @@ $(VENV)/.installed: pyproject.toml install/setup.sh
 	bash install/setup.sh "$(PYTHON)" "$(VENV)"
 	touch $@
 
-# plus the test tools and the optional CLIP stack (torch CPU, transformers) the tests cover
-$(VENV)/.installed-test: pyproject.toml install/setup.sh
-	bash install/setup.sh "$(PYTHON)" "$(VENV)" "dev,clip"
+# plus the test tools and the optional stacks the tests cover: CLIP (torch CPU,
+# transformers) and the MusicGen backend (audiocraft, install/neural.sh)
+$(VENV)/.installed-test: pyproject.toml install/setup.sh install/neural.sh
+	bash install/setup.sh "$(PYTHON)" "$(VENV)" "dev,clip,neural"
 	touch $@
 
 setup: $(VENV)/.installed-test

@@ -27,4 +27,7 @@ else
 fi
 # the SoundFont renderer, without pyaudio (playback only; it needs system headers to build)
 "$VENV/bin/python" -m pip install --quiet --no-deps "tinysoundfont>=0.3"
+case ",$EXTRAS," in
+    *,neural,*) bash "$(dirname "$0")/neural.sh" "$VENV" ;;
+esac
 echo "VidMusician installed in $VENV ($("$VENV/bin/vidmusician" --version))"
