@@ -332,11 +332,11 @@ def for_model(
     lm: Any, base: str, feature: str = "descriptors", video_dim: int = 16, **kw: Any
 ) -> VidMusicianAdapters:
     """New (untrained) modules sized for ``lm``."""
-    t5 = musicgen_t5(lm)
+    t5: Any = musicgen_t5(lm)
     dim = int(lm.dim)
     layers = len(lm.transformer.layers)
     heads = int(lm.transformer.layers[0].self_attn.num_heads)
-    t5_dim = int(getattr(t5, "config").d_model) if t5 is not None else max(32, dim)
+    t5_dim = int(t5.config.d_model) if t5 is not None else max(32, dim)
     config = AdapterConfig(
         base=base,
         dim=dim,
