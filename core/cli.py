@@ -276,6 +276,8 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
         stem_tracks=args.stem_tracks,
         markers=s["markers"],
         backend=s["backend"],
+        model=s["model"],
+        adapters=s["adapters"],
         rate=s["rate"],
         scene_detector=s["scene_detector"],
         scene_threshold=s["scene_threshold"],
@@ -299,11 +301,14 @@ def _done(session: Any, console: Console) -> None:
         m = t["metrics"]
         under = f" under shot {t['shot']}" if t.get("shot") is not None else ""
         seed = t.get("new_seed", t["seed"])
+        what = f"{t['style']} in {t['key']}" if t["key"] else f"{t['style']} ({t.get('model')})"
+        written = ["mix.wav"] + (["stems/"] if t["files"]["stems"] else [])
+        written += (["music.mid"] if t["files"].get("midi") else []) + ["report.json"]
         print(
-            f"take {t['id']}{under}: {t['style']} in {t['key']}, {t['bpm'][0]:.0f}-{t['bpm'][1]:.0f} BPM, "
+            f"take {t['id']}{under}: {what}, {t['bpm'][0]:.0f}-{t['bpm'][1]:.0f} BPM, "
             f"seed {seed}: cut_beat_hit {m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']}), "
             f"tempo heard {m['tempo_bpm']} BPM\n"
-            f"wrote {session.out / t['folder']}: mix.wav, stems/, music.mid, report.json",
+            f"wrote {session.out / t['folder']}: {', '.join(written)}",
             file=console.out,
         )
     print(

@@ -24,6 +24,7 @@ from .analyze import analyze
 from .errors import InputError, OptionError, OutputError
 from .model import Timeline, VideoFeatures
 from .options import BY_NAME
+from .planning import plan_json
 from .progress import CancelToken, ProgressFn, check, report, scaled
 from .rhythm import RhythmPlan
 from .session import (
@@ -56,6 +57,8 @@ class ScoreOptions:
     stem_tracks: bool = False
     markers: str = "none"
     backend: str = "arranger"
+    model: str | None = None
+    adapters: str | None = None
     rate: float | None = None
     scene_detector: str = "adaptive"
     scene_threshold: float | None = None
@@ -71,8 +74,32 @@ class ScoreOptions:
             get_style(self.style)
         BY_NAME["backend"].check(self.backend)
         BY_NAME["markers"].check(self.markers)
+        if self.backend == "musicgen" and not self.model:
+            raise OptionError(
+                "--backend musicgen needs --model NAME_OR_PATH: a MusicGen checkpoint folder, a Hugging Face "
+                "name already in your cache (facebook/musicgen-small), or 'debug' (a tiny random model)."
+            )
+        if self.backend != "musicgen" and (self.model or self.adapters):
+            raise OptionError("--model and --adapters are for --backend musicgen.")
         if self.fmt not in FORMATS:
             raise OptionError(f"--format {self.fmt}: choose one of {', '.join(FORMATS)}.")
+
+
+@dataclass(frozen=True)
+class Music:
+    """What a backend made for a take: ``mix`` and ``stems`` (2, n) float32 at
+    48 kHz from the first frame, the MIDI (arranger), the key it is in (when
+    known) and the plan the music follows (the arranger's is the score's
+    plan; MusicGen's is the one its music was fitted to)."""
+
+    mix: np.ndarray
+    stems: dict[str, np.ndarray]
+    midi: Any
+    key: str
+    plan: RhythmPlan | None
+    model: str | None = None
+    text: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def prompt_style(prompt: str | None) -> str | None:
@@ -130,9 +157,8 @@ def _write_take(
     folder: Path,
     final: Path,
     feats: VideoFeatures,
-    plan: RhythmPlan,
-    style: str,
-    music: Any,
+    plan_data: dict[str, Any],
+    music: Music,
     record: dict[str, Any],
     write_plan: bool,
     pcm: dict[str, np.ndarray] | None = None,
@@ -141,7 +167,6 @@ def _write_take(
 
     ``pcm`` (role -> int32 samples, already spliced) replaces the rendered audio.
     """
-    from .planning import plan_json
     from .results import measure, write_music
     from .splice import write_pcm
 
@@ -154,21 +179,22 @@ def _write_take(
             rel = "mix.wav" if role == "mix" else f"stems/{role}.wav"
             write_pcm(folder / rel, data)
             files["mix" if role == "mix" else f"stem:{role}"] = str(final / rel)
-        fsutil.write_with(folder / "music.mid", lambda tmp: music.midi.write(str(tmp)))
-        files["midi"] = str(final / "music.mid")
+        if music.midi is not None:
+            fsutil.write_with(folder / "music.mid", lambda tmp: music.midi.write(str(tmp)))
+            files["midi"] = str(final / "music.mid")
         mix = pcm["mix"].T.astype(np.float32) / float(1 << 31)
     if write_plan:
-        fsutil.write_text(folder / "plan.json", json.dumps(plan_json(plan, style), indent=2) + "\n")
+        fsutil.write_text(folder / "plan.json", json.dumps(plan_data, indent=2) + "\n")
     metrics = measure(feats, mix)
     rel = os.path.relpath(final, record["session"])
     take_files = {
         "mix": _rel(files["mix"], record["session"]),
         "stems": {k[5:]: _rel(v, record["session"]) for k, v in files.items() if k.startswith("stem:")},
-        "midi": _rel(files["midi"], record["session"]),
+        "midi": _rel(files["midi"], record["session"]) if "midi" in files else None,
         "report": _rel(str(final / "report.json"), record["session"]),
     }
     take = {k: v for k, v in record.items() if k != "session"}
-    bpm = [round(float(plan.bpm.min()), 2), round(float(plan.bpm.max()), 2)]
+    bpm = [round(float(min(plan_data["bpm"])), 2), round(float(max(plan_data["bpm"])), 2)]
     take.update({"folder": rel, "bpm": bpm, "files": take_files, "metrics": metrics})
     rep = {**take, "version": __version__}
     fsutil.write_text(folder / "report.json", json.dumps(rep, indent=2) + "\n")
@@ -229,10 +255,20 @@ def _generate(
     style: str,
     o: ScoreOptions,
     bar_seeds: dict[int, int] | None = None,
-) -> Any:
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Music:
+    if o.backend == "musicgen":
+        from .neural.backend import score_music
+
+        n = score_music(
+            feats, plan, style, o.prompt, str(o.model), o.adapters, o.seed, o.meter, progress, cancel
+        )
+        return Music(n.mix, {}, None, "", n.plan, n.model, n.prompt, n.warnings)
     from .arranger import arrange
 
-    return arrange(plan, feats, style, o.seed, o.prompt, o.soundfont, bar_seeds=bar_seeds)
+    a = arrange(plan, feats, style, o.seed, o.prompt, o.soundfont, bar_seeds=bar_seeds)
+    return Music(a.mix, a.stems, a.midi, f"{a.score.key} {a.score.mode}", plan)
 
 
 def _take_record(
@@ -241,13 +277,16 @@ def _take_record(
     kind: str,
     o: ScoreOptions,
     style: str,
-    music: Any,
+    music: Music,
     plan_rel: str,
     bar_seeds: dict[int, int] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     from .arranger.render import default_soundfont
 
+    neural = (
+        {"model": music.model, "adapters": o.adapters, "text": music.text} if o.backend == "musicgen" else {}
+    )
     return {
         "session": str(session_dir),
         "id": take_id,
@@ -255,15 +294,16 @@ def _take_record(
         "created": now(),
         "backend": o.backend,
         "model": None,
-        "soundfont": Path(o.soundfont or default_soundfont()).name,
+        "soundfont": Path(o.soundfont or default_soundfont()).name if o.backend == "arranger" else None,
         "style": style,
-        "key": f"{music.score.key} {music.score.mode}",
+        "key": music.key,
         "seed": o.seed,
         "bar_seeds": {str(k): v for k, v in sorted((bar_seeds or {}).items())},
         "prompt": o.prompt,
         "options": _options(o),
         "plan": plan_rel,
         "version": __version__,
+        **neural,
         **extra,
     }
 
@@ -334,14 +374,15 @@ def score(
         identity = file_identity(src) if src.is_file() else {}
         feats = _features(str(src), opts, scaled(progress, 0.0, 0.6), cancel)
         p, style = _plan(feats, opts)
-        report(progress, 0.65, "arranging")
+        report(progress, 0.65, "generating")
         check(cancel)
-        music = _generate(p, feats, style, opts)
+        music = _generate(p, feats, style, opts, None, scaled(progress, 0.65, 0.85), cancel)
+        p = music.plan or p
         check(cancel)
         report(progress, 0.85, "writing")
         final = out.resolve()
         record = _take_record(final, 1, "score", opts, style, music, "plan.json")
-        take = _write_take(folder, final, feats, p, style, music, record, write_plan=True)
+        take = _write_take(folder, final, feats, plan_json(p, style), music, record, write_plan=True)
         data: dict[str, Any] = {
             "format": "vidmusician-session",
             "version": 1,
@@ -370,6 +411,7 @@ def score(
         tuple(feats.timeline.warnings)
         + tuple(feats.warnings)
         + tuple(p.warnings)
+        + tuple(music.warnings)
         + tuple(data["timelines"][-1]["notes"])
     )
     return Session(out, data, made=1, warnings=warnings)
@@ -431,9 +473,10 @@ def _add_take(
             check_identity(rec_in["path"], rec_in["identity"])
         feats = _features(str(src), opts, scaled(progress, 0.0, 0.6), cancel)
         p, style = _plan(feats, opts)
-        report(progress, 0.65, "arranging")
+        report(progress, 0.65, "generating")
         check(cancel)
-        music = _generate(p, feats, style, opts)
+        music = _generate(p, feats, style, opts, None, scaled(progress, 0.65, 0.85), cancel)
+        p = music.plan or p
         check(cancel)
         report(progress, 0.85, "writing")
         take_id = session.next_take_id()
@@ -443,7 +486,7 @@ def _add_take(
             plan_rel = f"{TAKES_DIR}/take-{take_id:03d}/plan.json"
             record = _take_record(session.out.resolve(), take_id, "score", opts, style, music, plan_rel)
             with folder_cm as folder:
-                take = _write_take(folder, final.resolve(), feats, p, style, music, record, write_plan=True)
+                take = _write_take(folder, final.resolve(), feats, plan_json(p, style), music, record, True)
             session.data["takes"].append(take)
             session.data["selection"] = [{"start_frame": 0, "end_frame": None, "take": take_id}]
             tl = _commit(session, feats.timeline, undo)
@@ -451,7 +494,12 @@ def _add_take(
             undo.undo()
             raise
         report(progress, 1.0, "done")
-    return Session(out, session.data, made=take_id, warnings=tuple(p.warnings) + tuple(tl["notes"]))
+    return Session(
+        out,
+        session.data,
+        made=take_id,
+        warnings=tuple(p.warnings) + tuple(music.warnings) + tuple(tl["notes"]),
+    )
 
 
 # --------------------------------------------------------------------------- regenerate and use
@@ -474,16 +522,23 @@ def shot_range(downbeats_s: np.ndarray, start_s: float, end_s: float) -> SpliceR
 
 def _session_context(
     session: Session, take_id: int, progress: ProgressFn | None, cancel: CancelToken | None
-) -> tuple[VideoFeatures, RhythmPlan, str, ScoreOptions]:
-    """Analysis (from the cache) and plan of a take, checked against what it was made with."""
+) -> tuple[VideoFeatures, dict[str, Any], ScoreOptions]:
+    """Analysis (from the cache) and the stored plan of a take."""
     rec_in = session.data["input"]
     if rec_in.get("identity"):
         check_identity(rec_in["path"], rec_in["identity"])
     take = session.take(take_id)
     o = _from_record(take["options"])
     feats = _features(rec_in["path"], o, progress, cancel)
-    p, style = _plan(feats, o)
     stored = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
+    return feats, stored, o
+
+
+def _replan(
+    feats: VideoFeatures, o: ScoreOptions, stored: dict[str, Any], take_id: int, session: Session
+) -> tuple[RhythmPlan, str]:
+    """The plan a take was made on, made again and checked against the stored one."""
+    p, style = _plan(feats, o)
     if len(stored["downbeats_s"]) != len(p.downbeats_s) or not np.allclose(
         stored["downbeats_s"], p.downbeats_s, atol=1e-5
     ):
@@ -492,7 +547,43 @@ def _session_context(
             "(the media changed, or another VidMusician version plans differently). "
             "Score the cut into a new folder."
         )
-    return feats, p, style, o
+    return p, style
+
+
+def _new_bar_seeds(
+    p: RhythmPlan,
+    feats: VideoFeatures,
+    style: str,
+    o: ScoreOptions,
+    base: dict[str, Any],
+    rng: SpliceRange,
+    shot: int,
+    seed: int | None,
+    pick: np.random.Generator,
+    new_seed: int,
+) -> tuple[dict[int, int], int, list[str]]:
+    """The arranger's bar seeds for a regeneration: the base take's, with the
+    shot's bars on a new seed that is heard (drawn again while those bars come
+    out note for note as before; an explicit seed that does gets a warning)."""
+    from .arranger import bars_in, compose_score, notes_between
+
+    end = rng.end_s if rng.end_s is not None else p.duration_s + p.ring_out_s
+    bars = bars_in(p.downbeats_s, rng.start_s, end)
+    base_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
+    before = notes_between(compose_score(p, feats, style, o.seed, o.prompt, base_seeds), rng.start_s, end)
+    warnings: list[str] = []
+    for _ in range(32):
+        bar_seeds = {**base_seeds, **{b: new_seed for b in bars}}
+        after = notes_between(compose_score(p, feats, style, o.seed, o.prompt, bar_seeds), rng.start_s, end)
+        if after != before:
+            break
+        if seed is not None:
+            warnings.append(
+                f"seed {seed} writes the same notes under shot {shot} as take {base['id']}; try another --seed."
+            )
+            break
+        new_seed = int(pick.integers(2**31))
+    return bar_seeds, new_seed, warnings
 
 
 def regenerate(
@@ -519,40 +610,47 @@ def regenerate(
             raise OptionError(
                 f"take {base_id} was made by the {base['backend']} backend, which is not installed."
             )
-        feats, p, style, o = _session_context(session, base_id, scaled(progress, 0.0, 0.4), cancel)
+        feats, stored, o = _session_context(session, base_id, scaled(progress, 0.0, 0.4), cancel)
         s = feats.timeline.shots[shot]
-        rng = shot_range(p.downbeats_s, s.start_s, s.end_s)
+        rng = shot_range(np.asarray(stored["downbeats_s"]), s.start_s, s.end_s)
         take_id = session.next_take_id()
-        from .arranger import bars_in, compose_score, notes_between
-
-        end = rng.end_s if rng.end_s is not None else p.duration_s + p.ring_out_s
-        bars = bars_in(p.downbeats_s, rng.start_s, end)
-        base_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
-        before = notes_between(compose_score(p, feats, style, o.seed, o.prompt, base_seeds), rng.start_s, end)
         pick = np.random.default_rng([base["seed"], shot, take_id])
         new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
         warnings: list[str] = []
-        for _ in range(32):  # a new seed must be heard: draw again while the bars come out the same
-            bar_seeds = {**base_seeds, **{b: new_seed for b in bars}}
-            now_ = notes_between(
-                compose_score(p, feats, style, o.seed, o.prompt, bar_seeds), rng.start_s, end
-            )
-            if now_ != before:
-                break
-            if seed is not None:
-                warnings.append(
-                    f"seed {seed} writes the same notes under shot {shot} as take {base_id}; try another --seed."
-                )
-                break
-            new_seed = int(pick.integers(2**31))
-        report(progress, 0.45, "arranging")
-        check(cancel)
-        music = _generate(p, feats, style, o, bar_seeds)
-        check(cancel)
-        report(progress, 0.8, "splicing")
         old = {"mix": read_pcm(session.out / base["files"]["mix"])}
         old.update({k: read_pcm(session.out / v) for k, v in base["files"]["stems"].items()})
-        gain = matching_gain(old["mix"], music.mix, rng)
+        bar_seeds: dict[int, int] = {}
+        if base["backend"] == "musicgen":
+            from .neural.backend import regenerate_range
+
+            report(progress, 0.45, "generating")
+            check(cancel)
+            base_mix = old["mix"].T.astype(np.float32) / float(1 << 31)
+            new_mix = regenerate_range(
+                feats,
+                base_mix,
+                rng.start_s,
+                rng.end_s,
+                base.get("text") or "",
+                base["model"],
+                base.get("adapters"),
+                new_seed,
+                scaled(progress, 0.45, 0.8),
+                cancel,
+            )
+            music = Music(new_mix, {}, None, base["key"], None, base["model"], base.get("text"))
+            gain = 1.0
+        else:
+            p, style = _replan(feats, o, stored, base_id, session)
+            bar_seeds, new_seed, warnings = _new_bar_seeds(
+                p, feats, style, o, base, rng, shot, seed, pick, new_seed
+            )
+            report(progress, 0.45, "arranging")
+            check(cancel)
+            music = _generate(p, feats, style, o, bar_seeds)
+            gain = matching_gain(old["mix"], music.mix, rng)
+        check(cancel)
+        report(progress, 0.8, "splicing")
         new = {"mix": music.mix, **music.stems}
         pcm = {role: splice(old[role], new[role], rng, gain) for role in old}
         f0, f1 = rng.frames(feats.timeline.rate)
@@ -564,7 +662,7 @@ def regenerate(
                 take_id,
                 "regenerate",
                 o,
-                style,
+                base["style"],
                 music,
                 base["plan"],
                 bar_seeds,
@@ -577,7 +675,7 @@ def regenerate(
                 gain=round(gain, 6),
             )
             with folder_cm as folder:
-                take = _write_take(folder, final.resolve(), feats, p, style, music, record, False, pcm)
+                take = _write_take(folder, final.resolve(), feats, stored, music, record, False, pcm)
             session.data["takes"].append(take)
             session.data["selection"] = set_range(session.data["selection"], f0, f1, take_id)
             tl = _commit(session, feats.timeline, undo)

@@ -134,3 +134,97 @@ def test_bad_adapter_files_and_models_are_clear_errors(tmp_path):
     (tmp_path / "compression_state_dict.bin").write_bytes(b"garbage")
     with pytest.raises(OptionError, match="cannot load MusicGen from"):
         load(str(tmp_path))
+
+
+# --------------------------------------------------------------------------- conditioning (numpy)
+
+
+def test_change_curve_known_answers():
+    import numpy as np
+
+    from vidmusician.core.neural.conditioning import change_curve
+
+    p = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])
+    d = change_curve(p)
+    # d_0 = 1; same direction 0; a right angle 1; still frames count as unchanged
+    assert d.tolist() == pytest.approx([1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    assert change_curve(np.array([[1.0, 0.0], [-1.0, 0.0]]))[1] == pytest.approx(2.0)  # reversal
+
+
+def test_rhythm_curve_puts_cuts_at_their_steps_and_semantics_follow_the_shots(tmp_path):
+    import numpy as np
+
+    from vidmusician.core import demo
+    from vidmusician.core.analyze import analyze
+    from vidmusician.core.neural.conditioning import DESCRIPTOR_DIM, rhythm, semantic
+    from vidmusician.core.rhythm import hard_cut_times
+
+    feats = analyze(demo.make_demo_cut(tmp_path)["otio"])
+    r = rhythm(feats, 50.0, feats.timeline.duration_s)
+    assert r.shape == (int(np.ceil(feats.timeline.duration_s * 50)), 2)
+    cuts = hard_cut_times(feats.anchors)
+    assert sorted(np.flatnonzero(r[:, 1]).tolist()) == sorted({int(round(t * 50)) for t in cuts})
+    assert r[0, 0] == 1.0 and np.all((r[:, 0] >= 0) & (r[:, 0] <= 2))
+    sem, kind = semantic(feats)
+    assert kind == "descriptors" and sem.shape == (int(np.ceil(feats.timeline.duration_s)), DESCRIPTOR_DIM)
+    for s in feats.timeline.shots:  # every second carries the vector of the shot under it
+        sec = int(s.start_s + 0.5) if s.end_s - s.start_s >= 1 else None
+        if sec is not None and s.start_s <= sec + 0.5 < s.end_s:
+            assert np.array_equal(sem[sec], sem[int(np.floor(s.start_s + 0.5))])
+
+
+# --------------------------------------------------------------------------- the backend in a session
+
+
+def test_score_with_musicgen_debug_writes_a_complete_session_and_regenerates_a_shot(tmp_path):
+    import json
+
+    import numpy as np
+    import opentimelineio as otio
+    import soundfile
+
+    from vidmusician.core import demo
+    from vidmusician.core.session import Session
+    from vidmusician.core.splice import read_pcm
+
+    from .test_cli import run
+
+    cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
+    out = tmp_path / "out"
+    code, stdout, err = run(
+        "score", str(cut), "-o", str(out), "--backend", "musicgen", "--model", "debug", "-q"
+    )
+    assert code == 0, err
+    s = Session.load(out)
+    t = s.take(1)
+    assert (
+        t["backend"] == "musicgen"
+        and t["model"] == "debug"
+        and t["text"].startswith(t["style"].replace("-", " "))
+    )
+    info = soundfile.info(str(out / "mix.wav"))
+    plan = json.loads((out / "plan.json").read_text())
+    assert info.samplerate == 48000 and info.subtype == "PCM_24"
+    assert info.frames == round((plan["duration_s"] + plan["ring_out_s"]) * 48000)
+    mix, _ = soundfile.read(str(out / "mix.wav"))
+    assert np.abs(mix).max() <= 10 ** (-1 / 20) and np.sqrt(np.mean(mix**2)) > 1e-3
+    back = otio.adapters.read_from_file(str(out / "timeline.otio"))
+    assert any(tr.name == "VidMusician Mix" for tr in back.audio_tracks())
+
+    code, _, err = run("regenerate", str(out), "--shot", "4", "--seed", "5", "-q")
+    assert code == 0, err
+    s = Session.load(out)
+    t2 = s.take(2)
+    assert t2["parent"] == 1 and t2["backend"] == "musicgen"
+    a0 = int(round(t2["range_s"][0] * 48000)) - 2400
+    b = int(round(t2["range_s"][1] * 48000))
+    old, new = read_pcm(out / "mix.wav"), read_pcm(out / t2["files"]["mix"])
+    assert np.array_equal(old[:a0], new[:a0]) and np.array_equal(old[b:], new[b:])
+    assert not np.array_equal(old[a0:b], new[a0:b])
+
+
+def test_musicgen_needs_a_model(tmp_path):
+    from .test_cli import run
+
+    code, _, err = run("score", "x.otio", "-o", str(tmp_path / "o"), "--backend", "musicgen")
+    assert code == 2 and "--model" in err
