@@ -191,9 +191,7 @@ def test_score_with_musicgen_debug_writes_a_complete_session_and_regenerates_a_s
 
     cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
     out = tmp_path / "out"
-    code, stdout, err = run(
-        "score", str(cut), "-o", str(out), "--backend", "musicgen", "--model", "debug", "-q"
-    )
+    code, _, err = run("score", str(cut), "-o", str(out), "--backend", "musicgen", "--model", "debug", "-q")
     assert code == 0, err
     s = Session.load(out)
     t = s.take(1)
