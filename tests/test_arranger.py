@@ -159,3 +159,46 @@ def test_music_energy_follows_motion_that_rises_and_falls():
     m = evaluate(y, [a.time_s for a in anchors], duration, motion)
     assert m.energy_corr >= 0.4
     assert m.cut_beat_hit >= 0.95
+
+
+def test_bus_loudness_is_pyloudnorms(scored):
+    import pyloudnorm
+
+    from vidmusician.core.arranger.render import integrated_loudness
+
+    mix, _ = read(scored.out / "mix.wav")
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((2, 48000 * 7)) * np.linspace(0, 1, 48000 * 7) ** 3  # gates matter
+    for audio in (mix.astype(np.float32), (0.1 * noise).astype(np.float32), mix[:1, : 48000 * 3]):
+        reference = pyloudnorm.Meter(48000).integrated_loudness(audio.T)
+        assert integrated_loudness(audio) == pytest.approx(reference, abs=1e-3)
+    assert integrated_loudness(np.zeros((2, 48000), np.float32)) == -np.inf
+
+
+def test_bus_limiter_only_where_needed_is_the_whole_signals_limiter():
+    """The bus evaluates the true peak and filters the limiter's gain only
+    around the samples that need it: the result must be the dense one."""
+    import importlib
+
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    r = importlib.import_module("vidmusician.core.arranger.render")  # the module, not arrange's function
+
+    rng = np.random.default_rng(3)
+    n = 48000 * 12
+    mix = (rng.standard_normal((2, n)) * 0.05).astype(np.float32)
+    spikes = [0, 2, 1500, 2600, 40000, 40900, n - 1, n - 700, *rng.integers(0, n, 200)]
+    for p in spikes:  # lone peaks, peaks closer than the limiter's reach, peaks at both ends
+        mix[:, p] += rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.5)
+    mix[:, 200000:230000] *= 6  # a loud stretch: the compressor and long limiting
+    gain, loud = r.bus_gain(mix)
+
+    comp = r.compressor_gain(mix)
+    g0 = 10 ** ((r.TARGET_LUFS - loud) / 20)
+    peak = r._true_peak_envelope(mix * comp[None, :]) * g0
+    need = np.minimum(1.0, 10 ** (r.CEILING_DBTP / 20) * 0.98 / np.maximum(peak, 1e-9))
+    assert need.min() < 0.5
+    need = uniform_filter1d(minimum_filter1d(need, size=4 * 480), size=480)
+    dense = comp * g0 * need
+    assert np.abs(20 * np.log10(gain / dense)).max() < 1e-4
+    assert (r._true_peak_envelope(mix * gain[None, :]) <= 10 ** (r.CEILING_DBTP / 20)).all()

@@ -15,7 +15,7 @@ import numpy as np
 from ..model import VideoFeatures
 from ..rhythm import RhythmPlan
 from .compose import Score, compose
-from .render import SR, render, to_midi
+from .render import SR, mix_of, render, to_midi
 from .styles import STYLES, get_style
 
 
@@ -61,7 +61,7 @@ def arrange(
             seeds[b] = int(new_seed if new_seed is not None else seed + 1)
     score = compose(plan, features, st, seed, prompt, seeds or None)
     stems = render(score, st, plan.duration_s + plan.ring_out_s, soundfont)
-    mix = np.sum(list(stems.values()), axis=0).astype(np.float32)
+    mix = mix_of(stems)  # the stems added in order, without stacking them
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
 
 
