@@ -98,14 +98,58 @@ def checks() -> list[Check]:
     rows.append(_present("pedalboard (effects, fit)", "pedalboard", "pedalboard"))
     rows.append(_present("tinysoundfont (arranger)", "tinysoundfont", "tinysoundfont"))
     rows.append(Check("backend: arranger", "ok", "embedded (General MIDI SoundFont from pretty_midi)"))
-    torch = _optional("torch", "torch", "torch", "the neural backend; not in this version yet")
-    audiocraft = _optional(
-        "audiocraft", "audiocraft", "audiocraft", "the neural backend; not in this version yet"
-    )
-    rows += [torch, audiocraft]
+    rows += _neural()
     rows.append(_clip())
     rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
     rows.append(_gpu())
+    return rows
+
+
+def _neural() -> list[Check]:
+    """torch and its device, audiocraft, checkpoints in the local caches, adapter sets."""
+    import os
+
+    from .neural import status
+    from .timeline import cache_dir
+
+    rows = []
+    try:
+        td = status.torch_device()
+    except Exception as e:  # a broken torch install
+        td = None
+        rows.append(Check("torch", "error", f"cannot import torch: {e}"))
+    else:
+        if td is None:
+            rows.append(Check("torch", "missing", "not installed (the MusicGen backend): make setup"))
+        else:
+            rows.append(Check("torch", "ok", f"{td[0]}, device {td[1]}"))
+    ok, detail = status.audiocraft_imports()
+    if ok:
+        rows.append(
+            Check("backend: musicgen", "ok", f"audiocraft {detail} imports; --model debug works offline")
+        )
+    elif detail == "not installed":
+        rows.append(Check("backend: musicgen", "missing", "audiocraft not installed: install/neural.sh"))
+    else:
+        rows.append(Check("backend: musicgen", "error", f"audiocraft does not import: {detail}"))
+    musicgen, clip = status.cached_models()
+    home = os.environ.get("HF_HOME", "~/.cache/huggingface")
+    rows.append(
+        Check(
+            "MusicGen checkpoints", "ok" if musicgen else "missing", ", ".join(musicgen) or f"none in {home}"
+        )
+    )
+    rows.append(Check("CLIP checkpoints", "ok" if clip else "missing", ", ".join(clip) or f"none in {home}"))
+    where = os.environ.get("VIDMUSICIAN_ADAPTERS") or str(cache_dir() / "adapters")
+    sets = status.adapter_sets(where)
+    rows.append(
+        Check(
+            "VidMusician adapters",
+            "ok" if sets else "missing",
+            "; ".join(f"{p} ({d})" for p, d in sets)
+            or f"none in {where} (--adapters PATH takes what train writes)",
+        )
+    )
     return rows
 
 

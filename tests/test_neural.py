@@ -226,3 +226,35 @@ def test_musicgen_needs_a_model(tmp_path):
 
     code, _, err = run("score", "x.otio", "-o", str(tmp_path / "o"), "--backend", "musicgen")
     assert code == 2 and "--model" in err
+
+
+def test_doctor_finds_cached_checkpoints_and_adapter_sets(tmp_path, mg):
+    from vidmusician.core.neural import status
+
+    for repo, files in (
+        ("facebook/musicgen-small", ("state_dict.bin", "compression_state_dict.bin")),
+        ("openai/clip-vit-base-patch32", ("config.json",)),
+        ("someone/other", ("x.bin",)),
+    ):
+        base = tmp_path / "hub" / ("models--" + repo.replace("/", "--"))
+        (base / "refs").mkdir(parents=True)
+        (base / "refs" / "main").write_text("abc")
+        snap = base / "snapshots" / "abc"
+        snap.mkdir(parents=True)
+        for f in files:
+            blob = base / "blobs" / f"{f}.blob"
+            blob.parent.mkdir(exist_ok=True)
+            blob.write_bytes(b"x")
+            (snap / f).symlink_to(blob)
+    musicgen, clip = status.cached_models(str(tmp_path / "hub"))
+    assert musicgen == ["facebook/musicgen-small"] and clip == ["openai/clip-vit-base-patch32"]
+    for_model(mg.lm, "debug").save(tmp_path / "runs" / "a")
+    (tmp_path / "runs" / "b").mkdir()
+    (tmp_path / "runs" / "b" / "adapters.json").write_text("{")
+    found = status.adapter_sets(tmp_path / "runs")
+    assert [(p.rsplit("/", 1)[-1], d) for p, d in found] == [
+        ("a", "stage 1 on debug, descriptors"),
+        ("b", "unreadable adapters.json"),
+    ]
+    ok, version = status.audiocraft_imports()
+    assert ok and version == "1.3.0"
