@@ -132,8 +132,28 @@ class CrossBlock(nn.Module):
         nn.init.zeros_(self.attn.out_proj.weight)
         nn.init.zeros_(self.attn.out_proj.bias)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        return self.attn(self.norm(x), memory, memory, need_weights=False)[0]
+    def _heads(self, t: torch.Tensor) -> torch.Tensor:
+        b, n, d = t.shape
+        h = self.attn.num_heads
+        return t.view(b, n, h, d // h).transpose(1, 2)
+
+    def kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The memory's keys and values, [B, heads, N, head_dim] each: computed once
+        per conditioning, not at every generated step."""
+        d = memory.shape[-1]
+        w, b = self.attn.in_proj_weight, self.attn.in_proj_bias
+        k = torch.nn.functional.linear(memory, w[d : 2 * d], b[d : 2 * d])
+        v = torch.nn.functional.linear(memory, w[2 * d :], b[2 * d :])
+        return self._heads(k), self._heads(v)
+
+    def forward(self, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Multi-head attention of ``x`` on the memory (as ``nn.MultiheadAttention`` computes it)."""
+        d = x.shape[-1]
+        q = torch.nn.functional.linear(self.norm(x), self.attn.in_proj_weight[:d], self.attn.in_proj_bias[:d])
+        k, v = kv
+        o = torch.nn.functional.scaled_dot_product_attention(self._heads(q), k.to(q.dtype), v.to(q.dtype))
+        o = o.transpose(1, 2).reshape(x.shape)
+        return self.attn.out_proj(o)  # type: ignore[no-any-return]
 
 
 class VidMusicianAdapters(nn.Module):
@@ -165,7 +185,9 @@ class VidMusicianAdapters(nn.Module):
         self.rhythm_blocks = nn.ModuleList(blocks)
         self._handles: list[Any] = []
         self._memory: torch.Tensor | None = None
-        self._rhythm: torch.Tensor | None = None  # [B, S, dim] after rhythm_in
+        self._kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._rhythm: torch.Tensor | None = None  # [B, S, rhythm_dim], the curve itself
+        self._rhythm_maps: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._positions: tuple[int, int] = (0, 0)
 
     @staticmethod
@@ -209,7 +231,21 @@ class VidMusicianAdapters(nn.Module):
         per sequence step from the first step of the generation.
         """
         self._memory = None if video is None else self.semantic_memory(video)
-        self._rhythm = None if rhythm is None else self.rhythm_in(rhythm)
+        memory = self._memory
+        self._kv = (
+            []
+            if memory is None
+            else [block.kv(memory) for block in self.cross if isinstance(block, CrossBlock)]
+        )
+        self._rhythm = rhythm
+        # block i adds W_i (W_in r + b_in) + b_i = (W_i W_in) r + (W_i b_in + b_i): the two
+        # linears are composed once here, so a generated step costs a (dim x rhythm_dim) product
+        self._rhythm_maps = []
+        if rhythm is not None:
+            w_in, b_in = self.rhythm_in.weight, self.rhythm_in.bias
+            for lin in self.rhythm_blocks:
+                assert isinstance(lin, nn.Linear)
+                self._rhythm_maps.append((lin.weight @ w_in, lin.weight @ b_in + lin.bias))
 
     # ---- hooks
 
@@ -261,7 +297,8 @@ class VidMusicianAdapters(nn.Module):
             if r.shape[1] < x.shape[1]:  # past the end of the curve: nothing more to add
                 r = torch.nn.functional.pad(r, (0, 0, 0, x.shape[1] - r.shape[1]))
             n = self._rows(x, r)
-            add = self.rhythm_blocks[i](r).to(x.dtype)
+            a, c = self._rhythm_maps[i]
+            add = torch.nn.functional.linear(r, a, c).to(x.dtype)
             x = torch.cat([x[:n] + add, x[n:]], dim=0)
             return (x, *args[1:]), kwargs
 
@@ -272,7 +309,7 @@ class VidMusicianAdapters(nn.Module):
             if self._memory is None:
                 return None
             n = self._rows(out, self._memory)
-            extra = self.cross[i](out[:n], self._memory.to(out.dtype))
+            extra = self.cross[i](out[:n], self._kv[i])
             return torch.cat([out[:n] + extra, out[n:]], dim=0)
 
         return hook
