@@ -198,7 +198,11 @@ class VidMusicianAdapters(nn.Module):
         for p in t5.parameters():
             p.requires_grad_(False)
         lora = LoraConfig(r=rank, lora_alpha=rank, target_modules=["q", "v"], lora_dropout=0.0)
-        return get_peft_model(t5, lora)  # type: ignore[no-any-return]
+        import warnings
+
+        with warnings.catch_warnings():  # transformers' deprecation notes that peft triggers
+            warnings.simplefilter("ignore", FutureWarning)
+            return get_peft_model(t5, lora)  # type: ignore[no-any-return]
 
     # ---- parameters
 
