@@ -356,7 +356,13 @@ class VidMusicianAdapters(nn.Module):
             tensors = load_file(str(w_path))
         except Exception as e:
             raise InputError(f"--adapters {folder}: not readable ({e}).") from e
-        adapters = cls(config, t5)
+        # "tiny": the T5 is the adapters' own (its weights are in the file); "musicgen": the model's
+        adapters = cls(config, t5 if config.t5 == "musicgen" else None)
+        if config.t5 == "musicgen" and t5 is None:
+            raise InputError(
+                f"--adapters {folder}: they use MusicGen's T5 text encoder, and this model has none "
+                f"(they were trained on {config.base})."
+            )
         own = dict(adapters.named_parameters())
         wrong = [n for n, t in tensors.items() if n not in own or own[n].shape != t.shape]
         if wrong:
