@@ -68,6 +68,11 @@ class AdapterConfig:
         small T5 built from config, for models without one).
     rhythm_dim : int
         Features per step of the rhythm curve.
+    delays : int
+        MusicGen's codebook delays (its number of codebooks): step ``s`` of the
+        delayed pattern holds codebook ``k`` of frame ``s - k``, so every step
+        reads the curve at ``s, s-1, ..., s-delays+1`` and each codebook can
+        find its own frame's change.
     rhythm_blocks : int
         How many blocks (from the first) get the rhythm vector.
     lora_rank : int
@@ -84,6 +89,7 @@ class AdapterConfig:
     t5_dim: int = 32
     t5: str = "tiny"
     rhythm_dim: int = 2
+    delays: int = 1
     rhythm_blocks: int = 0
     lora_rank: int = 8
     stage: int = 1
@@ -175,7 +181,7 @@ class VidMusicianAdapters(nn.Module):
         self.projector = nn.Linear(c.t5_dim, c.dim)
         self.cross = nn.ModuleList(CrossBlock(c.dim, c.num_heads) for _ in range(c.num_layers))
         # rhythm path
-        self.rhythm_in = nn.Linear(c.rhythm_dim, c.dim)
+        self.rhythm_in = nn.Linear(c.rhythm_dim * c.delays, c.dim)
         nn.init.zeros_(self.rhythm_in.weight)
         nn.init.zeros_(self.rhythm_in.bias)
         blocks = [nn.Linear(c.dim, c.dim) for _ in range(c.rhythm_blocks)]
@@ -241,7 +247,7 @@ class VidMusicianAdapters(nn.Module):
             if memory is None
             else [block.kv(memory) for block in self.cross if isinstance(block, CrossBlock)]
         )
-        self._rhythm = rhythm
+        self._rhythm = None if rhythm is None else self._delayed(rhythm)
         # block i adds W_i (W_in r + b_in) + b_i = (W_i W_in) r + (W_i b_in + b_i): the two
         # linears are composed once here, so a generated step costs a (dim x rhythm_dim) product
         self._rhythm_maps = []
@@ -250,6 +256,13 @@ class VidMusicianAdapters(nn.Module):
             for lin in self.rhythm_blocks:
                 assert isinstance(lin, nn.Linear)
                 self._rhythm_maps.append((lin.weight @ w_in, lin.weight @ b_in + lin.bias))
+
+    def _delayed(self, rhythm: torch.Tensor) -> torch.Tensor:
+        """[B, S, rhythm_dim] -> [B, S, rhythm_dim * delays]: the curve at s, s-1, ..."""
+        parts = [rhythm]
+        for k in range(1, self.config.delays):
+            parts.append(torch.nn.functional.pad(rhythm, (0, 0, k, 0))[:, : rhythm.shape[1]])
+        return torch.cat(parts, dim=-1)
 
     # ---- hooks
 
@@ -384,6 +397,7 @@ def for_model(
     layers = len(lm.transformer.layers)
     heads = int(lm.transformer.layers[0].self_attn.num_heads)
     t5_dim = int(t5.config.d_model) if t5 is not None else max(32, dim)
+    kw.setdefault("delays", int(getattr(lm, "n_q", 1)))
     config = AdapterConfig(
         base=base,
         dim=dim,
