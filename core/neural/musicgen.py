@@ -42,9 +42,22 @@ def _offline() -> Iterator[None]:
     keys = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
     old = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: "1" for k in keys})
+    # huggingface_hub reads HF_HUB_OFFLINE once, when it is imported (as
+    # constants.HF_HUB_OFFLINE; transformers asks it through is_offline_mode()),
+    # and audiocraft imports it before this runs: the variable alone left the
+    # Hub reachable (a compression package naming 'facebook/encodec_32khz'
+    # went online, retrying for ~45 s). Flip the flag it actually reads too.
+    hub: Any = None
+    with contextlib.suppress(ImportError):
+        from huggingface_hub import constants as hub
+    was = getattr(hub, "HF_HUB_OFFLINE", None)
+    if hub is not None:
+        hub.HF_HUB_OFFLINE = True
     try:
         yield
     finally:
+        if hub is not None:
+            hub.HF_HUB_OFFLINE = was
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)
