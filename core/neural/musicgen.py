@@ -87,7 +87,8 @@ def _cached(repo: str) -> str:
     raise OptionError(
         f"--model {repo}: not in the local Hugging Face cache ({home}; nothing is downloaded). "
         f"Download it once where you have network access (huggingface-cli download {repo} "
-        f"{LM_FILE} {COMPRESSION_FILE}), or give a folder with those two files."
+        f"{LM_FILE} {COMPRESSION_FILE}; text models also need their T5 encoder, e.g. "
+        "huggingface-cli download t5-base), or give a folder with those two files."
     )
 
 
