@@ -445,3 +445,42 @@ def test_files_scanned_in_parallel_processes_give_the_same_result(tmp_path):
     two = analyze_timeline(tl, AnalysisOptions(workers=2, use_cache=False))
     assert np.allclose(one.motion.values, two.motion.values)
     assert one.shots == two.shots and one.anchors == two.anchors
+
+
+def test_scan_in_a_forked_worker_after_opencv_threads_ran(tmp_path):
+    """The scan runs OpenCV single-threaded; in a process forked from one
+    whose OpenCV thread pool had started, changing the thread count would
+    wait forever, so it must not (the analysis forks its workers)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    video = write_frames(tmp_path / "v.mp4", moving_object(1, 12))
+    code = textwrap.dedent(
+        f"""
+        from concurrent.futures import ProcessPoolExecutor
+        import cv2, numpy as np
+        from vidmusician.core.analysis.scan import scan
+        scan({str(video)!r}, 0.0, 10.0, 25.0)  # the thread count goes to 1 and back
+        cv2.resize(np.zeros((1080, 1920, 3), np.uint8), (960, 540))  # OpenCV's threads start
+        with ProcessPoolExecutor(2) as pool:
+            print(sorted(len(s.t) for s in pool.map(scan, [{str(video)!r}] * 2, [0.0] * 2, [10.0] * 2, [25.0] * 2)))
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so that a hung worker goes with it
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the forked workers hung")
+    assert proc.returncode == 0, stderr
+    assert stdout.strip() == "[12, 12]"

@@ -16,9 +16,11 @@ around them and a cut the detector saw there is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -132,7 +134,7 @@ class _Faces:
         return len(found)
 
 
-def colour_stats(bgr: np.ndarray) -> np.ndarray:
+def colour_stats(bgr: np.ndarray, grey: np.ndarray | None = None) -> np.ndarray:
     """:data:`STAT_NAMES` of one BGR uint8 frame, each in [0, 1] (warmth in [-1, 1]).
 
     brightness  mean luma / 255
@@ -140,23 +142,32 @@ def colour_stats(bgr: np.ndarray) -> np.ndarray:
     saturation  mean HSV saturation / 255
     colourfulness  Hasler & Süsstrunk (2003) M / 110, at most 1 (110 = "extremely colourful")
     warmth      mean (R - B) / 255: red/orange > 0, blue < 0
+
+    ``grey``: the frame's luma when the caller has it. Every mean and
+    standard deviation is one OpenCV call (in double precision) on the whole
+    frame, the opponent channels rg = R - G and 2 yb = (R - B) + (G - B) are
+    exact in int16.
     """
     import cv2
 
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    f = bgr.astype(np.float32)
-    b, g, r = f[..., 0], f[..., 1], f[..., 2]
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    m = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    if grey is None:
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    luma_mean, luma_std = (float(x[0][0]) for x in cv2.meanStdDev(grey))
+    saturation = cv2.mean(cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV))[1]
+    b, g, r = cv2.split(bgr)
+    rb = cv2.subtract(r, b, dtype=cv2.CV_16S)
+    rg_mean, rg_std = (float(x[0][0]) for x in cv2.meanStdDev(cv2.subtract(r, g, dtype=cv2.CV_16S)))
+    yb2_mean, yb2_std = (
+        float(x[0][0]) for x in cv2.meanStdDev(cv2.add(rb, cv2.subtract(g, b, dtype=cv2.CV_16S)))
+    )
+    m = np.hypot(rg_std, yb2_std / 2) + 0.3 * np.hypot(rg_mean, yb2_mean / 2)
     return np.array(
         [
-            grey.mean() / 255.0,
-            min(1.0, grey.std() / 128.0),
-            hsv[..., 1].mean() / 255.0,
+            luma_mean / 255.0,
+            min(1.0, luma_std / 128.0),
+            saturation / 255.0,
             min(1.0, m / 110.0),
-            (r.mean() - b.mean()) / 255.0,
+            cv2.mean(rb)[0] / 255.0,
         ],
         dtype=np.float32,
     )
@@ -171,7 +182,7 @@ class _Flow:
         self.cv2 = cv2
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # type: ignore[attr-defined]
         self.width = width
-        self._grid: tuple | None = None
+        self._grid: tuple | None = None  # ((h, w), design, its pseudo-inverse)
 
     def prepare(self, grey: np.ndarray) -> np.ndarray | None:
         """Brightness-normalised small frame, or None for a flat frame."""
@@ -206,26 +217,72 @@ class _Flow:
             design = np.concatenate(
                 [np.stack([one, zero, x, -y], axis=1), np.stack([zero, one, y, x], axis=1)]
             )
-            self._grid = ((h, w), design, np.linalg.pinv(design), ys.ravel(), xs.ravel())
-        _, design, pinv, yi, xi = self._grid
-        vec = flow[yi, xi].astype(np.float64)  # (m, 2)
-        stacked = np.concatenate([vec[:, 0], vec[:, 1]])
-        coef = pinv @ stacked
-        m = len(vec)
-        fit = design @ coef
-        res = np.hypot(stacked[:m] - fit[:m], stacked[m:] - fit[m:])
-        keep = res <= 2.5 * np.median(res) + 0.05
+            self._grid = ((h, w), design, np.linalg.pinv(design))
+        _, design, pinv = self._grid
+        # the flow on the grid (every 8th pixel from 4), as u's then v's
+        uv = np.ascontiguousarray(flow[4::8, 4::8].reshape(-1, 2).T, np.float64)  # (2, m)
+        m = uv.shape[1]
+        stacked = uv.ravel()
+        fit = design @ (pinv @ stacked)
+        res = np.hypot(*(stacked - fit).reshape(2, m))
+        keep = res <= 2.5 * _median(res) + 0.05
         if 6 <= keep.sum() < m:
             both = np.concatenate([keep, keep])
             d = design[both]
-            coef = np.linalg.solve(d.T @ d + 1e-9 * np.eye(4), d.T @ stacked[both])
+            coef = np.linalg.solve(d.T @ d + _RIDGE, d.T @ stacked[both])
             fit = design @ coef
-        cam = np.stack([fit[:m], fit[m:]], axis=1)
-        total = float(np.sqrt((vec**2).sum(axis=1)).mean())
-        camera = float(np.sqrt((cam**2).sum(axis=1)).mean())
-        obj = float(np.sqrt(((vec - cam) ** 2).sum(axis=1)).mean())
-        mean = vec.mean(axis=0)
-        return total, camera, obj, float(mean[0]), float(mean[1])
+        cam = fit.reshape(2, m)
+        total = float(np.hypot(*uv).mean())
+        camera = float(np.hypot(*cam).mean())
+        obj = float(np.hypot(*(uv - cam)).mean())
+        return total, camera, obj, float(uv[0].mean()), float(uv[1].mean())
+
+
+_RIDGE = 1e-9 * np.eye(4)
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, without its generality (it is called per frame)."""
+    k = len(x) // 2
+    if not len(x):
+        return float("nan")
+    if len(x) % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, [k - 1, k])
+    return float((part[k - 1] + part[k]) / 2)
+
+
+_forked = False  # this process is a fork of one that may have started OpenCV's threads
+
+
+def _after_fork() -> None:
+    global _forked
+    _forked = True
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@contextlib.contextmanager
+def _opencv_threads(n: int) -> Iterator[None]:
+    """OpenCV's thread count set to ``n`` for the block, then put back.
+
+    Not in a forked process (the analysis's own worker processes): there
+    ``cv2.setNumThreads`` waits forever for the parent's pool threads, which
+    a fork does not copy; OpenCV's own threading is left as it is."""
+    import multiprocessing
+
+    import cv2
+
+    if _forked or multiprocessing.parent_process() is not None:
+        yield
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 def scan(
@@ -272,27 +329,30 @@ def scan(
     nan_stats = np.full(len(STAT_NAMES), np.nan, np.float32)
     prev: np.ndarray | None = None
     span = max(1e-6, end_s - start_s)
-    for i, (t, img) in enumerate(frames(path, start_s, end_s, params.width)):
-        if i % 16 == 0:
-            check(cancel)
-            report(progress, (t - start_s) / span, "analysing picture")
-        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        for c in det.process_frame(FrameTimecode(i, rate), img):
-            cut_idx.append(int(c.frame_num))
-        small = flow.prepare(grey)
-        if i == 0 or small is None or prev is None:
-            meas.append((0.0, 0.0, 0.0, 0.0, 0.0))
-        else:
-            meas.append(flow.measure(prev, small))
-        prev = small
-        ts.append(t)
-        luma.append(float(cv2.mean(grey)[0]))
-        stats.append(colour_stats(img) if i % stat_every == 0 else nan_stats)
-        nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
-        if params.thumbs_per_s > 0 and t >= next_thumb:
-            thumb_t.append(t)
-            thumbs.append(img)
-            next_thumb = t + 1.0 / params.thumbs_per_s - 1e-6
+    # OpenCV single-threaded: on frames this small its thread pool costs more
+    # than it gives, and the other cores are decoding (the decoder's frame threads)
+    with _opencv_threads(1):
+        for i, (t, img) in enumerate(frames(path, start_s, end_s, params.width)):
+            if i % 16 == 0:
+                check(cancel)
+                report(progress, (t - start_s) / span, "analysing picture")
+            grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            for c in det.process_frame(FrameTimecode(i, rate), img):
+                cut_idx.append(int(c.frame_num))
+            small = flow.prepare(grey)
+            if i == 0 or small is None or prev is None:
+                meas.append((0.0, 0.0, 0.0, 0.0, 0.0))
+            else:
+                meas.append(flow.measure(prev, small))
+            prev = small
+            ts.append(t)
+            luma.append(float(cv2.mean(grey)[0]))
+            stats.append(colour_stats(img, grey) if i % stat_every == 0 else nan_stats)
+            nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
+            if params.thumbs_per_s > 0 and t >= next_thumb:
+                thumb_t.append(t)
+                thumbs.append(img)
+                next_thumb = t + 1.0 / params.thumbs_per_s - 1e-6
     n = len(ts)
     if n and hasattr(det, "post_process"):
         cut_idx += [int(c.frame_num) for c in det.post_process(FrameTimecode(n - 1, rate))]
