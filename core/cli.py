@@ -397,7 +397,19 @@ def cmd_demo(args: argparse.Namespace, console: Console, cancel: threading.Event
 def cmd_train(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .neural.train import train
 
-    names = ("stage", "base", "init", "steps", "batch", "accumulate", "lr", "seconds", "seed", "clip")
+    names = (
+        "stage",
+        "base",
+        "init",
+        "steps",
+        "batch",
+        "accumulate",
+        "lr",
+        "seconds",
+        "seed",
+        "clip",
+        "precision",
+    )
     settings = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.every is not None:
         settings["checkpoint_every"] = args.every
@@ -629,6 +641,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--clip", metavar="PATH", help="local CLIP checkpoint: the semantic path reads CLIP embeddings"
+    )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="forward-pass arithmetic: auto = bf16 (or fp16 with loss scaling) on a GPU, fp32 on CPU "
+        "(default: auto)",
     )
     p.add_argument(
         "--resume",

@@ -109,6 +109,10 @@ class TrainOptions:
         A local CLIP checkpoint: the semantic path reads CLIP embeddings instead of shot descriptors.
     cache : bool
         Reuse (and store) the prepared items in the cache.
+    precision : "auto" | "fp32" | "bf16" | "fp16"
+        Arithmetic of the forward pass. ``auto``: bf16 autocast on a GPU that
+        has it, else fp16 autocast with a gradient scaler; fp32 on the CPU.
+        The trained parameters and optimizer state stay fp32 in every mode.
     """
 
     stage: int = 1
@@ -129,6 +133,7 @@ class TrainOptions:
     seed: int = 0
     clip: str | None = None
     cache: bool = True
+    precision: str = "auto"
 
     def check(self) -> TrainOptions:
         """Self, or :class:`OptionError` naming the flag and its range."""
@@ -149,6 +154,11 @@ class TrainOptions:
         need(0 <= self.val_fraction < 1, "val_fraction", "a share between 0 and 1.")
         need(self.checkpoint_every >= 1, "--every", "at least 1 step.")
         need(self.seed >= 0, "--seed", f"0 or more, not {self.seed}.")
+        need(
+            self.precision in PRECISIONS,
+            "--precision",
+            f"one of {', '.join(PRECISIONS)}, not {self.precision!r}.",
+        )
         if self.music_only and self.stage != 2:
             raise OptionError(
                 "--music-only trains the rhythm path, which is stage 2: add --stage 2 "
@@ -602,6 +612,18 @@ class History:
         return float(np.mean(tail)) if tail else None
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def amp_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``precision`` on ``device`` (None: plain fp32)."""
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
 class Trainer:
     """Trains ``adapters`` attached to ``mg.lm`` (frozen) with ``options``.
 
@@ -636,12 +658,12 @@ class Trainer:
         )
         self.step = 0
         self.history = History()
-        self.amp_dtype: torch.dtype | None = None
+        self.amp_dtype = amp_dtype(options.precision, self.device)
         self.scaler: Any = None
-        if self.device.type == "cuda":
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            if self.amp_dtype == torch.float16:
-                self.scaler = torch.amp.GradScaler("cuda")
+        if (
+            self.amp_dtype == torch.float16
+        ):  # fp16's narrow range: scale the loss so gradients don't flush to 0
+            self.scaler = torch.amp.GradScaler(self.device.type)
 
     def close(self) -> None:
         """Take the modules' hooks off the LM (it is MusicGen as it was)."""
