@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, options
-from .errors import Cancelled, VidMusicianError
+from .errors import Cancelled, OptionError, VidMusicianError
 
 
 class Console:
@@ -239,7 +239,7 @@ def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event)
             "bars_repeated": result.bars_repeated,
         }
         report = write_result(
-            folder, out, feats, result.plan, "fit", result.audio, provenance, fmt=args.format, extra=extra
+            folder, out, feats, result.plan, "fit", result.audio, provenance, fmt=s["format"], extra=extra
         )
     _finish(report, console)
     m = report["metrics"]
@@ -259,31 +259,9 @@ def _finish(report: dict[str, Any], console: Console) -> None:
 
 
 def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .score import ScoreOptions, score
+    from .score import options_from, score
 
-    s = _settings(args, "score")
-    opts = ScoreOptions(
-        style=s["style"],
-        prompt=args.prompt or "",
-        bpm=s["bpm"],
-        seed=s["seed"],
-        meter=s["meter"],
-        flex=s["flex"],
-        max_change=s["max_change"],
-        ring_out=s["ring_out"],
-        soundfont=s["soundfont"],
-        fmt=args.format,
-        stem_tracks=args.stem_tracks,
-        markers=s["markers"],
-        backend=s["backend"],
-        model=s["model"],
-        adapters=s["adapters"],
-        rate=s["rate"],
-        scene_detector=s["scene_detector"],
-        scene_threshold=s["scene_threshold"],
-        cache=s["cache"],
-        clip=s["clip"],
-    )
+    opts = options_from(_settings(args, "score"))
     session = score(args.input, args.output, opts, console.progress, cancel, new_take=args.new_take)
     _done(session, console)
     return 0
@@ -446,15 +424,7 @@ def cmd_train(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _add_result_args(p: argparse.ArgumentParser) -> None:
     """What every command that writes a result folder takes."""
-    from .writeback import FORMATS
-
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
-    p.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="same",
-        help="timeline format written beside the OTIO (default: the input's)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -523,8 +493,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="timeline file or video")
     _add_result_args(p)
-    p.add_argument("--prompt", metavar="WORDS", help="words that steer style, mode and density")
-    p.add_argument("--stem-tracks", action="store_true", help="also put every stem on its own audio track")
     p.add_argument(
         "--new-take",
         action="store_true",
@@ -654,7 +622,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue RUN from its newest checkpoint (only --steps may change)",
     )
     p.set_defaults(func=cmd_train)
+    _add_plugin_commands(sub, common)
     return parser
+
+
+#: Entry-point group through which the packages around core (the panel, the
+#: Resolve bridge) add their commands: core finds them by metadata and never
+#: names them. An entry point is ``register(subparsers, common_parser)``; the
+#: command it adds sets ``func(args, console, cancel) -> int`` like the ones above.
+PLUGIN_GROUP = "vidmusician.commands"
+
+
+def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        if ep.name in sub.choices:
+            continue
+        try:
+            register = ep.load()
+        except Exception as e:  # a broken add-on must not take the built-in commands with it
+            why = f"the {ep.name} command did not load ({type(e).__name__}: {e}). Reinstall VidMusician."
+
+            def broken(args: argparse.Namespace, console: Console, cancel: threading.Event, why: str = why) -> int:
+                raise OptionError(why)
+
+            sub.add_parser(ep.name, parents=[common], help="(did not load)").set_defaults(func=broken)
+            continue
+        register(sub, common)
 
 
 def _quiet_libraries() -> None:

@@ -126,6 +126,14 @@ OPTIONS: tuple[Option, ...] = (
         commands=("plan", "score"),
     ),
     Option(
+        "prompt",
+        str,
+        None,
+        "words that steer style, mode and density (and MusicGen's text prompt)",
+        commands=("score",),
+        metavar="WORDS",
+    ),
+    Option(
         "bpm",
         str,
         None,
@@ -211,6 +219,21 @@ OPTIONS: tuple[Option, ...] = (
         "trained VidMusician modules (a folder that vidmusician train wrote)",
         commands=("score",),
         metavar="PATH",
+    ),
+    Option(
+        "format",
+        str,
+        "same",
+        "timeline format written beside the OTIO: same = the input's",
+        choices=("same", "otio", "fcp7", "edl"),
+        commands=("fit", "score"),
+    ),
+    Option(
+        "stem_tracks",
+        bool,
+        False,
+        "also put every stem on its own audio track",
+        commands=("score",),
     ),
     Option(
         "stretch",

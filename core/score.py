@@ -102,6 +102,16 @@ class Music:
     warnings: tuple[str, ...] = ()
 
 
+def options_from(settings: dict[str, Any]) -> ScoreOptions:
+    """ScoreOptions from settings of the options table (``options.resolve``):
+    what the command line and the panel both call."""
+    names = {f.name for f in dataclasses.fields(ScoreOptions)}
+    values = {("fmt" if k == "format" else k): v for k, v in settings.items()}
+    values = {k: v for k, v in values.items() if k in names}
+    values["prompt"] = values.get("prompt") or ""
+    return ScoreOptions(**values)
+
+
 def prompt_style(prompt: str | None) -> str | None:
     """The first style a prompt word names ("epic" -> cinematic), if any."""
     from .arranger.styles import PROMPT_STYLE
@@ -212,10 +222,14 @@ def _write_timeline(
     where: Callable[[str], str],
     into: Path,
     final_root: Path,
+    fmt: str | None = None,
+    basename: str | None = None,
 ) -> dict[str, Any]:
     """Write the timeline for the session's selection (version ``version``)
     into ``into``; ``where(rel)`` says where a session file is right now and
-    ``final_root / rel`` where it will be. Returns the version's record."""
+    ``final_root / rel`` where it will be. Returns the version's record.
+    ``fmt`` and ``basename`` default to the first take's format and
+    ``timeline`` / ``timeline-vN``."""
     from .writeback import MusicFile, Piece, write_timelines
 
     data = session.data
@@ -237,9 +251,10 @@ def _write_timeline(
         music += [MusicFile(stem, pieces=pieces(stem)) for stem in first["files"]["stems"]]
     plan = json.loads(Path(where(first["plan"])).read_text(encoding="utf-8"))
     markers = _markers(plan, opts.markers, rate, timeline.duration_frames)
-    basename = "timeline" if version == 1 else f"timeline-v{version}"
+    if basename is None:
+        basename = "timeline" if version == 1 else f"timeline-v{version}"
     provenance = {"session": str(final_root), "timeline_version": version, "version": __version__}
-    written = write_timelines(timeline, music, into, opts.fmt, provenance, basename, markers)
+    written = write_timelines(timeline, music, into, fmt or opts.fmt, provenance, basename, markers)
     return {
         "version": version,
         "created": now(),
@@ -732,6 +747,93 @@ def use(
             undo.undo()
             raise
     return Session(out, session.data, made=tl["version"], warnings=tuple(tl["notes"]))
+
+
+def selection_audio(session: Session, role: str = "mix") -> np.ndarray:
+    """What the newest timeline plays on the ``role`` track (``mix`` or a stem
+    name): each selection range cut from its take's file at the frame
+    boundaries, exactly as an editing application plays the clips.
+
+    Returns int32 [shape=(n, channels)] on the 24-bit grid, 48 kHz, as long
+    as the takes' files (the ring-out tail included).
+    """
+    from .splice import SR, read_pcm
+
+    rate = float(session.data["timeline"]["rate"])
+    files: dict[int, np.ndarray] = {}
+    for seg in session.selection:
+        if seg["take"] not in files:
+            t = session.take(seg["take"])
+            rel = t["files"]["mix"] if role == "mix" else t["files"]["stems"].get(role)
+            if rel is None:
+                raise InputError(f"{session.out}: take {t['id']} has no {role} stem.")
+            files[seg["take"]] = read_pcm(session.out / rel)
+    n = max(len(a) for a in files.values())
+    out = np.zeros((n, next(iter(files.values())).shape[1]), np.int32)
+    for seg in session.selection:
+        a = int(round(seg["start_frame"] * SR / rate))
+        b = n if seg["end_frame"] is None else min(n, int(round(seg["end_frame"] * SR / rate)))
+        src = files[seg["take"]]
+        b_src = min(b, len(src))
+        out[a:b_src] = src[a:b_src]
+    return out
+
+
+def export(
+    out: str | os.PathLike[str],
+    dest: str | os.PathLike[str],
+    fmt: str | None = None,
+    timeline: Timeline | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, str]:
+    """Write the session's newest timeline (what its selection plays) to
+    ``dest``: a file path whose stem names the files, e.g.
+    ``~/edit/music.otio`` writes ``music.otio`` and, for ``fmt`` (default: the
+    session's format), ``music.xml`` or ``music.edl`` beside it. The music
+    clips point at the session's audio files. Never overwrites.
+
+    Returns ``{format: path}`` of the files written.
+    """
+    from .writeback import FORMATS
+
+    session = Session.load(out)
+    dest = Path(dest)
+    if fmt is not None and fmt not in FORMATS:
+        raise OptionError(f"format {fmt}: choose one of {', '.join(FORMATS)}.")
+    if not dest.parent.is_dir():
+        raise OutputError(f"{dest.parent}: no such folder; choose a folder that exists.")
+    if timeline is None:
+        rec_in = session.data["input"]
+        if rec_in.get("identity"):
+            check_identity(rec_in["path"], rec_in["identity"])
+        first = session.take(session.selection[0]["take"])
+        timeline = _features(rec_in["path"], _from_record(first["options"]), progress, cancel).timeline
+    check(cancel)
+    from .writeback import _formats_for
+
+    stem = dest.stem if dest.suffix.lower() in (".otio", ".xml", ".edl") else dest.name
+    first_opts = _from_record(session.take(session.selection[0]["take"])["options"])
+    ext = {"otio": ".otio", "fcp7": ".xml", "edl": ".edl"}
+    there = [
+        dest.parent / (stem + ext[f])
+        for f in _formats_for(timeline, fmt or first_opts.fmt)
+        if (dest.parent / (stem + ext[f])).exists()
+    ]
+    if there:
+        raise OutputError(f"{there[0]}: exists already; VidMusician never overwrites. Choose another name.")
+    root = session.out.resolve()
+    record = _write_timeline(
+        session,
+        timeline,
+        session.timeline["version"],
+        lambda rel: str(root / rel),
+        dest.parent,
+        root,
+        fmt=fmt,
+        basename=stem,
+    )
+    return {k: str(dest.parent / v) for k, v in record["files"].items()}
 
 
 def list_takes(out: str | os.PathLike[str]) -> list[dict[str, Any]]:

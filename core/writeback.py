@@ -20,6 +20,7 @@ import soundfile
 from . import fsutil, units
 from .errors import InputError, OptionError, OutputError
 from .model import Timeline
+from .options import BY_NAME
 from .timeline import read_otio
 
 RT = otio.opentime.RationalTime
@@ -30,7 +31,7 @@ STEM_TRACK_PREFIX = "VidMusician Stem"
 METADATA_KEY = "vidmusician"
 
 #: ``--format`` values.
-FORMATS = ("same", "otio", "fcp7", "edl")
+FORMATS: tuple[str, ...] = tuple(BY_NAME["format"].choices or ())  # the options table is the one list
 
 EDL_IS_AUDIO_ONLY = (
     "{name} holds the music track only, as an audio EDL (one event per take, the mix on channel A): "

@@ -313,3 +313,38 @@ class _Scaler:
         if self.rot:
             img = np.ascontiguousarray(np.rot90(img, k=self.rot // 90))
         return img
+
+
+def thumbnail(path: str | os.PathLike[str], time_s: float, width: int = 160) -> np.ndarray:
+    """The frame shown at ``time_s`` (seconds in the file, from its first
+    frame) as RGB uint8 [shape=(h, width, 3)], rotated for display.
+
+    Raises ``MediaError`` when the file cannot be decoded there.
+    """
+    for _t, frame in _decoded(path, max(0.0, time_s), float("inf")):
+        rot = int(getattr(frame, "rotation", 0) or 0) % 360
+        dw, dh = (frame.height, frame.width) if rot in (90, 270) else (frame.width, frame.height)
+        h = max(2, int(round(dh * width / max(dw, 1))))
+        size = (h, width) if rot in (90, 270) else (width, h)
+        img: np.ndarray = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+        if rot:
+            img = np.ascontiguousarray(np.rot90(img, k=rot // 90))
+        return img
+    raise MediaError(f"{path}: no frame at {time_s:.2f} s")
+
+
+def shot_thumbnail(shot: Any, width: int = 160) -> np.ndarray | None:
+    """The middle frame of ``shot`` (a :class:`~vidmusician.core.model.Shot`),
+    RGB uint8 [shape=(h, width, 3)], or None for a gap, missing media or a
+    range outside the file."""
+    from .features import file_range
+
+    if not shot.media_found or shot.media is None:
+        return None
+    try:
+        rng = file_range(shot, probe(shot.media))
+        if rng is None:
+            return None
+        return thumbnail(shot.media, (rng[0] + rng[1]) / 2, width)
+    except MediaError:
+        return None
