@@ -1,0 +1,334 @@
+"""The Resolve bridge against a strict double of Resolve's scripting API.
+
+A timeline at 01:00:00:00 (23.976 and 29.97 fps) with three shots on V1, an
+overlay on V2 and the editor's dialogue on A1 is exported, scored with the
+arranger and applied; per-shot regenerations are applied on top. Known
+answers: record frames from the session's selection, the timeline's start
+frame (86 400 at 23.976, 108 000 at 29.97), and the editor's tracks unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import opentimelineio as otio
+import pytest
+
+from vidmusician.core.errors import InputError, OptionError, OutputError
+from vidmusician.core.score import ScoreOptions, regenerate, score
+from vidmusician.core.session import Session
+from vidmusician.core.timeline import read_timeline
+from vidmusician.resolve_plugin import bridge
+from vidmusician.resolve_plugin.bridge import ResolveError, apply_session, export_timeline
+
+from .conftest import write_video, write_wav
+from .resolve_double import RATES, Project, Resolve
+
+START = {"23.976": 86400, "29.97": 108000}
+DURATION = 240  # frames
+CUTS = (60, 130, 200, 220)  # V1 cuts at 60 and 130; the V2 overlay covers 200-220
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """One source video per rate (colours change at its frames 80 and 160) and a dialogue WAV."""
+    d = tmp_path_factory.mktemp("media")
+    out = {}
+    for name, rate in (("23.976", RATES["23.976"]), ("29.97", RATES["29.97"])):
+        out[name] = write_video(d / f"source-{name}.mp4", [80, 160], 320, fps=rate)
+    out["dialogue"] = write_wav(d / "dialogue.wav", 5.0)
+    return out
+
+
+def make_resolve(media, rate: str, otio_export: bool = True) -> tuple[Resolve, object]:
+    project = Project("Film")
+    tl = project.new_timeline("Cut 3", rate)
+    src = str(media[rate])
+    tl.add_video(1, src, 0, 60, 0)
+    tl.add_video(1, src, 60, 70, 90)
+    tl.add_video(1, src, 130, 110, 170)
+    tl.add_video(2, src, 200, 20, 10)  # an overlay: two more cuts
+    tl.add_audio(1, str(media["dialogue"]), 0, 100, 0)
+    tl.markers[30] = {"color": "Blue", "duration": 1, "note": "", "name": "editor's", "customData": ""}
+    return Resolve(project, otio_export=otio_export), tl
+
+
+@pytest.fixture(scope="module")
+def scored(media, tmp_path_factory):
+    """rate -> (exported cut, session folder scored from it), made once per rate."""
+    out = {}
+    for rate in ("23.976", "29.97"):
+        d = tmp_path_factory.mktemp(f"scored-{rate}")
+        resolve, _ = make_resolve(media, rate)
+        cut = export_timeline(resolve, d / "cut.otio")
+        score(cut, d / "session", ScoreOptions(seed=3))
+        out[rate] = (cut, d / "session")
+    return out
+
+
+@pytest.fixture
+def session(scored, tmp_path, request):
+    rate = request.param
+    src = scored[rate][1]
+    dest = tmp_path / "session"
+    shutil.copytree(src, dest)
+    return rate, dest
+
+
+def clips_on(tl, index):
+    """(record offset start, end, file) of every clip on audio track ``index``."""
+    return [
+        (
+            it.GetStart() - tl.GetStartFrame(),
+            it.GetEnd() - tl.GetStartFrame(),
+            it.GetMediaPoolItem().GetClipProperty("File Path"),
+        )
+        for it in tl.GetItemListInTrack("audio", index)
+    ]
+
+
+def expected_pieces(folder):
+    """(start, end, file) the session's selection says (frames from the timeline's first frame)."""
+    s = Session.load(folder)
+    out = []
+    for seg in s.selection:
+        end = DURATION if seg["end_frame"] is None else seg["end_frame"]
+        out.append((seg["start_frame"], end, str((folder / s.take(seg["take"])["files"]["mix"]).resolve())))
+    return out
+
+
+def editor_part(snapshot, n_video=2, n_audio=1):
+    return {"video": snapshot["video"][:n_video], "audio": snapshot["audio"][:n_audio]}
+
+
+# --------------------------------------------------------------------------- export
+
+
+@pytest.mark.parametrize("rate", ["23.976", "29.97"])
+def test_export_reads_back_into_the_cut(media, tmp_path, rate):
+    resolve, tl = make_resolve(media, rate)
+    before = tl.snapshot()
+    path = export_timeline(resolve, tmp_path / "cut.otio")
+    assert tl.exports and tl.exports[0][1] == Resolve.EXPORT_OTIO
+    back = read_timeline(path)
+    assert back.cut_frames() == CUTS
+    assert back.duration_frames == DURATION
+    start = otio.adapters.read_from_file(str(path)).global_start_time
+    assert start.value == START[rate] and start.rate == pytest.approx(RATES[rate])
+    assert back.rate == pytest.approx(RATES[rate])
+    assert [s.source_start_s for s in back.shots][:3] == pytest.approx(
+        [0, 90 / RATES[rate], 170 / RATES[rate]]
+    )
+    assert tl.snapshot() == before  # exporting changes nothing
+    with pytest.raises(OutputError, match="never overwrites"):
+        export_timeline(resolve, path)
+
+
+@pytest.mark.parametrize("rate", ["23.976", "29.97"])
+@pytest.mark.parametrize("how", ["no-otio-export", "export-fails"])
+def test_fallback_export_through_the_api_reads_into_the_same_shots(media, tmp_path, rate, how):
+    resolve, tl = make_resolve(media, rate)
+    native = read_timeline(export_timeline(resolve, tmp_path / "native.otio"))
+    if how == "no-otio-export":
+        resolve, tl = make_resolve(media, rate, otio_export=False)
+    else:
+        tl.export_unavailable = True
+    notes = []
+    path = export_timeline(resolve, tmp_path / "api.otio", note=notes.append)
+    assert "through the scripting API" in notes[0]
+    assert ("18.5" in notes[0]) == (how == "no-otio-export")
+    back = read_timeline(path)
+    assert back.cut_frames() == native.cut_frames() == CUTS
+    assert back.duration_frames == DURATION
+    assert otio.adapters.read_from_file(str(path)).global_start_time.value == START[rate]
+    assert [(s.start_frame, s.end_frame, s.media, s.source_start_s) for s in back.shots] == [
+        (s.start_frame, s.end_frame, s.media, pytest.approx(s.source_start_s)) for s in native.shots
+    ]
+    assert not list(tmp_path.glob(".api.otio*"))  # no temporary left behind
+
+
+def test_bridge_is_inert_at_import_and_clear_without_a_project(tmp_path):
+    code = (
+        "import sys; import vidmusician.resolve_plugin.bridge; "
+        "assert not {'DaVinciResolveScript', 'PyQt6', 'torch'} & set(sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+    nothing_open = Resolve()
+    nothing_open.pm.project = None
+    with pytest.raises(ResolveError, match="no project is open"):
+        export_timeline(nothing_open, tmp_path / "x.otio")
+    with pytest.raises(ResolveError, match="has no current timeline"):
+        export_timeline(Resolve(Project("Empty")), tmp_path / "x.otio")
+    assert not (tmp_path / "x.otio").exists()
+
+
+# --------------------------------------------------------------------------- apply
+
+
+@pytest.mark.parametrize("session", ["23.976", "29.97"], indirect=True)
+def test_apply_places_the_music_and_changes_nothing_else(media, session):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    before = tl.snapshot()
+    progress = []
+    rep = apply_session(resolve, folder, markers="none", progress=lambda f, label: progress.append(f))
+    assert progress[0] == 0.0 and progress[-1] == 1.0
+    assert rep.tracks == {"VidMusician Mix": 2} and rep.new_tracks == ["VidMusician Mix"]
+    assert tl.GetTrackName("audio", 2) == "VidMusician Mix" and tl.audio_types[1] == "stereo"
+    mix = str((folder / "mix.wav").resolve())
+    assert clips_on(tl, 2) == [(0, DURATION, mix)]
+    (item,) = tl.GetItemListInTrack("audio", 2)
+    assert item.GetStart() == START[rate] and item.GetEnd() == START[rate] + DURATION
+    assert item.GetLeftOffset() == 0  # the file's first frame is the timeline's first frame
+    after = tl.snapshot()
+    assert editor_part(after) == editor_part(before)  # the editor's tracks and clips, untouched
+    assert len(after["audio"]) == 2 and len(after["video"]) == 2
+    assert tl.markers == {30: before_markers()}  # markers="none": the editor's marker only
+    bin_ = [f for f in resolve.project.media_pool.root.GetSubFolderList() if f.GetName() == "VidMusician"]
+    assert len(bin_) == 1 and [c.GetClipProperty("File Path") for c in bin_[0].GetClipList()] == [mix]
+    assert resolve.project.media_pool.GetCurrentFolder() is resolve.project.media_pool.root  # put back
+    assert "1 clip(s) placed" in rep.summary()
+
+
+def before_markers():
+    return {"color": "Blue", "duration": 1, "note": "", "name": "editor's", "customData": ""}
+
+
+@pytest.mark.parametrize("session", ["23.976", "29.97"], indirect=True)
+def test_regenerated_shots_replace_only_the_music_under_them(media, session):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    before = tl.snapshot()
+    apply_session(resolve, folder)
+    (first,) = tl.GetItemListInTrack("audio", 2)
+
+    regenerate(folder, 1)  # shot 1 = frames 60-130
+    rep = apply_session(resolve, folder)
+    want = expected_pieces(folder)
+    assert len(want) == 3 and want[1][2].endswith("take-002/mix.wav")
+    assert want[1][0] <= 60 and want[1][1] >= 130  # the bars under the shot
+    assert clips_on(tl, 2) == want
+    assert rep.tracks == {"VidMusician Mix": 2} and rep.new_tracks == []  # the same track
+    assert (rep.removed, rep.kept, len(rep.placed)) == (1, 0, 3)
+    assert first in tl.deleted
+    assert editor_part(tl.snapshot()) == editor_part(before)
+    assert tl.GetTrackCount("audio") == 2
+    kept_ids = {it.GetUniqueId(): (it.GetStart(), it.GetEnd()) for it in tl.GetItemListInTrack("audio", 2)}
+
+    regenerate(folder, 3)  # the last V1 shot (130-200): the music before it stays where it is
+    rep = apply_session(resolve, folder)
+    want = expected_pieces(folder)
+    assert clips_on(tl, 2) == want
+    untouched = [it for it in tl.GetItemListInTrack("audio", 2) if it.GetUniqueId() in kept_ids]
+    assert rep.kept == len(untouched) >= 1 and rep.removed == 3 - rep.kept
+    for it in untouched:
+        assert kept_ids[it.GetUniqueId()] == (it.GetStart(), it.GetEnd())
+    assert editor_part(tl.snapshot()) == editor_part(before)
+
+    again = apply_session(resolve, folder)  # the same version once more: nothing to do
+    assert (len(again.placed), again.removed, again.kept) == (0, 0, len(want))
+    assert clips_on(tl, 2) == want
+    imported = [p for batch in resolve.project.media_pool.imports for p in batch]
+    assert len(imported) == len(set(imported)) == 3  # each take's file imported once
+
+
+@pytest.mark.parametrize("session", ["23.976"], indirect=True)
+@pytest.mark.parametrize("kind", ["downbeats", "cuts"])
+def test_markers_where_asked_and_the_editors_kept(media, session, kind):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    plan = json.loads((folder / "plan.json").read_text())
+    r = RATES[rate]
+    if kind == "downbeats":
+        want = {round(t * r) for t in plan["downbeats_s"][:-1]}
+    else:
+        want = {round(a["time_s"] * r) for a in plan["anchors"] if a["hard"] and a["on"] != "missed"}
+    want = {f for f in want if 0 <= f < DURATION}
+    assert want
+    tl.markers[min(want)] = {"color": "Blue", "duration": 1, "note": "", "name": "mine", "customData": ""}
+    rep = apply_session(resolve, folder, markers=kind)
+    ours = {f for f, m in tl.markers.items() if m["customData"].startswith("vidmusician")}
+    assert ours == want - {min(want)} and set(rep.markers) == ours
+    assert tl.markers[min(want)]["name"] == "mine" and tl.markers[30]["name"] == "editor's"
+    assert any("marker(s) not added" in n for n in rep.notes)
+    colour = "Green" if kind == "downbeats" else "Red"
+    assert {tl.markers[f]["color"] for f in ours} == {colour}
+    apply_session(resolve, folder, markers=kind)  # again: ours replaced, not doubled
+    assert {f for f, m in tl.markers.items() if m["customData"].startswith("vidmusician")} == ours
+
+
+@pytest.mark.parametrize("session", ["29.97"], indirect=True)
+def test_another_sessions_track_is_left_alone(media, session, tmp_path):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    apply_session(resolve, folder)
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    snap = tl.snapshot()
+    rep = apply_session(resolve, other)
+    assert rep.tracks == {"VidMusician Mix 2": 3}
+    assert tl.snapshot()["audio"][:2] == snap["audio"][:2]
+    assert clips_on(tl, 3) == [(0, DURATION, str((other / "mix.wav").resolve()))]
+
+
+@pytest.mark.parametrize("session", ["23.976"], indirect=True)
+def test_a_session_that_does_not_fit_the_timeline_is_refused(media, session):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    tl.add_video(1, str(media[rate]), 240, 24, 0)  # the cut grew by a second
+    with pytest.raises(InputError, match="240 frames.*264 frames long"):
+        apply_session(resolve, folder)
+    resolve, tl = make_resolve(media, "29.97")
+    with pytest.raises(InputError, match="23.976 fps.*29.970 fps"):
+        apply_session(resolve, folder)
+    with pytest.raises(OptionError, match="choose one of none, downbeats, cuts"):
+        apply_session(resolve, folder, markers="beats")
+    assert tl.GetTrackCount("audio") == 1  # nothing was added before the refusal
+    with pytest.raises(InputError, match="not a VidMusician session folder"):
+        apply_session(resolve, folder / "stems")
+
+
+@pytest.mark.parametrize("session", ["23.976"], indirect=True)
+def test_a_clip_placed_elsewhere_is_a_clear_error_and_is_taken_back(media, session, monkeypatch):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    pool = resolve.project.media_pool
+    real = pool.AppendToTimeline
+
+    def like_resolve_before_18_1(infos):  # recordFrame and trackIndex ignored: appended after A1's last clip
+        return real([{k: v for k, v in i.items() if k not in ("recordFrame", "trackIndex")} for i in infos])
+
+    monkeypatch.setattr(pool, "AppendToTimeline", like_resolve_before_18_1, raising=False)
+    before = tl.snapshot()
+    with pytest.raises(ResolveError, match=r"landed on frames 100-340 instead of 0-240.*Resolve 18.1"):
+        apply_session(resolve, folder)
+    assert tl.GetItemListInTrack("audio", 2) == []  # what it placed was taken back
+    assert editor_part(tl.snapshot()) == editor_part(before)
+
+
+def test_timeline_rate_names():
+    class T:
+        def __init__(self, v):
+            self.v = v
+
+        def GetSetting(self, name):
+            assert name == "timelineFrameRate"
+            return self.v
+
+    assert bridge.timeline_rate(T("23.976")) == 24000 / 1001
+    assert bridge.timeline_rate(T("29.97 DF")) == 30000 / 1001
+    assert bridge.timeline_rate(T("25")) == 25.0
+    with pytest.raises(ResolveError, match="not a number"):
+        bridge.timeline_rate(T(""))
+
+
+def test_session_music_matches_the_written_timeline(scored):
+    _, folder = scored["23.976"]
+    m = bridge.session_music(folder)
+    t = otio.adapters.read_from_file(str(folder / "timeline.otio"))
+    assert m.tracks == ("VidMusician Mix",) and m.version == 1
+    assert [(p.start, p.end, p.source_start, p.take) for p in m.pieces] == [(0, DURATION, 0, 1)]
+    assert len(t.audio_tracks()) == 2  # the editor's dialogue and the mix
