@@ -332,3 +332,141 @@ def test_session_music_matches_the_written_timeline(scored):
     assert m.tracks == ("VidMusician Mix",) and m.version == 1
     assert [(p.start, p.end, p.source_start, p.take) for p in m.pieces] == [(0, DURATION, 0, 1)]
     assert len(t.audio_tracks()) == 2  # the editor's dialogue and the mix
+
+
+# --------------------------------------------------------------------------- the menu's round trip
+
+FAKE_PANEL = """
+import shutil, sys
+from vidmusician.core.handoff import make, write_handoff
+src, session, handoff, status = sys.argv[1:5]
+if status == "ok":
+    shutil.copytree(src, session)
+    write_handoff(handoff, make("ok", session, "downbeats"))
+elif status == "cancelled":
+    write_handoff(handoff, make("cancelled"))
+else:
+    sys.exit(1)  # closed without a word
+"""
+
+
+def fake_panel(scored_session, status, seen):
+    def launch(argv):
+        seen.append(argv)
+        _exe, verb, exported, o, session, h, handoff = argv
+        assert (verb, o, h) == ("panel", "-o", "--handoff")
+        assert read_timeline(exported).cut_frames() == CUTS  # the panel gets the exported cut
+        return subprocess.Popen(
+            [sys.executable, "-c", FAKE_PANEL, str(scored_session), session, handoff, status]
+        )
+
+    return launch
+
+
+def test_menu_round_trip_applies_what_the_panel_sends(media, scored, tmp_path):
+    from vidmusician.resolve_plugin import run
+
+    resolve, tl = make_resolve(media, "23.976")
+    before = tl.snapshot()
+    exe = tmp_path / "venv" / "bin" / "vidmusician"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("")
+    seen, lines = [], []
+    code = run.run(
+        resolve, exe, tmp_path / "sessions", fake_panel(scored["23.976"][1], "ok", seen), lines.append, 60
+    )
+    assert code == 0, lines
+    (argv,) = seen
+    assert argv[0] == str(exe)
+    work = tmp_path / "sessions" / "Cut 3"
+    (stamp,) = list(work.iterdir())
+    assert argv[2:] == [
+        str(stamp / "cut.otio"),
+        "-o",
+        str(stamp / "session"),
+        "--handoff",
+        str(stamp / "handoff.json"),
+    ]
+    assert clips_on(tl, 2) == [(0, DURATION, str((stamp / "session" / "mix.wav").resolve()))]
+    assert any(m["customData"].startswith("vidmusician") for m in tl.markers.values())  # downbeats, as sent
+    assert editor_part(tl.snapshot()) == editor_part(before)
+    assert "1 clip(s) placed" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("status", "says"), [("cancelled", "closed without sending"), ("exit", "exit status 1")]
+)
+def test_menu_round_trip_without_music_changes_nothing(media, scored, tmp_path, status, says):
+    from vidmusician.resolve_plugin import run
+
+    resolve, tl = make_resolve(media, "29.97")
+    before = tl.snapshot()
+    exe = tmp_path / "vidmusician"
+    exe.write_text("")
+    lines = []
+    code = run.run(resolve, exe, tmp_path / "s", fake_panel(scored["29.97"][1], status, []), lines.append, 60)
+    assert code == 1 and says in lines[-1]
+    assert tl.snapshot() == before and tl.markers == {30: before_markers()}
+
+
+def test_menu_round_trip_errors_are_messages(media, tmp_path):
+    from vidmusician.resolve_plugin import run
+
+    resolve, _ = make_resolve(media, "23.976")
+    lines = []
+    assert run.run(resolve, tmp_path / "absent", tmp_path / "s", say=lines.append) == 2
+    assert "install/install.py" in lines[-1] and not (tmp_path / "s").exists()
+    nothing = Resolve()
+    nothing.pm.project = None
+    (tmp_path / "vm").write_text("")
+    assert run.run(nothing, tmp_path / "vm", tmp_path / "s", say=lines.append) == 2
+    assert "no project is open" in lines[-1]
+    assert run.safe_name("A/B: cut 3?") == "A_B_ cut 3_"
+    assert run.vidmusician_exe("/v", windows=True).parts[-2:] == ("Scripts", "vidmusician.exe")
+    assert run.vidmusician_exe("/v", windows=False).parts[-2:] == ("bin", "vidmusician")
+
+
+def test_menu_script_shim(tmp_path, monkeypatch, capsys):
+    from vidmusician.resolve_plugin import menu_script as m
+
+    monkeypatch.setattr(m, "utility_dirs", lambda: [str(tmp_path / "none")])
+    assert m.main(None, str(tmp_path)) == 2
+    assert "install/install.py" in capsys.readouterr().out
+    cfg_path = tmp_path / "VidMusician.json"
+    cfg = {"format": "vidmusician-resolve-config", "python": str(tmp_path / "gone" / "python")}
+    cfg_path.write_text(json.dumps(cfg))
+    assert m.main(None, str(tmp_path)) == 2
+    assert "Python environment is missing" in capsys.readouterr().out
+    cfg.update(
+        python=sys.executable,
+        vidmusician="/x/vidmusician",
+        sessions=str(tmp_path / "s"),
+        python_version="2.7",
+    )
+    cfg_path.write_text(json.dumps(cfg))
+    calls = []
+
+    def runner(argv, **kw):
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 1, "VidMusician: the panel was closed\n")
+
+    assert m.main(object(), str(tmp_path), runner) == 1  # another Python version: the backend's own process
+    assert calls == [[sys.executable, "-m", "vidmusician.resolve_plugin.run", "--config", str(cfg_path)]]
+    assert "panel was closed" in capsys.readouterr().out
+    cfg["python_version"] = "{}.{}".format(*sys.version_info[:2])
+    cfg_path.write_text(json.dumps(cfg))
+    got = []
+    monkeypatch.setattr("vidmusician.resolve_plugin.run.run", lambda *a, **k: got.append(a) or 0)
+    resolve = object()
+    assert m.main(resolve, str(tmp_path), runner) == 0  # same version: in Resolve's own process
+    assert got == [(resolve, "/x/vidmusician", str(tmp_path / "s"))] and len(calls) == 1
+
+
+def test_menu_script_is_python36_syntax():
+    import ast
+
+    from .conftest import REPO
+
+    src = (REPO / "resolve_plugin" / "menu_script.py").read_text()
+    ast.parse(src, feature_version=(3, 6))
+    assert "import vidmusician" not in src.split("def in_process")[0]  # nothing but stdlib at the top
