@@ -5,17 +5,17 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DEMO_OUT ?= demo-output/$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test lint setup clean
+.PHONY: demo panel test lint setup clean
 
 # the package alone: what the demo needs
 $(VENV)/.installed: pyproject.toml install/setup.sh
 	bash install/setup.sh "$(PYTHON)" "$(VENV)"
 	touch $@
 
-# plus the test tools and the optional stacks the tests cover: CLIP (torch CPU,
-# transformers) and the MusicGen backend (audiocraft, install/neural.sh)
+# plus the test tools and the optional stacks the tests cover: the panel (PyQt6),
+# CLIP (torch CPU, transformers) and the MusicGen backend (audiocraft, install/neural.sh)
 $(VENV)/.installed-test: pyproject.toml install/setup.sh install/neural.sh
-	bash install/setup.sh "$(PYTHON)" "$(VENV)" "dev,clip,neural"
+	bash install/setup.sh "$(PYTHON)" "$(VENV)" "dev,ui,clip,neural"
 	touch $@
 
 setup: $(VENV)/.installed-test
@@ -23,10 +23,14 @@ setup: $(VENV)/.installed-test
 demo: $(VENV)/.installed
 	$(BIN)/vidmusician demo "$(DEMO_OUT)"
 
+# the panel (installs PyQt6 with the test set-up), on the newest demo if there is one
+panel: $(VENV)/.installed-test
+	$(BIN)/vidmusician panel $(INPUT)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy core
+	$(BIN)/mypy core ui
 
 test: lint
 	$(BIN)/python -m pytest

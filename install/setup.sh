@@ -13,8 +13,21 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
     exit 2
 fi
 
-# System libraries the optional parts need (the panel's QtMultimedia needs libpulse0)
-# are added here as those parts land; core needs none beyond the wheels.
+# System libraries: core needs none beyond the wheels. The panel's QtMultimedia
+# (playback) needs libpulse0 on Linux; without it the panel runs without sound.
+case ",$EXTRAS," in
+    *,ui,*)
+        if [ "$(uname -s)" = "Linux" ] && ! ldconfig -p 2>/dev/null | grep -q "libpulse.so.0"; then
+            if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+                echo "installing libpulse0 (QtMultimedia's audio library) with apt-get"
+                apt-get install -y -qq libpulse0 >/dev/null 2>&1 \
+                    || { apt-get update -qq >/dev/null && apt-get install -y -qq libpulse0 >/dev/null; }
+            else
+                echo "note: the panel plays audio through libpulse0; install it (sudo apt-get install libpulse0)" >&2
+            fi
+        fi
+        ;;
+esac
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"

@@ -1,0 +1,722 @@
+"""The panel's main window: open a cut, generate, listen, regenerate a shot, export.
+
+It calls the same core functions as the command line (``analyze``, ``score``,
+``regenerate``, ``use``, ``export``) on a worker thread (:class:`Job`), with
+the progress bar and the Cancel button wired to core's progress callback and
+cancel event; errors become dialogs with the command line's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vidmusician.core import options
+from vidmusician.core.errors import OptionError, VidMusicianError
+from vidmusician.core.session import SESSION_FILE, Session
+
+from .controls import OptionsForm
+from .jobs import Job
+from .player import MULTIMEDIA_ERROR, Player
+from .timeline_view import TimelinePane, ViewData, envelope
+
+SR = 48000
+
+
+@dataclass
+class Loaded:
+    """A session read for the panel (on the worker thread): the session, the
+    plan its first piece plays, and the music as the timeline plays it."""
+
+    session: Session
+    plan: dict[str, Any]
+    sources: dict[str, np.ndarray]
+
+
+def load_session(out: str | os.PathLike[str]) -> Loaded:
+    import json
+
+    from vidmusician.core.score import selection_audio
+
+    session = Session.load(out)
+    first = session.take(session.selection[0]["take"])
+    plan = json.loads((session.out / first["plan"]).read_text(encoding="utf-8"))
+    sources = {"mix": selection_audio(session, "mix")}
+    stems = set.intersection(*(set(session.take(s["take"])["files"]["stems"]) for s in session.selection))
+    for stem in sorted(stems):
+        sources[stem] = selection_audio(session, stem)
+    return Loaded(session, plan, sources)
+
+
+def default_output(input_path: Path) -> Path:
+    """A new folder for the session beside the input (``NAME-music``, ``NAME-music-2``, ...),
+    or under ``~/VidMusician`` when the input's folder is not writable."""
+    stem = input_path.stem if input_path.suffix else input_path.name
+    parent = input_path.parent if os.access(input_path.parent, os.W_OK) else Path.home() / "VidMusician"
+    for n in range(1, 10_000):
+        p = parent / (f"{stem}-music" if n == 1 else f"{stem}-music-{n}")
+        if not p.exists():
+            return p
+    raise OptionError(f"{parent}: no free folder name for the session; choose one.")
+
+
+class MainWindow(QMainWindow):
+    """The panel. ``busyChanged`` fires when a job starts or ends."""
+
+    busyChanged = pyqtSignal(bool)
+
+    def __init__(self, settings: QSettings | None = None, handoff: str | None = None):
+        super().__init__()
+        self.setWindowTitle("VidMusician")
+        self.setAcceptDrops(True)
+        self.settings = settings if settings is not None else QSettings("VidMusician", "panel")
+        self.handoff = handoff
+        self.sent = False
+        self.input_path: Path | None = None
+        self.feats: Any = None
+        self.loaded: Loaded | None = None
+        self.job: Job | None = None
+        self.thumb_job: Job | None = None
+        self.errors: list[str] = []
+        self.error_box: QMessageBox | None = None
+        self.selected = -1
+        self._after_job: Any = None
+
+        self.player = Player(self)
+        self.pane = TimelinePane(self)
+        self.view = self.pane.view
+        self.form = OptionsForm("score", self.settings)
+        self._build()
+        self.player.positionChanged.connect(self._position)
+        self.player.playingChanged.connect(lambda on: self.play_button.setText("Pause" if on else "Play"))
+        self.view.shotClicked.connect(self.select_shot)
+        self.view.seekRequested.connect(self.player.seek)
+        self._refresh()
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self) -> None:
+        central = QWidget(self)
+        col = QVBoxLayout(central)
+        # input and session folder
+        row = QHBoxLayout()
+        self.input_label = QLabel("No cut open")
+        self.input_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.input_label, 1)
+        row.addWidget(QLabel("Session folder:"))
+        self.output_edit = QLineEdit()
+        self.output_edit.setObjectName("output")
+        self.output_edit.setMinimumWidth(280)
+        row.addWidget(self.output_edit)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_output)
+        row.addWidget(browse)
+        col.addLayout(row)
+        col.addWidget(self.pane, 1)
+        # transport, zoom, stems
+        row = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.clicked.connect(self.toggle_play)
+        row.addWidget(self.play_button)
+        self.time_label = QLabel("0:00.0")
+        self.time_label.setMinimumWidth(110)
+        row.addWidget(self.time_label)
+        for text, slot in (
+            ("−", lambda: self.view.zoom(0.8)),
+            ("+", lambda: self.view.zoom(1.25)),
+            ("Fit", self.view.fit),
+        ):
+            b = QToolButton()
+            b.setText(text)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+        row.addSpacing(16)
+        self.stems_row = QHBoxLayout()
+        row.addLayout(self.stems_row)
+        row.addStretch(1)
+        self.legend = QLabel(
+            "<span style='color:#d62728'>■</span> cut  <span style='color:#9467bd'>■</span> scene  "
+            "<span style='color:#2ca02c'>■</span> marker  <span style='color:#1f77b4'>■</span> motion  "
+            "<span style='color:#e0e0e0'>|</span> downbeat"
+        )
+        row.addWidget(self.legend)
+        col.addLayout(row)
+        # the selected shot
+        row = QHBoxLayout()
+        self.shot_label = QLabel("No shot selected (click one, or use the arrow keys)")
+        row.addWidget(self.shot_label, 1)
+        row.addWidget(QLabel("Take:"))
+        self.take_combo = QComboBox()
+        self.take_combo.setMinimumWidth(220)
+        self.take_combo.activated.connect(self._take_chosen)
+        row.addWidget(self.take_combo)
+        self.regen_button = QPushButton("Regenerate shot (R)")
+        self.regen_button.clicked.connect(self.regenerate_shot)
+        row.addWidget(self.regen_button)
+        col.addLayout(row)
+        self.setCentralWidget(central)
+
+        # options dock
+        dock = QDockWidget("Music", self)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        box = QWidget()
+        v = QVBoxLayout(box)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        v.addWidget(scroll, 1)
+        self.generate_button = QPushButton("Generate (Ctrl+G)")
+        self.generate_button.clicked.connect(self.generate)
+        v.addWidget(self.generate_button)
+        self.export_button = QPushButton("Export timeline… (Ctrl+E)")
+        self.export_button.clicked.connect(self.export_dialog)
+        v.addWidget(self.export_button)
+        self.send_button = QPushButton("Send to Resolve")
+        self.send_button.clicked.connect(self.send_to_resolve)
+        self.send_button.setVisible(self.handoff is not None)
+        v.addWidget(self.send_button)
+        dock.setWidget(box)
+        dock.setMinimumWidth(330)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+        # status bar: message, progress, cancel
+        self.status = QLabel(MULTIMEDIA_ERROR)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(320)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setVisible(False)
+        bar = self.statusBar()
+        assert bar is not None
+        bar.addWidget(self.status, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+
+        # menus and shortcuts
+        self.acts: dict[str, QAction] = {}
+        menus = self.menuBar()
+        assert menus is not None
+
+        def act(
+            menu: Any, name: str, text: str, keys: str | QKeySequence.StandardKey | None, slot: Any
+        ) -> None:
+            a = QAction(text, self)
+            if keys is not None:
+                a.setShortcut(QKeySequence(keys))
+                a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            self.addAction(a)  # shortcuts work with the menu bar hidden too
+            self.acts[name] = a
+
+        m = menus.addMenu("&File")
+        act(m, "open", "&Open…", "Ctrl+O", self.open_dialog)
+        act(m, "export", "&Export timeline…", "Ctrl+E", self.export_dialog)
+        act(m, "send", "Send to &Resolve", None, self.send_to_resolve)
+        act(m, "quit", "&Quit", "Ctrl+Q", self.close)
+        m = menus.addMenu("&Music")
+        act(m, "generate", "&Generate", "Ctrl+G", self.generate)
+        act(m, "regenerate", "&Regenerate selected shot", "R", self.regenerate_shot)
+        act(m, "cancel", "&Cancel", "Esc", self.cancel)
+        m = menus.addMenu("&Play")
+        act(m, "play", "Play / &pause", "Space", self.toggle_play)
+        act(m, "previous", "&Previous shot", "Left", lambda: self.step_shot(-1))
+        act(m, "next", "&Next shot", "Right", lambda: self.step_shot(1))
+        m = menus.addMenu("&View")
+        act(m, "zoom_in", "Zoom &in", "Ctrl++", lambda: self.view.zoom(1.25))
+        act(m, "zoom_out", "Zoom &out", "Ctrl+-", lambda: self.view.zoom(0.8))
+        act(m, "fit", "&Fit the timeline", "Ctrl+0", self.view.fit)
+        self.acts["send"].setVisible(self.handoff is not None)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    @property
+    def out(self) -> Path | None:
+        text = self.output_edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def _refresh(self) -> None:
+        have_cut = self.feats is not None
+        have_music = self.loaded is not None
+        idle = not self.busy
+        self.generate_button.setEnabled(have_cut and idle)
+        self.acts["generate"].setEnabled(have_cut and idle)
+        self.regen_button.setEnabled(have_music and idle and self.selected >= 0)
+        self.acts["regenerate"].setEnabled(have_music and idle and self.selected >= 0)
+        self.take_combo.setEnabled(have_music and idle and self.selected >= 0)
+        for name in ("export", "send"):
+            self.acts[name].setEnabled(have_music and idle)
+        self.export_button.setEnabled(have_music and idle)
+        self.send_button.setEnabled(have_music and idle)
+        self.acts["open"].setEnabled(idle)
+        self.play_button.setEnabled(have_music and self.player.available)
+        self.progress.setVisible(not idle)
+        self.cancel_button.setVisible(not idle)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _start(self, name: str, fn: Any, done: Any, label: str) -> bool:
+        """Run ``fn(progress, cancel, emit)`` off the GUI thread; ``done(result)`` on success."""
+        if self.busy:
+            self._say("Busy: wait for the current job or cancel it.")
+            return False
+        job = Job(name, fn, self)
+        job.progress.connect(self._progress)
+        job.succeeded.connect(done)
+        job.failed.connect(self.show_error)
+        job.cancelled.connect(lambda: self._say(f"{label}: cancelled; nothing was changed."))
+        job.finished.connect(self._job_finished)
+        self.job = job
+        self.progress.setValue(0)
+        self._say(f"{label}…")
+        self._refresh()
+        self.busyChanged.emit(True)
+        job.start()
+        return True
+
+    def _progress(self, fraction: float, label: str) -> None:
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        if label:
+            self.progress.setFormat(f"{label} %p%")
+
+    def _job_finished(self) -> None:
+        self.job = None
+        self._refresh()
+        self.busyChanged.emit(False)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self._say("Cancelling…")
+
+    def show_error(self, message: str, details: str = "") -> None:
+        """A dialog with the command line's message (the traceback under Details)."""
+        self.errors.append(message)
+        self._say(f"error: {message.splitlines()[0]}")
+        box = QMessageBox(QMessageBox.Icon.Critical, "VidMusician", message, parent=self)
+        if details and os.environ.get("VIDMUSICIAN_DEBUG", "") not in ("", "0"):
+            box.setDetailedText(details)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.error_box = box
+        box.open()  # not exec(): the window keeps running (and tests can read it)
+
+    # ------------------------------------------------------------------ opening
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a timeline or a video",
+            str(self.input_path.parent if self.input_path else Path.home()),
+            "Timelines and videos (*.otio *.otioz *.xml *.edl *.mp4 *.mov *.mkv *.avi *.mxf *.m4v);;All files (*)",
+        )
+        if path:
+            self.open_input(path)
+
+    def open_input(self, path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> bool:
+        """Analyse ``path`` (a timeline, a video, or a session folder to reopen) off the GUI thread."""
+        p = Path(path).expanduser()
+        session_out: Path | None = None
+        if p.is_dir() and (p / SESSION_FILE).is_file():
+            try:
+                session_out = p
+                p = Path(Session.load(p).data["input"]["path"])
+            except VidMusicianError as e:
+                self.show_error(str(e))
+                return False
+        elif out is not None and (Path(out) / SESSION_FILE).is_file():
+            session_out = Path(out)
+        if self.busy:
+            self._say("Busy: wait for the current job or cancel it.")
+            return False
+        settings = self.form.values() if self._form_ok() else {}
+        self.stop_thumbnails()
+        self.player.stop()
+        self.feats, self.loaded, self.selected = None, None, -1
+        self.input_path = p
+        self.input_label.setText(f"<b>{p.name}</b>")
+        self.input_label.setToolTip(str(p))
+        self.output_edit.setText(str(Path(session_out or out or default_output(p)).resolve()))
+        self.view.set_data(ViewData())
+        from vidmusician.core.analyze import analyze
+
+        def work(progress: Any, cancel: Any, emit: Any) -> Any:
+            feats = analyze(
+                str(p),
+                settings.get("rate"),
+                settings.get("scene_detector", "adaptive"),
+                settings.get("scene_threshold"),
+                settings.get("cache", True),
+                settings.get("clip"),
+                progress,
+                cancel,
+            )
+            return feats, (load_session(session_out) if session_out else None)
+
+        return self._start("analyze", work, self._opened, f"Analysing {p.name}")
+
+    def _form_ok(self) -> bool:
+        try:
+            self.form.values()
+            return True
+        except VidMusicianError:
+            return False
+
+    def _opened(self, result: Any) -> None:
+        feats, loaded = result
+        self.feats = feats
+        tl = feats.timeline
+        data = ViewData(
+            duration_s=tl.duration_s,
+            shots=[
+                (s.index, s.start_s, s.end_s, s.kind, f.style, s.name) for s, f in zip(tl.shots, feats.shots)
+            ],
+            anchors=[(a.time_s, a.kind, float(a.strength)) for a in feats.anchors],
+            motion_hop_s=float(feats.motion.hop_s),
+            motion=np.asarray(feats.motion.values, np.float32),
+        )
+        self.view.set_data(data)
+        self.view.fit()
+        warnings = list(tl.warnings) + list(feats.warnings)
+        self._say(
+            f"{len(tl.shots)} shots, {tl.duration_s:.1f} s at {tl.rate:g} fps"
+            + (f"; {len(warnings)} warning(s): {warnings[0]}" if warnings else "")
+        )
+        if loaded is not None:
+            self._show_session(loaded)
+        self._start_thumbnails()
+        self._refresh()
+
+    def _start_thumbnails(self) -> None:
+        from vidmusician.core.analysis.decode import shot_thumbnail
+
+        shots = list(self.feats.timeline.shots)
+
+        def work(progress: Any, cancel: Any, emit: Any) -> None:
+            for s in shots:
+                if cancel.is_set():
+                    return
+                img = shot_thumbnail(s, 160)
+                if img is not None:
+                    emit((s.index, img))
+
+        job = Job("thumbnails", work, self)
+        job.item.connect(self._thumbnail)
+        self.thumb_job = job
+        job.start()
+
+    def _thumbnail(self, item: tuple[int, np.ndarray]) -> None:
+        index, img = item
+        h, w, _ = img.shape
+        q = QImage(img.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self.view.data.thumbnails[index] = q
+        self.view.update()
+
+    def stop_thumbnails(self) -> None:
+        if self.thumb_job is not None:
+            self.thumb_job.cancel()
+            if self.thumb_job.worker is not None:
+                self.thumb_job.worker.join(timeout=5)
+            self.thumb_job = None
+
+    def _browse_output(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Session folder", self.output_edit.text())
+        if path:
+            self.output_edit.setText(path)
+
+    # ------------------------------------------------------------------ generating
+
+    def generate(self) -> bool:
+        """Score the open cut into the session folder (a new take when it holds a session already)."""
+        if self.feats is None or self.input_path is None or self.busy:
+            return False
+        out = self.out
+        if out is None:
+            self.show_error("Choose a session folder first.")
+            return False
+        try:
+            opts = self.form.score_options()
+        except VidMusicianError as e:
+            self.show_error(str(e))
+            return False
+        self.form.save()
+        from vidmusician.core.score import score
+
+        src = self.input_path
+        new_take = (out / SESSION_FILE).is_file()
+
+        def work(progress: Any, cancel: Any, emit: Any) -> Loaded:
+            score(src, out, opts, progress, cancel, new_take=new_take)
+            return load_session(out)
+
+        what = "new take" if new_take else "music"
+        return self._start("generate", work, self._generated, f"Generating {what} ({opts.backend})")
+
+    def _generated(self, loaded: Loaded) -> None:
+        self._show_session(loaded)
+        t = loaded.session.takes[-1]
+        m = t["metrics"]
+        self._say(
+            f"take {t['id']}: {t['style']} in {t['key']}, {t['bpm'][0]:.0f}-{t['bpm'][1]:.0f} BPM; "
+            f"cuts on beats {m['cut_beat_hit']:.0%} (chance {m['cut_beat_hit_chance']:.0%}) — "
+            f"{loaded.session.out}"
+        )
+
+    def _show_session(self, loaded: Loaded) -> None:
+        self.loaded = loaded
+        s = loaded.session
+        rate = float(s.data["timeline"]["rate"])
+        d = self.view.data
+        d.beats = np.asarray(loaded.plan.get("beats_s", []), float)
+        d.downbeats = np.asarray(loaded.plan.get("downbeats_s", []), float)
+        d.envelope = envelope(loaded.sources["mix"], SR)
+        d.pieces = [
+            (
+                seg["start_frame"] / rate,
+                None if seg["end_frame"] is None else seg["end_frame"] / rate,
+                seg["take"],
+            )
+            for seg in s.selection
+        ]
+        self.view.set_data(d)
+        self.player.load(loaded.sources, SR)
+        self._stem_buttons()
+        self._takes_for_shot()
+        self._refresh()
+
+    def _stem_buttons(self) -> None:
+        while self.stems_row.count():
+            item = self.stems_row.takeAt(0)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()  # type: ignore[union-attr]
+        self.stem_buttons: dict[str, tuple[QToolButton, QToolButton]] = {}
+        for stem in self.player.stems:
+            self.stems_row.addWidget(QLabel(stem))
+            mute, solo = QToolButton(), QToolButton()
+            for b, text, tip in ((mute, "M", "mute"), (solo, "S", "solo")):
+                b.setText(text)
+                b.setCheckable(True)
+                b.setToolTip(f"{tip} the {stem} stem")
+                self.stems_row.addWidget(b)
+            mute.setChecked(stem in self.player.muted)
+            solo.setChecked(stem in self.player.soloed)
+            mute.toggled.connect(lambda on, s=stem: self.player.set_stem(s, mute=on))
+            solo.toggled.connect(lambda on, s=stem: self.player.set_stem(s, solo=on))
+            self.stem_buttons[stem] = (mute, solo)
+
+    # ------------------------------------------------------------------ shots and takes
+
+    def select_shot(self, index: int) -> None:
+        if self.feats is None or not (0 <= index < len(self.feats.timeline.shots)):
+            return
+        self.selected = index
+        self.view.select(index)
+        s, f = self.feats.timeline.shots[index], self.feats.shots[index]
+        mood = f"valence {f.valence:+.2f}, arousal {f.arousal:+.2f}" if f.analysed else "not analysed"
+        self.shot_label.setText(
+            f"<b>Shot {index}</b> {s.name or s.kind} · {s.start_s:.2f}–{s.end_s:.2f} s · {f.style} · {mood}"
+        )
+        self._takes_for_shot()
+        self._refresh()
+
+    def step_shot(self, step: int) -> None:
+        if self.feats is None or not self.feats.timeline.shots:
+            return
+        n = len(self.feats.timeline.shots)
+        self.select_shot(0 if self.selected < 0 else max(0, min(n - 1, self.selected + step)))
+
+    def takes_for_shot(self, index: int) -> tuple[list[dict[str, Any]], int]:
+        """The takes that can play under shot ``index`` (whole takes and the
+        ones made for it) and the one that plays there now."""
+        assert self.loaded is not None
+        s = self.loaded.session
+        sh = s.shot(index)
+        playing = s.take_at((sh["start_frame"] + sh["end_frame"]) // 2)
+        takes = [t for t in s.takes if t.get("shot") is None or t.get("shot") == index or t["id"] == playing]
+        return takes, playing
+
+    def _takes_for_shot(self) -> None:
+        self.take_combo.clear()
+        if self.loaded is None or self.selected < 0:
+            return
+        takes, playing = self.takes_for_shot(self.selected)
+        for t in takes:
+            where = "this shot" if t.get("shot") == self.selected else "whole cut"
+            self.take_combo.addItem(f"take {t['id']} ({where}, seed {t.get('new_seed', t['seed'])})", t["id"])
+            if t["id"] == playing:
+                self.take_combo.setCurrentIndex(self.take_combo.count() - 1)
+
+    def _take_chosen(self, row: int) -> None:
+        take = self.take_combo.itemData(row)
+        if take is not None:
+            self.use_take(int(take))
+
+    def use_take(self, take: int) -> bool:
+        """Play ``take`` under the selected shot (a new timeline version), then listen from the shot."""
+        if self.loaded is None or self.selected < 0 or self.busy:
+            return False
+        _, playing = self.takes_for_shot(self.selected)
+        if take == playing:
+            return False
+        from vidmusician.core.score import use
+
+        out, shot = self.loaded.session.out, self.selected
+
+        def work(progress: Any, cancel: Any, emit: Any) -> Loaded:
+            use(out, take, shot, progress, cancel)
+            return load_session(out)
+
+        return self._start("use", work, self._shot_changed, f"Take {take} under shot {shot}")
+
+    def regenerate_shot(self) -> bool:
+        """New music under the selected shot: a new take (everything else kept)."""
+        if self.loaded is None or self.selected < 0 or self.busy:
+            return False
+        from vidmusician.core.score import regenerate
+
+        out, shot = self.loaded.session.out, self.selected
+
+        def work(progress: Any, cancel: Any, emit: Any) -> Loaded:
+            regenerate(out, shot, None, progress, cancel)
+            return load_session(out)
+
+        return self._start("regenerate", work, self._shot_changed, f"Regenerating shot {shot}")
+
+    def _shot_changed(self, loaded: Loaded) -> None:
+        self._show_session(loaded)
+        s = loaded.session
+        _, playing = self.takes_for_shot(self.selected)
+        start = self.feats.timeline.shots[self.selected].start_s
+        self.player.seek(max(0.0, start - 1.0))  # hear the change, from just before the shot
+        self._say(f"shot {self.selected} plays take {playing}; timeline version {s.timeline['version']}")
+
+    # ------------------------------------------------------------------ listening
+
+    def toggle_play(self) -> None:
+        self.player.toggle()
+
+    def _position(self, t: float) -> None:
+        m, s = divmod(t, 60)
+        self.time_label.setText(f"{int(m)}:{s:04.1f}")
+        self.view.set_playhead(t, follow=self.player.playing)
+
+    # ------------------------------------------------------------------ export and Resolve
+
+    def export_dialog(self) -> None:
+        if self.loaded is None or self.busy:
+            return
+        fmt = self.form.raw().get("format") or "same"
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the timeline with the music",
+            str(
+                self.loaded.session.out.parent
+                / f"{self.input_path.stem if self.input_path else 'music'}-music.otio"
+            ),
+            "OpenTimelineIO (*.otio);;FCP 7 XML (*.xml);;EDL (*.edl)",
+            options=QFileDialog.Option.DontConfirmOverwrite,  # core refuses to overwrite, with its message
+        )
+        if path:
+            ext = Path(path).suffix.lower()
+            self.export_to(path, {".xml": "fcp7", ".edl": "edl"}.get(ext, fmt))
+
+    def export_to(self, dest: str | os.PathLike[str], fmt: str | None = None) -> bool:
+        """Write the timeline as it plays now to ``dest`` (and its format beside it)."""
+        if self.loaded is None or self.busy:
+            return False
+        from vidmusician.core.score import export
+
+        out, timeline = self.loaded.session.out, self.feats.timeline if self.feats else None
+
+        def work(progress: Any, cancel: Any, emit: Any) -> dict[str, str]:
+            return export(out, dest, fmt, timeline, progress, cancel)
+
+        def done(paths: dict[str, str]) -> None:
+            self.exported = paths
+            self._say("exported " + ", ".join(paths.values()))
+
+        return self._start("export", work, done, f"Exporting to {dest}")
+
+    def send_to_resolve(self) -> bool:
+        """Hand the session to the Resolve menu script that started the panel, and close."""
+        if self.handoff is None or self.loaded is None or self.busy:
+            return False
+        from vidmusician.core.handoff import make, write_handoff
+
+        markers = self.form.raw().get("markers") or "none"
+        try:
+            write_handoff(self.handoff, make("ok", self.loaded.session.out.resolve(), markers))
+        except (VidMusicianError, OSError) as e:
+            self.show_error(str(e))
+            return False
+        self.sent = True
+        self._say("sent to Resolve")
+        QTimer.singleShot(0, self.close)
+        return True
+
+    # ------------------------------------------------------------------ window events
+
+    def dragEnterEvent(self, e: QDragEnterEvent | None) -> None:
+        if e is not None and e.mimeData() is not None and e.mimeData().hasUrls():  # type: ignore[union-attr]
+            e.acceptProposedAction()
+
+    def dropEvent(self, e: QDropEvent | None) -> None:
+        if e is None or e.mimeData() is None:
+            return
+        urls = [u for u in e.mimeData().urls() if u.isLocalFile()]  # type: ignore[union-attr]
+        if urls:
+            e.acceptProposedAction()
+            self.open_input(urls[0].toLocalFile())
+
+    def closeEvent(self, e: QCloseEvent | None) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            if self.job.worker is not None:
+                self.job.worker.join(timeout=30)
+        self.stop_thumbnails()
+        self.form.save()
+        if self.handoff is not None and not self.sent:
+            try:
+                from vidmusician.core.handoff import make, write_handoff
+
+                write_handoff(self.handoff, make("cancelled"))
+            except Exception:  # closing must not fail; Resolve stops waiting when the panel exits
+                traceback.print_exc()
+        self.player.close()
+        super().closeEvent(e)
+
+
+def option_names() -> list[str]:
+    """The options the panel shows (the command line's ``score`` options)."""
+    return [o.name for o in options.for_command("score")]
