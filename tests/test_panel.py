@@ -326,3 +326,37 @@ def test_panel_command_screenshot(cut, tmp_path):
     assert code == 2 and "exists already" in err
     code, _, err = run("panel", cut, "--after", "generate")
     assert code == 2 and "--after goes with --screenshot" in err
+
+
+@pytest.fixture(scope="module")
+def scored(cut, tmp_path_factory):
+    from vidmusician.core.score import ScoreOptions, score
+
+    out = tmp_path_factory.mktemp("scored") / "session"
+    score(cut, out, ScoreOptions(seed=3))
+    return out
+
+
+def test_play_pause_seek_with_the_playhead_in_sync(qtbot, window, scored):
+    if not window.player.available:
+        pytest.skip("QtMultimedia does not load on this machine (libpulse0 missing)")
+    assert window.open_input(scored)  # a session folder reopens its cut and its music
+    idle(qtbot, window)
+    assert window.loaded is not None and window.output_edit.text() == str(scored.resolve())
+    assert window.play_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.player.position > 0.3, timeout=60_000)  # it plays (no device: Qt's clock)
+    assert window.player.playing and window.play_button.text() == "Pause"
+    assert window.view.playhead_s == window.player.position  # the playhead follows
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.player.playing, timeout=10_000)
+    assert window.play_button.text() == "Play"
+    # seek by clicking the ruler: 12.0 s at the view's scale
+    v = window.view
+    x = v.x_of(12.0)
+    qtbot.mouseClick(v, Qt.MouseButton.LeftButton, pos=QPointF(x, 4).toPoint())
+    assert window.player.position == pytest.approx(12.0, abs=1.5 / v.pps)
+    assert v.playhead_s == window.player.position
+    shots = window.feats.timeline.shots
+    assert shots[v.current].start_s <= v.playhead_s < shots[v.current].end_s  # the shot under it is lit
+    assert window.time_label.text() == f"0:{window.player.position:04.1f}"

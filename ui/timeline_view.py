@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
     QFont,
@@ -135,6 +135,7 @@ class TimelineView(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._motion = np.zeros(0, np.float32)
         self._starts = np.zeros(0)
+        self._anchors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # ---- data and geometry
 
@@ -144,6 +145,10 @@ class TimelineView(QWidget):
         top = float(np.percentile(m, 99)) if len(m) else 0.0
         self._motion = np.clip(m / top, 0, 1.2) if top > 0 else m
         self._starts = data.starts
+        self._anchors = {}
+        for kind in {k for _, k, _ in data.anchors}:
+            pts = sorted((t, st) for t, k, st in data.anchors if k == kind)
+            self._anchors[kind] = (np.array([t for t, _ in pts]), np.array([st for _, st in pts]))
         self.update()
 
     def lane(self, name: str) -> tuple[int, int]:
@@ -269,15 +274,23 @@ class TimelineView(QWidget):
         p.setFont(small)
         self._ruler(p, w)
         self._shots(p, w)
-        # anchors
+        # anchors: per kind, the visible ones, one line per pixel column (the strongest)
         y, h = self.lane("anchors")
-        for t, kind, strength in d.anchors:
-            x = self.x_of(t)
-            if -2 <= x <= w + 2:
-                c = QColor(KIND_COLOURS.get(kind, "#cccccc"))
-                p.setPen(QPen(c, 2 if kind in ("cut", "scene", "transition") else 1))
-                top = y + h - 4 - (h - 6) * (1.0 if kind != "motion" else max(0.25, min(1.0, strength)))
-                p.drawLine(QPointF(x, top), QPointF(x, y + h - 2))
+        t1 = self.t_of(w)
+        for kind, (times, strengths) in self._anchors.items():
+            a, b = np.searchsorted(times, [self.t0, t1])
+            if b <= a:
+                continue
+            xs = np.round((times[a:b] - self.t0) * self.pps).astype(np.int64)
+            st = strengths[a:b] if kind == "motion" else np.ones(b - a)
+            order = np.lexsort((-st, xs))
+            xs, st = xs[order], st[order]
+            first = np.ones(len(xs), bool)
+            first[1:] = xs[1:] != xs[:-1]
+            tops = y + h - 4 - (h - 6) * np.clip(st[first], 0.25, 1.0)
+            lines = [QLineF(float(x), float(top), float(x), y + h - 2) for x, top in zip(xs[first], tops)]
+            p.setPen(QPen(QColor(KIND_COLOURS.get(kind, "#cccccc")), 2 if kind != "motion" else 1))
+            p.drawLines(lines)
         # motion curve
         y, h = self.lane("motion")
         p.fillRect(QRectF(0, y, min(w, end_x), h), QColor("#26282c"))
@@ -287,18 +300,16 @@ class TimelineView(QWidget):
             xs = np.nonzero(ok)[0]
             ys = y + h - 2 - (h - 4) * np.clip(cols[ok], 0, 1.2) / 1.2
             poly = QPolygonF([QPointF(float(x), float(v)) for x, v in zip(xs, ys)])
-            p.setPen(QPen(QColor(KIND_COLOURS["motion"]), 1.2))
+            p.setPen(QPen(QColor(KIND_COLOURS["motion"]), 1))
             p.drawPolyline(poly)
-        # beats and downbeats
+        # beats and downbeats (at most one line per 3 px)
         y, h = self.lane("beats")
-        t1 = self.t_of(w)
         for arr, colour, top in ((d.beats, "#6d6f75", y + h / 2), (d.downbeats, "#e0e0e0", y + 1)):
             a, b = np.searchsorted(arr, [self.t0, t1])
-            step = max(1, (b - a) // max(w // 3, 1))  # no more than one line per 3 px
+            step = max(1, (b - a) // max(w // 3, 1))
+            xs = (np.asarray(arr[a:b:step], float) - self.t0) * self.pps
             p.setPen(QPen(QColor(colour), 1))
-            for t in arr[a:b:step]:
-                x = self.x_of(float(t))
-                p.drawLine(QPointF(x, top), QPointF(x, y + h - 1))
+            p.drawLines([QLineF(float(x), top, float(x), y + h - 1) for x in xs])
         self._music(p, w)
         p.setPen(QColor(255, 255, 255, 110))
         for name, _ in LANES[1:]:
@@ -358,7 +369,6 @@ class TimelineView(QWidget):
     def _music(self, p: QPainter, w: int) -> None:
         y, h = self.lane("music")
         d = self.data
-        mid = y + h / 2
         for s0, s1, take in d.pieces:
             x0 = self.x_of(s0)
             x1 = self.x_of(d.duration_s if s1 is None else s1)
@@ -372,13 +382,20 @@ class TimelineView(QWidget):
             return
         lo = _columns(d.envelope[0], ENVELOPE_RATE, self.t0, self.pps, w, "min")
         hi = _columns(d.envelope[1], ENVELOPE_RATE, self.t0, self.pps, w, "max")
-        ok = ~np.isnan(lo)
-        p.setPen(QPen(QColor("#7fc8ff"), 1))
+        ok = np.nonzero(~np.isnan(lo))[0]
+        if len(ok) == 0:
+            return
         half = h / 2 - 3
-        for x in np.nonzero(ok)[0]:
-            p.drawLine(
-                QPointF(float(x), mid - half * float(hi[x])), QPointF(float(x), mid - half * float(lo[x]))
-            )
+        # drawn as an image made with numpy: each pixel column filled from its
+        # minimum to its maximum (one pixel at least); a polygon or thousands of
+        # lines cost QPainter 10-50 ms here
+        top = np.floor(h / 2 - half * hi[ok]).astype(np.int32)
+        bottom = np.maximum(np.ceil(h / 2 - half * lo[ok]).astype(np.int32), top + 1)
+        rows = np.arange(h, dtype=np.int32)[:, None]
+        pixels = np.zeros((h, w), np.uint32)
+        pixels[:, ok] = np.where((rows >= top) & (rows < bottom), np.uint32(0xFF7FC8FF), np.uint32(0))
+        image = QImage(pixels.tobytes(), w, h, 4 * w, QImage.Format.Format_ARGB32)
+        p.drawImage(QPointF(0, y), image)
 
 
 class TimelinePane(QWidget):
