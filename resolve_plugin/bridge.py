@@ -709,6 +709,18 @@ def _place_track(
     new = [p for p in wanted if not present(p)]
     gone = [e for e in existing if any(e[2] < p.end and p.start < e[3] for p in new)]
     rep.kept += len(existing) - len(gone)
+    # how to put the removed clips back should Resolve misplace the new ones
+    restore = [
+        {
+            "mediaPoolItem": e[0].GetMediaPoolItem(),
+            "startFrame": int(e[0].GetLeftOffset()),
+            "endFrame": int(e[0].GetLeftOffset()) + e[3] - e[2],
+            "mediaType": 2,
+            "trackIndex": idx,
+            "recordFrame": start + e[2],
+        }
+        for e in gone
+    ]
     if gone:
         if not timeline.DeleteClips([e[0] for e in gone], False):
             raise ResolveError(f"Resolve refused to remove VidMusician's earlier clips from track '{name}'.")
@@ -744,9 +756,12 @@ def _place_track(
     if bad:
         if placed:
             timeline.DeleteClips(placed, False)  # what this call placed, nothing else
+        if restore:  # VidMusician's earlier clips, back where they were
+            media_pool.AppendToTimeline(restore)
         raise ResolveError(
             f"track '{name}': " + "; ".join(bad) + ". Nothing of this attempt was left on the timeline. "
-            "VidMusician needs Resolve 18.1 or newer (AppendToTimeline with recordFrame and trackIndex); "
+            "VidMusician needs a Resolve whose AppendToTimeline takes recordFrame and trackIndex (Resolve 18 "
+            "and newer); "
             "if Resolve is that new, check that track A"
             f"{idx} is not locked and try again."
         )

@@ -303,9 +303,27 @@ def test_a_clip_placed_elsewhere_is_a_clear_error_and_is_taken_back(media, sessi
 
     monkeypatch.setattr(pool, "AppendToTimeline", like_resolve_before_18_1, raising=False)
     before = tl.snapshot()
-    with pytest.raises(ResolveError, match=r"landed on frames 100-340 instead of 0-240.*Resolve 18.1"):
+    with pytest.raises(ResolveError, match=r"landed on frames 100-340 instead of 0-240.*Resolve 18 "):
         apply_session(resolve, folder)
     assert tl.GetItemListInTrack("audio", 2) == []  # what it placed was taken back
+    assert editor_part(tl.snapshot()) == editor_part(before)
+
+    monkeypatch.setattr(pool, "AppendToTimeline", real)  # music on the track, then a misplacing Resolve
+    apply_session(resolve, folder)
+    regenerate(folder, 1)
+    placed_before = clips_on(tl, 2)
+    calls = []
+
+    def misplaces_the_new_pieces(infos):
+        calls.append(infos)
+        if len(calls) == 1:
+            return real([{**i, "recordFrame": i["recordFrame"] + 1000} for i in infos])
+        return real(infos)  # putting VidMusician's earlier clip back
+
+    monkeypatch.setattr(pool, "AppendToTimeline", misplaces_the_new_pieces)
+    with pytest.raises(ResolveError, match="landed on frames 1000-"):
+        apply_session(resolve, folder)
+    assert clips_on(tl, 2) == placed_before  # the earlier music is back where it was
     assert editor_part(tl.snapshot()) == editor_part(before)
 
 
