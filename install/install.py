@@ -231,6 +231,10 @@ def _read_config(path: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) and data.get("format") == CONFIG_FORMAT else None
 
 
+def _paths(value: object) -> list[Path]:
+    return [Path(str(x)) for x in value] if isinstance(value, list) else []
+
+
 def _permission(e: OSError, where: Path, system: bool) -> Refused:
     hint = (
         "run it as an administrator (sudo on macOS and Linux), or install for yourself only (without --system)"
@@ -289,7 +293,7 @@ def install(args: argparse.Namespace) -> int:
     created.reverse()  # outermost first
     old = _read_config(lay.config) if lay.config.exists() else None
     if old:  # folders an earlier run created stay on the list (for --uninstall)
-        earlier = [Path(str(d)) for d in old.get("created_dirs", []) or []]  # type: ignore[union-attr]
+        earlier = _paths(old.get("created_dirs"))
         created = earlier + [d for d in created if d not in earlier]
     for d in created:
         if not d.exists():
@@ -340,7 +344,7 @@ def uninstall(args: argparse.Namespace) -> int:
             removing.add(lay.config)
             if not args.dry_run:
                 lay.config.unlink()
-            for d in reversed([Path(str(x)) for x in cfg.get("created_dirs", []) or []]):  # type: ignore[union-attr]
+            for d in reversed(_paths(cfg.get("created_dirs"))):
                 if d.is_dir() and all(p in removing for p in d.iterdir()):
                     act.say(f"remove empty folder {d}")
                     removing.add(d)
