@@ -104,6 +104,12 @@ def _columns(values: np.ndarray, rate: float, t0: float, pps: float, width: int,
     return out
 
 
+def _draw_lines(p: QPainter, lines: list[QLineF]) -> None:
+    """All ``lines`` in one QPainter call (one call per line costs ~10 us each in Python)."""
+    if lines:
+        p.drawLines(*lines)
+
+
 class TimelineView(QWidget):
     """Draws :class:`ViewData` between ``t0`` and ``t0 + width / pps`` seconds.
 
@@ -290,7 +296,7 @@ class TimelineView(QWidget):
             tops = y + h - 4 - (h - 6) * np.clip(st[first], 0.25, 1.0)
             lines = [QLineF(float(x), float(top), float(x), y + h - 2) for x, top in zip(xs[first], tops)]
             p.setPen(QPen(QColor(KIND_COLOURS.get(kind, "#cccccc")), 2 if kind != "motion" else 1))
-            p.drawLines(lines)
+            _draw_lines(p, lines)
         # motion curve
         y, h = self.lane("motion")
         p.fillRect(QRectF(0, y, min(w, end_x), h), QColor("#26282c"))
@@ -307,9 +313,9 @@ class TimelineView(QWidget):
         for arr, colour, top in ((d.beats, "#6d6f75", y + h / 2), (d.downbeats, "#e0e0e0", y + 1)):
             a, b = np.searchsorted(arr, [self.t0, t1])
             step = max(1, (b - a) // max(w // 3, 1))
-            xs = (np.asarray(arr[a:b:step], float) - self.t0) * self.pps
+            beat_xs = (np.asarray(arr[a:b:step], float) - self.t0) * self.pps
             p.setPen(QPen(QColor(colour), 1))
-            p.drawLines([QLineF(float(x), top, float(x), y + h - 1) for x in xs])
+            _draw_lines(p, [QLineF(float(x), top, float(x), y + h - 1) for x in beat_xs])
         self._music(p, w)
         p.setPen(QColor(255, 255, 255, 110))
         for name, _ in LANES[1:]:
