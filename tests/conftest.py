@@ -20,8 +20,9 @@ VIDEOS = SHARED / "video"
 
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path, monkeypatch):
-    """Every test gets an empty analysis cache of its own (never the user's)."""
+    """Every test gets an empty analysis cache and panel settings of its own (never the user's)."""
     monkeypatch.setenv("VIDMUSICIAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VIDMUSICIAN_PANEL_SETTINGS", str(tmp_path / "panel.ini"))
 
 
 needs_shared = pytest.mark.skipif(not TIMELINES.is_dir(), reason="../shared/data is absent")

@@ -79,3 +79,29 @@ def test_package_layout_maps_top_level_folders():
     assert vidmusician.core.__file__.startswith(str(REPO / "core"))
     assert vidmusician.ui.__file__.startswith(str(REPO / "ui"))
     assert vidmusician.resolve_plugin.__file__.startswith(str(REPO / "resolve_plugin"))
+
+
+def test_ui_depends_on_core_only():
+    offenders = []
+    for path in (REPO / "ui").rglob("*.py"):
+        for mod in imported_modules(path):
+            bad = ("vidmusician.resolve_plugin", "torch", "audiocraft", "DaVinciResolveScript")
+            if any(mod == f or mod.startswith(f + ".") for f in bad):
+                offenders.append(f"{path.relative_to(REPO)} imports {mod}")
+    assert offenders == []
+
+
+def test_panel_command_comes_through_the_entry_point_and_says_when_qt_is_missing():
+    code = r"""
+import sys
+for name in ("PyQt6", "PyQt6.QtWidgets"):
+    sys.modules[name] = None
+import io
+from vidmusician.core.cli import main
+err = io.StringIO()
+print(main(["panel", "x.otio"], err=err), err.getvalue())
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("2 vidmusician: error: the panel needs PyQt6"), proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

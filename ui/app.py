@@ -79,7 +79,9 @@ def run(
 
     from .window import MainWindow
 
-    settings = QSettings("VidMusician", "panel")
+    # VIDMUSICIAN_PANEL_SETTINGS: an INI file instead of the user's own settings (tests, scripts)
+    path = os.environ.get("VIDMUSICIAN_PANEL_SETTINGS")
+    settings = QSettings(path, QSettings.Format.IniFormat) if path else QSettings("VidMusician", "panel")
     window = MainWindow(settings, handoff)
     window.resize(*size)
     window.show()
