@@ -484,3 +484,39 @@ def test_scan_in_a_forked_worker_after_opencv_threads_ran(tmp_path):
         pytest.fail("the forked workers hung")
     assert proc.returncode == 0, stderr
     assert stdout.strip() == "[12, 12]"
+
+
+def test_thumbnails_show_the_frame_at_the_time_upright(tmp_path):
+    """The panel's shot thumbnails: the colour of the shot at the asked time
+    (RGB), the asked width, rotation applied, and the middle of a timeline shot."""
+    from vidmusician.core.analysis.decode import MediaError, shot_thumbnail, thumbnail
+
+    video = write_video(tmp_path / "v.mp4", [25], 50)  # BGR (200, 40, 40) then (40, 200, 40)
+    first, second = thumbnail(video, 0.5, 80), thumbnail(video, 1.5, 80)
+    assert first.shape == (48, 80, 3) and first.dtype == np.uint8
+    assert np.allclose(first[2, 2], (40, 40, 200), atol=25)  # RGB of BGR (200, 40, 40)
+    assert np.allclose(second[2, 2], (40, 200, 40), atol=25)
+    with pytest.raises(MediaError, match="no frame"):
+        thumbnail(video, 10.0)
+
+    img = np.zeros((96, 160, 3), np.uint8)
+    img[:, :40] = 255
+    upright = rotate_mp4(write_frames(tmp_path / "stored.mp4", [img] * 10), tmp_path / "upright.mp4")
+    t = thumbnail(upright, 0.1, 48)
+    assert t.shape == (80, 48, 3) and t[:5].mean() > 200 and t[-5:].mean() < 30
+
+    # a timeline shot cut from the second half: its middle frame is the second colour
+    tl = read_timeline(
+        save(
+            timeline(video_track(clip("b", 20, rate=25, start=28, url=video.as_uri())), rate=25),
+            tmp_path / "t.otio",
+        )
+    )
+    probed: dict = {}
+    thumb = shot_thumbnail(tl.shots[0], 64, probed)
+    assert thumb is not None and np.allclose(thumb[2, 2], (40, 200, 40), atol=25)
+    assert list(probed) == [tl.shots[0].media]
+    gone = read_timeline(
+        save(timeline(video_track(clip("x", 20, rate=25, url="gone.mp4")), rate=25), tmp_path / "g.otio")
+    )
+    assert shot_thumbnail(gone.shots[0]) is None

@@ -424,10 +424,11 @@ class MainWindow(QMainWindow):
         shots = list(self.feats.timeline.shots)
 
         def work(progress: Any, cancel: Any, emit: Any) -> None:
+            probed: dict[str, Any] = {}
             for s in shots:
                 if cancel.is_set():
                     return
-                img = shot_thumbnail(s, 160)
+                img = shot_thumbnail(s, 160, probed)
                 if img is not None:
                     emit((s.index, img))
 

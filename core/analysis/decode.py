@@ -333,16 +333,26 @@ def thumbnail(path: str | os.PathLike[str], time_s: float, width: int = 160) -> 
     raise MediaError(f"{path}: no frame at {time_s:.2f} s")
 
 
-def shot_thumbnail(shot: Any, width: int = 160) -> np.ndarray | None:
+def shot_thumbnail(
+    shot: Any, width: int = 160, probed: dict[str, MediaInfo | None] | None = None
+) -> np.ndarray | None:
     """The middle frame of ``shot`` (a :class:`~vidmusician.core.model.Shot`),
     RGB uint8 [shape=(h, width, 3)], or None for a gap, missing media or a
-    range outside the file."""
+    range outside the file. ``probed`` keeps each file's :func:`probe` between
+    calls (many shots cut from one file are probed once)."""
     from .features import file_range
 
     if not shot.media_found or shot.media is None:
         return None
+    probed = {} if probed is None else probed
     try:
-        rng = file_range(shot, probe(shot.media))
+        if shot.media not in probed:
+            probed[shot.media] = None
+            probed[shot.media] = probe(shot.media)
+        info = probed[shot.media]
+        if info is None:
+            return None
+        rng = file_range(shot, info)
         if rng is None:
             return None
         return thumbnail(shot.media, (rng[0] + rng[1]) / 2, width)
