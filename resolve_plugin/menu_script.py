@@ -90,9 +90,11 @@ def in_process(cfg):
     want = cfg.get("python_version")
     if want != "{}.{}".format(*sys.version_info[:2]):
         return False
+    import site
+
     for p in cfg.get("site_packages") or []:
         if p not in sys.path:
-            sys.path.append(p)
+            site.addsitedir(p)  # reads its .pth files too (an editable install's finder)
     try:
         import vidmusician.resolve_plugin.run  # noqa: F401
     except Exception:
