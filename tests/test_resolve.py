@@ -488,3 +488,22 @@ def test_menu_script_is_python36_syntax():
     src = (REPO / "resolve_plugin" / "menu_script.py").read_text()
     ast.parse(src, feature_version=(3, 6))
     assert "import vidmusician" not in src.split("def in_process")[0]  # nothing but stdlib at the top
+
+
+def test_stem_tracks_each_get_a_track_of_their_own(media, tmp_path):
+    resolve, tl = make_resolve(media, "23.976")
+    before = tl.snapshot()
+    cut = export_timeline(resolve, tmp_path / "cut.otio")
+    s = score(cut, tmp_path / "session", ScoreOptions(seed=3, stem_tracks=True))
+    stems = sorted(s.take(1)["files"]["stems"])
+    rep = apply_session(resolve, tmp_path / "session")
+    names = ["VidMusician Mix", *(f"VidMusician Stem {r}" for r in s.take(1)["files"]["stems"])]
+    assert list(rep.tracks) == names and list(rep.tracks.values()) == list(range(2, 2 + len(names)))
+    assert len(stems) >= 3
+    for name, idx in rep.tracks.items():
+        assert tl.GetTrackName("audio", idx) == name
+        ((a, b, path),) = clips_on(tl, idx)
+        assert (a, b) == (0, DURATION)
+        role = name.rsplit(" ", 1)[-1]
+        assert path.endswith("mix.wav" if name.endswith("Mix") else f"stems/{role}.wav")
+    assert editor_part(tl.snapshot()) == editor_part(before)
