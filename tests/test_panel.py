@@ -360,3 +360,14 @@ def test_play_pause_seek_with_the_playhead_in_sync(qtbot, window, scored):
     shots = window.feats.timeline.shots
     assert shots[v.current].start_s <= v.playhead_s < shots[v.current].end_s  # the shot under it is lit
     assert window.time_label.text() == f"0:{window.player.position:04.1f}"
+
+
+def test_a_session_folder_of_another_cut_is_refused(qtbot, window, scored, tmp_path):
+    other = demo.make_demo_cut(tmp_path / "other")["otio"]
+    assert not window.open_input(other, scored)
+    assert len(window.errors) == 1 and "holds the session of another cut" in window.errors[0]
+    assert window.feats is None and not window.busy
+    # with the cut it belongs to, the session opens with its takes
+    assert window.open_input(Session.load(scored).data["input"]["path"], scored)
+    idle(qtbot, window)
+    assert window.loaded is not None and [t["id"] for t in window.loaded.session.takes] == [1]

@@ -356,6 +356,17 @@ class MainWindow(QMainWindow):
                 self.show_error(str(e))
                 return False
         elif out is not None and (Path(out) / SESSION_FILE).is_file():
+            try:
+                other = Path(Session.load(out).data["input"]["path"])
+            except VidMusicianError as e:
+                self.show_error(str(e))
+                return False
+            if other.resolve() != p.resolve():
+                self.show_error(
+                    f"{out}: holds the session of another cut ({other}). Open that folder to work on it, "
+                    "or choose a new session folder for this cut."
+                )
+                return False
             session_out = Path(out)
         if self.busy:
             self._say("Busy: wait for the current job or cancel it.")
