@@ -30,7 +30,7 @@ panel: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy core ui
+	$(BIN)/mypy core ui resolve_plugin
 
 test: lint
 	$(BIN)/python -m pytest

@@ -148,7 +148,7 @@ def _from_record(d: dict[str, Any]) -> ScoreOptions:
     return ScoreOptions(**{k: v for k, v in d.items() if k in names})
 
 
-def _markers(plan: dict[str, Any], kind: str, rate: float, duration_frames: int) -> tuple[Any, ...]:
+def plan_markers(plan: dict[str, Any], kind: str, rate: float, duration_frames: int) -> tuple[Any, ...]:
     """Timeline markers from a plan (``plan.json`` contents)."""
     from .writeback import TimelineMarker
 
@@ -250,7 +250,7 @@ def _write_timeline(
     if opts.stem_tracks:
         music += [MusicFile(stem, pieces=pieces(stem)) for stem in first["files"]["stems"]]
     plan = json.loads(Path(where(first["plan"])).read_text(encoding="utf-8"))
-    markers = _markers(plan, opts.markers, rate, timeline.duration_frames)
+    markers = plan_markers(plan, opts.markers, rate, timeline.duration_frames)
     if basename is None:
         basename = "timeline" if version == 1 else f"timeline-v{version}"
     provenance = {"session": str(final_root), "timeline_version": version, "version": __version__}

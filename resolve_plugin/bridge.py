@@ -772,7 +772,7 @@ def _place_track(
 def _markers(timeline: Any, music: SessionMusic, kind: str, rate: float, rep: ApplyReport) -> list[int]:
     import json
 
-    from vidmusician.core.score import _markers as plan_markers
+    from vidmusician.core.score import plan_markers
 
     session = music.session
     first = session.take(session.selection[0]["take"])

@@ -371,3 +371,25 @@ def test_a_session_folder_of_another_cut_is_refused(qtbot, window, scored, tmp_p
     assert window.open_input(Session.load(scored).data["input"]["path"], scored)
     idle(qtbot, window)
     assert window.loaded is not None and [t["id"] for t in window.loaded.session.takes] == [1]
+
+
+def test_send_to_resolve_without_the_menu_script_runs_the_bridge_command(
+    qtbot, window, scored, tmp_path, monkeypatch
+):
+    """Started on its own, the panel sends through ``vidmusician resolve apply``
+    (a separate process: ui never imports the bridge). Here a stand-in for
+    Resolve's scripting module answers like a Resolve that is not running."""
+    fake = tmp_path / "fake_resolve"
+    fake.mkdir()
+    (fake / "DaVinciResolveScript.py").write_text("def scriptapp(name):\n    return None\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    assert window.send_button.isVisibleTo(window)  # the bridge is installed
+    assert window.open_input(scored)
+    idle(qtbot, window)
+    assert window.send_to_resolve()
+    assert window.busy
+    idle(qtbot, window)
+    assert len(window.errors) == 1 and window.errors[0].startswith(
+        "DaVinci Resolve did not answer. Start Resolve"
+    )
+    assert window.isVisible()  # nothing was sent: the panel stays open

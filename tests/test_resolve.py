@@ -507,3 +507,43 @@ def test_stem_tracks_each_get_a_track_of_their_own(media, tmp_path):
         role = name.rsplit(" ", 1)[-1]
         assert path.endswith("mix.wav" if name.endswith("Mix") else f"stems/{role}.wav")
     assert editor_part(tl.snapshot()) == editor_part(before)
+
+
+# --------------------------------------------------------------------------- vidmusician resolve ...
+
+
+def cli(*args):
+    import io
+
+    from vidmusician.core.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["-q", *map(str, args)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("session", ["29.97"], indirect=True)
+def test_resolve_command_exports_and_applies_through_the_running_resolve(
+    media, session, monkeypatch, tmp_path
+):
+    rate, folder = session
+    resolve, tl = make_resolve(media, rate)
+    monkeypatch.setattr(bridge, "connect", lambda: resolve)
+    code, out, err = cli("resolve", "export", tmp_path / "cut.otio")
+    assert code == 0, err
+    assert [s.start_frame for s in read_timeline(tmp_path / "cut.otio").shots] == [0, 60, 130, 200, 220]
+    code, out, err = cli("resolve", "apply", folder, "--markers", "downbeats")
+    assert code == 0, err
+    assert "1 clip(s) placed" in out
+    assert clips_on(tl, 2) == [(0, DURATION, str((folder / "mix.wav").resolve()))]
+    assert any(m["customData"].startswith("vidmusician") for m in tl.markers.values())
+
+
+def test_resolve_command_without_resolve_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        bridge,
+        "connect",
+        lambda: (_ for _ in ()).throw(ResolveError("DaVinci Resolve did not answer. Start Resolve.")),
+    )
+    code, _, err = cli("resolve", "apply", tmp_path)
+    assert code == 2 and err.strip() == "vidmusician: error: DaVinci Resolve did not answer. Start Resolve."

@@ -35,7 +35,7 @@ from PyQt6.QtWidgets import (
 )
 
 from vidmusician.core import options
-from vidmusician.core.errors import OptionError, VidMusicianError
+from vidmusician.core.errors import OptionError, OutputError, VidMusicianError
 from vidmusician.core.session import SESSION_FILE, Session
 
 from .controls import OptionsForm
@@ -69,6 +69,14 @@ def load_session(out: str | os.PathLike[str]) -> Loaded:
     for stem in sorted(stems):
         sources[stem] = selection_audio(session, stem)
     return Loaded(session, plan, sources)
+
+
+def resolve_bridge_installed() -> bool:
+    """True when the Resolve bridge's ``vidmusician resolve`` command is installed
+    (looked up in the package metadata; the panel never imports the bridge)."""
+    from importlib.metadata import entry_points
+
+    return any(ep.name == "resolve" for ep in entry_points(group="vidmusician.commands"))
 
 
 def default_output(input_path: Path) -> Path:
@@ -196,7 +204,7 @@ class MainWindow(QMainWindow):
         v.addWidget(self.export_button)
         self.send_button = QPushButton("Send to Resolve")
         self.send_button.clicked.connect(self.send_to_resolve)
-        self.send_button.setVisible(self.handoff is not None)
+        self.send_button.setVisible(self.handoff is not None or resolve_bridge_installed())
         v.addWidget(self.send_button)
         dock.setWidget(box)
         dock.setMinimumWidth(330)
@@ -251,7 +259,7 @@ class MainWindow(QMainWindow):
         act(m, "zoom_in", "Zoom &in", "Ctrl++", lambda: self.view.zoom(1.25))
         act(m, "zoom_out", "Zoom &out", "Ctrl+-", lambda: self.view.zoom(0.8))
         act(m, "fit", "&Fit the timeline", "Ctrl+0", self.view.fit)
-        self.acts["send"].setVisible(self.handoff is not None)
+        self.acts["send"].setVisible(self.handoff is not None or resolve_bridge_installed())
 
     # ------------------------------------------------------------------ state
 
@@ -681,14 +689,23 @@ class MainWindow(QMainWindow):
         return self._start("export", work, done, f"Exporting to {dest}")
 
     def send_to_resolve(self) -> bool:
-        """Hand the session to the Resolve menu script that started the panel, and close."""
-        if self.handoff is None or self.loaded is None or self.busy:
+        """Give the session's music to DaVinci Resolve.
+
+        Started by the Resolve menu script (``--handoff``): write the hand-off
+        file and close; the menu script applies it. Otherwise: run
+        ``vidmusician resolve apply OUT`` (the Resolve bridge's command, which
+        connects to the running Resolve) off the GUI thread.
+        """
+        if self.loaded is None or self.busy:
             return False
+        markers = self.form.raw().get("markers") or "none"
+        out = self.loaded.session.out.resolve()
+        if self.handoff is None:
+            return self._apply_in_resolve(out, markers)
         from vidmusician.core.handoff import make, write_handoff
 
-        markers = self.form.raw().get("markers") or "none"
         try:
-            write_handoff(self.handoff, make("ok", self.loaded.session.out.resolve(), markers))
+            write_handoff(self.handoff, make("ok", out, markers))
         except (VidMusicianError, OSError) as e:
             self.show_error(str(e))
             return False
@@ -696,6 +713,33 @@ class MainWindow(QMainWindow):
         self._say("sent to Resolve")
         QTimer.singleShot(0, self.close)
         return True
+
+    def _apply_in_resolve(self, out: Path, markers: str) -> bool:
+        import subprocess
+        import sys
+
+        argv = [
+            sys.executable,
+            "-m",
+            "vidmusician.core.cli",
+            "resolve",
+            "apply",
+            str(out),
+            "--markers",
+            markers,
+        ]
+
+        def work(progress: Any, cancel: Any, emit: Any) -> str:
+            proc = subprocess.run(argv, capture_output=True, text=True)
+            if proc.returncode != 0:
+                lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+                text = lines[-1] if lines else f"exit status {proc.returncode}"
+                raise OutputError(text.removeprefix("vidmusician: error: "))
+            return proc.stdout.strip()
+
+        return self._start(
+            "resolve", work, lambda text: self._say(text or "sent to Resolve"), "Sending to Resolve"
+        )
 
     # ------------------------------------------------------------------ window events
 
