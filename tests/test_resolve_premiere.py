@@ -1,4 +1,4 @@
-"""The Premiere Pro round trip as docs/resolve-premiere.md tells it, on Premiere's own exports.
+"""The Premiere Pro round trip as the README tells it, on Premiere's own exports.
 
 ``File > Export > Final Cut Pro XML`` in, ``vidmusician score edit.xml -o out``,
 ``out/timeline.xml`` imported back. Of the shared timelines,
@@ -112,7 +112,7 @@ def test_premiere_regenerated_shot_comes_back_as_timeline_v2(tmp_path):
 def test_the_guide_states_the_commands_it_tests():
     from .conftest import REPO
 
-    text = (REPO / "docs" / "resolve-premiere.md").read_text()
+    text = (REPO / "README.md").read_text()
     for needle in (
         "vidmusician score edit.xml -o out",
         "out/timeline.xml",
