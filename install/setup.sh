@@ -21,7 +21,8 @@ case ",$EXTRAS," in
             if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
                 echo "installing libpulse0 (QtMultimedia's audio library) with apt-get"
                 apt-get install -y -qq libpulse0 >/dev/null 2>&1 \
-                    || { apt-get update -qq >/dev/null && apt-get install -y -qq libpulse0 >/dev/null; }
+                    || { apt-get update -qq >/dev/null && apt-get install -y -qq libpulse0 >/dev/null; } \
+                    || echo "note: libpulse0 did not install; the panel will run without sound" >&2
             else
                 echo "note: the panel plays audio through libpulse0; install it (sudo apt-get install libpulse0)" >&2
             fi
