@@ -644,7 +644,9 @@ def _add_plugin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         except Exception as e:  # a broken add-on must not take the built-in commands with it
             why = f"the {ep.name} command did not load ({type(e).__name__}: {e}). Reinstall VidMusician."
 
-            def broken(args: argparse.Namespace, console: Console, cancel: threading.Event, why: str = why) -> int:
+            def broken(
+                args: argparse.Namespace, console: Console, cancel: threading.Event, why: str = why
+            ) -> int:
                 raise OptionError(why)
 
             sub.add_parser(ep.name, parents=[common], help="(did not load)").set_defaults(func=broken)
