@@ -459,10 +459,10 @@ def test_markers_on_the_cuts_the_music_hit(cut, tmp_path):
 
 
 def test_downbeat_markers_from_a_plan():
-    from vidmusician.core.score import _markers
+    from vidmusician.core.score import plan_markers
 
     plan = {"downbeats_s": [0.5, 2.5, 4.5, 6.5], "anchors": []}
-    got = [(m.frame, m.name) for m in _markers(plan, "downbeats", 24, 24 * 6)]
+    got = [(m.frame, m.name) for m in plan_markers(plan, "downbeats", 24, 24 * 6)]
     assert got == [(12, "bar 1"), (60, "bar 2"), (108, "bar 3")]
     assert _markers(plan, "none", 24, 1000) == ()
 
