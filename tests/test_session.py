@@ -464,7 +464,7 @@ def test_downbeat_markers_from_a_plan():
     plan = {"downbeats_s": [0.5, 2.5, 4.5, 6.5], "anchors": []}
     got = [(m.frame, m.name) for m in plan_markers(plan, "downbeats", 24, 24 * 6)]
     assert got == [(12, "bar 1"), (60, "bar 2"), (108, "bar 3")]
-    assert _markers(plan, "none", 24, 1000) == ()
+    assert plan_markers(plan, "none", 24, 1000) == ()
 
 
 def test_sigkill_during_a_first_score_leaves_no_session_or_a_whole_one(cut, tmp_path):
