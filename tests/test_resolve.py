@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import opentimelineio as otio
 import pytest
@@ -547,3 +548,35 @@ def test_resolve_command_without_resolve_is_a_clear_error(tmp_path, monkeypatch)
     )
     code, _, err = cli("resolve", "apply", tmp_path)
     assert code == 2 and err.strip() == "vidmusician: error: DaVinci Resolve did not answer. Start Resolve."
+
+
+def test_menu_round_trip_with_the_real_panel_process(media, tmp_path):
+    """The menu's round trip starting the real ``vidmusician panel`` (offscreen,
+    drawn once after generating, then closed without Send): the panel takes the
+    command line run.py gives it, scores the exported cut into the session
+    folder, and its hand-off says "cancelled", so the timeline is unchanged."""
+    import os
+
+    pytest.importorskip("PyQt6.QtWidgets")
+    from vidmusician.resolve_plugin import run
+
+    resolve, tl = make_resolve(media, "23.976")
+    before = tl.snapshot()
+    exe = Path(sys.executable).with_name("vidmusician")
+    png = tmp_path / "panel.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    launched = []
+
+    def launch(argv):
+        launched.append(argv)
+        return subprocess.Popen([*argv, "--screenshot", str(png), "--after", "generate"], env=env)
+
+    lines = []
+    code = run.run(resolve, exe, tmp_path / "sessions", launch, lines.append, 300)
+    assert code == 1 and "closed without sending" in lines[-1], lines
+    (argv,) = launched
+    session = Path(argv[argv.index("-o") + 1])
+    assert [t["id"] for t in Session.load(session).takes] == [1]  # the panel really scored the export
+    assert json.loads(Path(argv[argv.index("--handoff") + 1]).read_text())["status"] == "cancelled"
+    assert png.is_file()
+    assert tl.snapshot() == before
