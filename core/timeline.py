@@ -630,8 +630,11 @@ def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Ti
     rate : float, optional
         Frames per second for EDLs (default 24, as the EDL adapter assumes).
         Other formats carry their own rate; a rate given for them is ignored
-        with a warning.
+        with a warning. NTSC rates written short (29.97, 23.976) are read as
+        the exact ones (30000/1001, 24000/1001).
     """
+    if rate is not None:
+        rate = units.snap_rate(rate)
     t, adapter = read_otio(path, rate)
     src = InputSource(str(Path(path).resolve()), adapter, rate if adapter == "cmx_3600" else None)
     tl = from_otio(t, src, media_folder(Path(path), adapter))

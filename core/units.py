@@ -40,6 +40,14 @@ def timecode(frame: int, rate: float) -> str:
         return clock(frame / rate)
 
 
+def snap_rate(rate: float) -> float:
+    """``rate`` as SMPTE timecode needs it: an NTSC rate written short (29.97,
+    23.976, 23.98, 59.94) becomes the exact one (30000/1001, ...); any other
+    rate is returned unchanged."""
+    near = float(otio.opentime.RationalTime.nearest_valid_timecode_rate(rate))
+    return near if abs(near - rate) < 0.01 else float(rate)
+
+
 def clock(s: float) -> str:
     """Seconds as ``HH:MM:SS.mmm``."""
     ms = int(round(s * 1000))

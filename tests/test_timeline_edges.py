@@ -5,6 +5,7 @@ from __future__ import annotations
 import opentimelineio as otio
 import pytest
 
+from vidmusician.core import units
 from vidmusician.core.errors import InputError, NoVideoError, UnsupportedFormatError
 from vidmusician.core.timeline import input_kind, read_timeline
 
@@ -182,6 +183,25 @@ def test_edl_takes_a_rate(tmp_path):
     tl24 = read_timeline(edl)
     assert tl24.cut_frames() == (24,)
     assert any("assumed 24 fps" in w for w in tl24.warnings)
+
+
+@pytest.mark.parametrize(
+    ("given", "exact"), [(29.97, 30000 / 1001), (23.976, 24000 / 1001), (23.98, 24000 / 1001)]
+)
+def test_an_ntsc_edl_reads_with_the_rate_written_short(tmp_path, given, exact):
+    """--rate 29.97 is what an editor types; SMPTE timecode needs 30000/1001
+    (OTIO refuses 29.97 itself). Record 01:00:00:00 non-drop is frame 108000
+    at 29.97 (86400 at 23.976)."""
+    edl = tmp_path / "ntsc.edl"
+    edl.write_text(
+        "TITLE: ntsc\nFCM: NON-DROP FRAME\n\n"
+        "001  AX V C 01:00:00:00 01:00:03:00 01:00:00:00 01:00:03:00\n"
+        "002  AX V C 01:00:00:00 01:00:04:00 01:00:03:00 01:00:07:00\n"
+    )
+    tl = read_timeline(edl, rate=given)
+    nominal = round(exact)
+    assert tl.rate == exact and tl.cut_frames() == (3 * nominal,) and tl.duration_frames == 7 * nominal
+    assert units.snap_rate(given) == exact and units.snap_rate(24.5) == 24.5  # only near NTSC rates snap
 
 
 @pytest.mark.parametrize(
