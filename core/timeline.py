@@ -456,6 +456,20 @@ def _timeline_rate(t: Any, fmt: str, rate: float | None) -> float:
     return float(d.rate) if d.rate > 0 else 24.0
 
 
+def _drop_frame(source: InputSource) -> bool | None:
+    """An EDL's own ``FCM:`` line (DROP FRAME / NON-DROP FRAME), else None (infer from the rate)."""
+    if source.format != "cmx_3600":
+        return None
+    try:
+        with open(source.path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.upper().startswith("FCM:"):
+                    return "NON" not in line.upper()
+    except OSError:
+        pass
+    return None
+
+
 def _start_frame(t: Any, fmt: str, rate: float) -> int:
     if t.global_start_time is not None:
         return units.frames(t.global_start_time, rate)
@@ -561,7 +575,7 @@ def from_otio(
         name=t.name or path.stem,
         rate=rate,
         duration_frames=duration_frames,
-        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate),
+        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate, _drop_frame(source)),
         shots=tuple(shots),
         markers=tuple(markers),
         anchors=tuple(anchors),

@@ -28,16 +28,24 @@ def seconds(t: RationalTime) -> float:
     return float(t.to_seconds())
 
 
-def timecode(frame: int, rate: float) -> str:
+def timecode(frame: int, rate: float, drop_frame: bool | None = None) -> str:
     """SMPTE timecode of ``frame`` at ``rate``; falls back to HH:MM:SS.mmm.
 
-    Non-drop-frame for integer rates; NTSC rates (23.976, 29.97, ...) use
-    OpenTimelineIO's inference. Rates SMPTE does not define give a clock time.
+    ``drop_frame`` None: non-drop-frame for integer rates, and for NTSC rates
+    (23.976, 29.97, ...) OpenTimelineIO's inference (drop-frame at 29.97 and
+    59.94, written with ``;``). Rates SMPTE does not define give a clock time.
     """
     try:
-        return str(otio.opentime.to_timecode(RationalTime(frame, rate), rate))
+        if drop_frame is None:
+            return str(otio.opentime.to_timecode(RationalTime(frame, rate), rate))
+        return str(otio.opentime.to_timecode(RationalTime(frame, rate), rate, drop_frame))
     except ValueError:
         return clock(frame / rate)
+
+
+def is_drop_frame(tc: str) -> bool:
+    """True for a drop-frame timecode (``01:00:00;00``: a ``;`` before the frames)."""
+    return ";" in tc
 
 
 def snap_rate(rate: float) -> float:

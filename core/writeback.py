@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -334,11 +335,38 @@ def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:0
         c.metadata["cmx_3600"] = {"reel": reels[url]}
         track.append(c)
     title = f"{with_music_timeline.name or 'timeline'} - VidMusician music"
-    return str(
+    text = str(
         EDLWriter(
             tracks=otio.schema.Stack(children=[track]), rate=rate, style="avid"
         ).get_content_for_track_at_index(0, title=title)
     )
+    return _frame_count_mode(text, rate, units.is_drop_frame(start_timecode))
+
+
+_TIMECODE = re.compile(r"\b\d\d:\d\d:\d\d[:;]\d\d\b")
+
+
+def _frame_count_mode(edl: str, rate: float, drop: bool) -> str:
+    """The adapter's EDL in the editor's counting mode, said on an ``FCM:`` line.
+
+    The writer counts 29.97 and 59.94 drop-frame always (and writes no FCM
+    line): for a non-drop edit its timecodes are rewritten non-drop (the same
+    frames), so they read like the editor's picture EDL.
+    """
+    exact = units.snap_rate(rate)
+    if round(exact) == exact or round(exact) % 30 != 0:  # no drop-frame at 24, 25, 23.976, ...
+        return edl
+    if not drop:
+
+        def ndf(m: re.Match[str]) -> str:
+            frames = otio.opentime.from_timecode(m.group(0), exact)
+            return str(otio.opentime.to_timecode(frames, exact, False))
+
+        edl = "\n".join(_TIMECODE.sub(ndf, line) if line[:3].isdigit() else line for line in edl.split("\n"))
+    lines = edl.split("\n")
+    at = 1 if lines and lines[0].startswith("TITLE:") else 0
+    lines.insert(at, "FCM: DROP FRAME" if drop else "FCM: NON-DROP FRAME")
+    return "\n".join(lines)
 
 
 def _fcp_ready(t: Any) -> Any:

@@ -180,3 +180,31 @@ def test_provenance_is_plain_json(tmp_path):
     out = with_music(tl, music_for(tl, tmp_path), provenance=PROV)
     meta = dict(out.audio_tracks()[0][0].metadata["vidmusician"])
     assert json.loads(json.dumps(meta)) == {**PROV, "role": "mix", "file": "mix.wav"}
+
+
+@pytest.mark.parametrize("fcm", ["NON-DROP FRAME", "DROP FRAME"])
+def test_an_ntsc_audio_edl_counts_frames_as_the_editors_edl(tmp_path, fcm):
+    """A 29.97 EDL: the music's audio EDL says the editor's FCM and writes its
+    timecodes that way (the adapter's writer alone writes drop-frame always and
+    no FCM line), and reads back onto the same frames."""
+    sep = ";" if fcm == "DROP FRAME" else ":"
+    edl = tmp_path / "cut.edl"
+    edl.write_text(
+        f"TITLE: ntsc\nFCM: {fcm}\n\n"
+        f"001  AX V C 01:00:00:00 01:00:03:00 01:00:00{sep}00 01:00:03{sep}00\n"
+        f"002  AX V C 01:00:00:00 01:00:04:00 01:00:03{sep}00 01:00:07{sep}00\n"
+    )
+    tl = read_timeline(edl, rate=29.97)
+    assert tl.start_timecode == f"01:00:00{sep}00"
+    mix = write_wav(tmp_path / "mix.wav", tl.duration_s + 1.0)
+    written = write_timelines(tl, [MusicFile("mix", str(mix))], tmp_path / "out", "same")
+    text = Path(written.paths["edl"]).read_text()
+    lines = text.splitlines()
+    assert lines[1] == f"FCM: {fcm}"
+    event = next(ln for ln in lines if ln.startswith("001"))
+    assert event.split()[-2:] == [f"01:00:00{sep}00", f"01:00:07{sep}00"]  # as long as the picture
+    rate = 30000 / 1001
+    rec = [otio.opentime.from_timecode(tc, rate).value for tc in event.split()[-2:]]
+    start = otio.opentime.from_timecode(tl.start_timecode, rate).value
+    assert rec == [start, start + tl.duration_frames]  # the same frames in either notation
+    assert start == (108000 if fcm == "NON-DROP FRAME" else 107892)
