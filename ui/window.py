@@ -385,6 +385,7 @@ class MainWindow(QMainWindow):
         self.feats, self.loaded, self.selected = None, None, -1
         self.input_path = p
         self.input_label.setText(f"<b>{p.name}</b>")
+        self.setWindowTitle(f"{p.name} — VidMusician")
         self.input_label.setToolTip(str(p))
         self.output_edit.setText(str(Path(session_out or out or default_output(p)).resolve()))
         self.view.set_data(ViewData())
