@@ -301,20 +301,14 @@ def install(args: argparse.Namespace) -> int:
     try:
         if not args.dry_run:
             lay.utility.mkdir(parents=True, exist_ok=True)
-        script = MENU_SOURCE.read_bytes()
-        if lay.script.exists() and lay.script.read_bytes() == script:
-            print(f"up to date: {lay.script}")
-        else:
-            act.say(f"write {lay.script}")
-            if not args.dry_run:
-                _write(lay.script, script)
         cfg = (json.dumps(config_for(lay, created), indent=2) + "\n").encode()
-        if lay.config.exists() and lay.config.read_bytes() == cfg:
-            print(f"up to date: {lay.config}")
-        else:
-            act.say(f"write {lay.config}")
-            if not args.dry_run:
-                _write(lay.config, cfg)
+        for path, data in ((lay.script, MENU_SOURCE.read_bytes()), (lay.config, cfg)):
+            if path.exists() and path.read_bytes() == data:
+                print(f"up to date: {path}")
+            else:
+                act.say(f"write {path}")
+                if not args.dry_run:
+                    _write(path, data)
     except PermissionError as e:
         raise _permission(e, lay.utility, args.system) from e
     if not args.dry_run:

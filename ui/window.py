@@ -34,7 +34,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from vidmusician.core import options
 from vidmusician.core.errors import OptionError, OutputError, VidMusicianError
 from vidmusician.core.session import SESSION_FILE, Session
 
@@ -111,7 +110,6 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.error_box: QMessageBox | None = None
         self.selected = -1
-        self._after_job: Any = None
 
         self.player = Player(self)
         self.pane = TimelinePane(self)
@@ -612,13 +610,9 @@ class MainWindow(QMainWindow):
             return False
         from vidmusician.core.score import use
 
-        out, shot = self.loaded.session.out, self.selected
-
-        def work(progress: Any, cancel: Any, emit: Any) -> Loaded:
-            use(out, take, shot, progress, cancel)
-            return load_session(out)
-
-        return self._start("use", work, self._shot_changed, f"Take {take} under shot {shot}")
+        return self._shot_job(
+            "use", lambda out, shot, p, c: use(out, take, shot, p, c), f"Take {take} under shot"
+        )
 
     def regenerate_shot(self) -> bool:
         """New music under the selected shot: a new take (everything else kept)."""
@@ -626,13 +620,20 @@ class MainWindow(QMainWindow):
             return False
         from vidmusician.core.score import regenerate
 
+        return self._shot_job(
+            "regenerate", lambda out, shot, p, c: regenerate(out, shot, None, p, c), "Regenerating shot"
+        )
+
+    def _shot_job(self, name: str, call: Any, label: str) -> bool:
+        """Run ``call(out, shot, progress, cancel)`` on the selected shot, then reload the session."""
+        assert self.loaded is not None
         out, shot = self.loaded.session.out, self.selected
 
         def work(progress: Any, cancel: Any, emit: Any) -> Loaded:
-            regenerate(out, shot, None, progress, cancel)
+            call(out, shot, progress, cancel)
             return load_session(out)
 
-        return self._start("regenerate", work, self._shot_changed, f"Regenerating shot {shot}")
+        return self._start(name, work, self._shot_changed, f"{label} {shot}")
 
     def _shot_changed(self, loaded: Loaded) -> None:
         self._show_session(loaded)
@@ -772,8 +773,3 @@ class MainWindow(QMainWindow):
                 traceback.print_exc()
         self.player.close()
         super().closeEvent(e)
-
-
-def option_names() -> list[str]:
-    """The options the panel shows (the command line's ``score`` options)."""
-    return [o.name for o in options.for_command("score")]
