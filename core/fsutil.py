@@ -62,6 +62,35 @@ def atomic_path(
         tmp.unlink(missing_ok=True)
 
 
+def check_output(path: str | os.PathLike[str] | None, force: bool = False) -> None:
+    """Check, before any work, that a report or picture can be written at ``path``.
+
+    ``None`` and ``"-"`` (standard output) always pass. Call it as a command
+    starts, so that a file that exists already, or a folder that is missing or
+    not writable, is said in a second and not after the analysis. The write
+    itself (:func:`write_text`, :func:`write_with` with ``overwrite=force``)
+    checks again.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` exists and ``force`` is False, is a folder, or its folder
+        is missing or not writable.
+    """
+    if path is None or str(path) == "-":
+        return
+    dest = Path(path)
+    if dest.is_dir():
+        raise OutputError(f"{dest}: is a folder; give a file name.")
+    if dest.exists() and not force:
+        raise OutputError(f"{dest}: exists already; add --force to replace it, or choose a new name.")
+    folder = dest.parent
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: no such folder; choose a folder that exists.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: cannot write here (permission denied). Choose another folder.")
+
+
 def write_text(dest: str | os.PathLike[str], text: str, overwrite: bool = False) -> Path:
     """Write ``text`` (UTF-8) to ``dest`` atomically; returns ``dest``."""
     with atomic_path(dest, overwrite) as tmp:
