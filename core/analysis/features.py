@@ -20,12 +20,12 @@ import numpy as np
 from ..errors import Cancelled
 from ..model import Anchor, MotionCurve, Shot, ShotFeatures, Timeline, VideoFeatures
 from ..progress import CancelToken, ProgressFn, check, report, scaled
-from ..timeline import cache_dir
+from ..timeline import STRENGTH_CUT, STRENGTH_THROUGH_EDIT, cache_dir
 from ..video import STRENGTH_SCENE
 from . import semantics
 from .decode import MediaError, MediaInfo, probe
 from .motion import visual_beats
-from .scan import STAT_NAMES, Scan, ScanParams, cache_key, scan
+from .scan import STAT_NAMES, Scan, ScanParams, cache_key, cut_sized, scan
 
 HOP_S = 1.0 / 25.0
 HANDLE_FRAMES = 3  # decoded before and after each range: flow for the first frame
@@ -203,7 +203,9 @@ def analyze_timeline(
                     break
 
     frame = 1.0 / tl.rate
-    anchors = list(tl.anchors)
+    anchors, note = check_through_edits(tl, shot_scan)
+    if note:
+        warnings.append(note)
     edits = [x.time_s for x in anchors if x.kind in ("cut", "transition", "scene")]
     for s in tl.shots:  # cuts inside the media become scene anchors
         if s.index not in shot_scan:
@@ -252,6 +254,81 @@ def analyze_timeline(
     if opts.clip:
         clip, feats = _with_clip(opts.clip, tl, shot_scan, feats, cancel)
     return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings), clip)
+
+
+def check_through_edits(
+    tl: Timeline, shot_scan: dict[int, tuple[Scan, float, float]]
+) -> tuple[list[Anchor], str | None]:
+    """The timeline's anchors, with each through edit the picture contradicts made a hard cut.
+
+    A through edit (the same media continuing in the next source frame, as
+    the reader sees it) is weak only when the picture really continues.
+    Scene detection in an editing tool (Resolve's *Scene Cut Detection*,
+    Premiere's *Scene Edit Detection*) cuts a rendered video into such edits,
+    each on a real change of picture. Where the scan of the shot after the
+    edit saw a cut within a frame of it, or a change into its first frame as
+    large as a cut's (:func:`.scan.cut_sized`), the edit becomes a cut of
+    strength 1.0 whose label says why.
+
+    Parameters
+    ----------
+    tl : Timeline
+    shot_scan : dict
+        Shot index -> (its scan, the shot's source range start and end in
+        seconds of media time).
+
+    Returns
+    -------
+    anchors : list of Anchor
+        ``tl.anchors`` with the contradicted through edits replaced.
+    note : str or None
+        A warning when most edits are through edits that could not be checked
+        (their media could not be read).
+    """
+    first_shot = {s.start_frame: s.index for s in tl.shots}
+    frame = 1.0 / tl.rate
+    out: list[Anchor] = []
+    edits = through = unchecked = 0
+    for a in tl.anchors:
+        if a.kind in ("cut", "transition"):
+            edits += 1
+        if a.kind != "cut" or a.strength != STRENGTH_THROUGH_EDIT:
+            out.append(a)
+            continue
+        through += 1
+        index = first_shot.get(round(a.time_s * tl.rate))
+        found = shot_scan.get(index) if index is not None else None
+        if found is None:
+            unchecked += 1
+            out.append(a)
+            continue
+        why = _picture_cut(found[0], found[1], frame)
+        if why is None:
+            out.append(a)
+        else:
+            label = a.label.replace(" (through edit)", "") + f" (through edit; {why})"
+            out.append(Anchor(a.time_s, "cut", STRENGTH_CUT, label, a.duration_s))
+    note = None
+    if unchecked and through > edits / 2:
+        note = (
+            f"{through} of {edits} edits are through edits (one media file continuing in "
+            f"consecutive source ranges); {unchecked} of them are scored as weak anchors: "
+            "the media could not be read to check them. Relink the media so that the picture "
+            "can tell which are real cuts (a scene-detected cut of a rendered video is one)."
+        )
+    return out, note
+
+
+def _picture_cut(sc: Scan, start_s: float, frame_s: float) -> str | None:
+    """Why the picture cuts at media time ``start_s`` (an edit's first frame), or None."""
+    if len(sc.cuts) and float(np.min(np.abs(sc.cuts - start_s))) <= frame_s * 1.01:
+        return "the picture cuts here"
+    if not len(sc.t):
+        return None
+    i = int(np.argmin(np.abs(sc.t - start_s)))
+    if abs(float(sc.t[i]) - start_s) <= frame_s * 0.51 and cut_sized(sc.change, i):
+        return "the picture changes like a cut"
+    return None
 
 
 def _with_clip(

@@ -30,7 +30,7 @@ from .. import fsutil
 from ..progress import CancelToken, ProgressFn, check, report
 from .decode import ANALYSIS_WIDTH, frames
 
-SCAN_VERSION = 2
+SCAN_VERSION = 3
 
 #: Per-frame colour statistics, columns of :attr:`Scan.stats`.
 STAT_NAMES = ("brightness", "contrast", "saturation", "colourfulness", "warmth")
@@ -38,6 +38,7 @@ STAT_NAMES = ("brightness", "contrast", "saturation", "colourfulness", "warmth")
 FLASH_JUMP = 30.0  # mean luma jump (0..255) into and out of a flash frame
 FLASH_SIMILAR = 12.0  # neighbours of a flash frame differ by less than this
 FLAT_STD = 4.0  # a frame whose luma varies less than this is flat (black, a fade's end)
+CHANGE_WIDTH = 64  # frames are compared this wide for :attr:`Scan.change`
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ class Scan:
         Mean flow vector, frame widths per second (x right, y down).
     interpolated : ndarray [shape=(n,)] of bool
         Motion that was interpolated (flash frames, detected cuts).
+    change : ndarray [shape=(n,)]
+        How much frame i differs from frame i-1: PySceneDetect's content
+        score (the mean absolute change of hue, saturation and value, 0..255,
+        averaged over the three), on frames :data:`CHANGE_WIDTH` pixels wide.
+        Frame 0 has 0. What :func:`cut_sized` reads at an edit point.
     stats : ndarray [shape=(n, 5)]
         :data:`STAT_NAMES` per frame, NaN where not sampled.
     faces : ndarray [shape=(n,)]
@@ -94,6 +100,7 @@ class Scan:
     dx: np.ndarray
     dy: np.ndarray
     interpolated: np.ndarray
+    change: np.ndarray
     stats: np.ndarray
     faces: np.ndarray
     cuts: np.ndarray
@@ -320,6 +327,8 @@ def scan(
     ts: list[float] = []
     luma: list[float] = []
     meas: list[tuple[float, float, float, float, float]] = []
+    change: list[float] = []
+    prev_hsv: np.ndarray | None = None
     stats: list[np.ndarray] = []
     nfaces: list[float] = []
     cut_idx: list[int] = []
@@ -345,6 +354,9 @@ def scan(
             else:
                 meas.append(flow.measure(prev, small))
             prev = small
+            hsv = _change_frame(img)
+            change.append(0.0 if prev_hsv is None else _content_score(hsv, prev_hsv))
+            prev_hsv = hsv
             ts.append(t)
             luma.append(float(cv2.mean(grey)[0]))
             stats.append(colour_stats(img, grey) if i % stat_every == 0 else nan_stats)
@@ -388,12 +400,63 @@ def scan(
         dx=m[:, 3],
         dy=m[:, 4],
         interpolated=bad,
+        change=np.asarray(change, np.float64),
         stats=np.asarray(stats, np.float32).reshape(n, len(STAT_NAMES)),
         faces=np.asarray(nfaces, np.float32),
         cuts=t_arr[cuts] if n else np.zeros(0),
         thumb_t=np.asarray(thumb_t, np.float64),
         thumbs=np.stack(thumbs) if thumbs else np.zeros((0, 1, 1, 3), np.uint8),
     )
+
+
+def _change_frame(bgr: np.ndarray) -> np.ndarray:
+    """The frame as :attr:`Scan.change` compares it: HSV, :data:`CHANGE_WIDTH` wide."""
+    import cv2
+
+    h, w = bgr.shape[:2]
+    if w > CHANGE_WIDTH:
+        bgr = cv2.resize(
+            bgr, (CHANGE_WIDTH, max(2, round(h * CHANGE_WIDTH / w))), interpolation=cv2.INTER_AREA
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
+
+
+def _content_score(hsv: np.ndarray, prev_hsv: np.ndarray) -> float:
+    """PySceneDetect's ``content_val`` (ContentDetector, equal weights, no edges)."""
+    import cv2
+
+    if hsv.shape != prev_hsv.shape:
+        return 255.0
+    return float(sum(cv2.mean(cv2.absdiff(hsv, prev_hsv))[:3]) / 3.0)
+
+
+#: A frame difference is cut-sized (:func:`cut_sized`) when it is at least this
+#: content score and this many times the mean of its neighbours' (PySceneDetect's
+#: AdaptiveDetector defaults: ``min_content_val`` 15, ``adaptive_threshold`` 3,
+#: ``window_width`` 2).
+CUT_MIN_CHANGE = 15.0
+CUT_CHANGE_RATIO = 3.0
+CUT_CHANGE_WINDOW = 2
+
+
+def cut_sized(change: np.ndarray, i: int) -> bool:
+    """Whether the change into frame ``i`` is as large as a cut's.
+
+    Parameters
+    ----------
+    change : ndarray [shape=(n,)]
+        :attr:`Scan.change`.
+    i : int
+        Frame index (the first frame after the edit point).
+    """
+    if not 0 < i < len(change):
+        return False
+    v = float(change[i])
+    around = np.concatenate(
+        [change[max(1, i - CUT_CHANGE_WINDOW) : i], change[i + 1 : i + 1 + CUT_CHANGE_WINDOW]]
+    )
+    base = float(around.mean()) if len(around) else 0.0
+    return v >= CUT_MIN_CHANGE and v >= CUT_CHANGE_RATIO * max(base, 1e-6)
 
 
 def flash_frames(luma: np.ndarray) -> list[int]:
