@@ -35,7 +35,8 @@ METADATA_KEY = "vidmusician"
 FORMATS: tuple[str, ...] = tuple(BY_NAME["format"].choices or ())  # the options table is the one list
 
 EDL_IS_AUDIO_ONLY = (
-    "{name} holds the music track only, as an audio EDL (one event per take, the mix on channel A): "
+    "{name} holds the music track only, as an audio EDL (one event per take, the stereo mix on "
+    "channels AA, audio 1 and 2): "
     "a CMX 3600 EDL carries one track, so import it beside your picture EDL, or import "
     "{basename}.xml / {basename}.otio, which hold the cut and the music together."
 )
@@ -185,6 +186,9 @@ def with_music(
             k += 1
         names.add(name)
         track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio, metadata={METADATA_KEY: meta})
+        # the stems are the mix in parts: played with it they would double it (+6 dB), so
+        # they go in disabled, for the editor to switch on instead of the mix
+        track.enabled = m.role == "mix"
         for clip in _clips(m, meta, rate, timeline.duration_frames):
             track.append(clip)
         out.tracks.append(track)
@@ -276,7 +280,8 @@ def write_timelines(
     Files are written atomically and never overwrite (``OutputError``).
     """
     out = Path(out_dir)
-    result = with_music(timeline, music, provenance, markers=markers)
+    base = source_otio(timeline)
+    result = with_music(timeline, music, provenance, source=base, markers=markers)
     paths: dict[str, str] = {}
     notes: list[str] = []
     for f in _formats_for(timeline, fmt):
@@ -287,14 +292,16 @@ def write_timelines(
         elif f == "fcp7":
             p = out / f"{basename}.xml"
             try:
-                text = otio.adapters.write_to_string(_fcp_ready(result), "fcp_xml")
+                data = fcp_xml(timeline, base, result, markers)
+            except InputError:
+                raise
             except Exception as e:  # the adapter's own limits; the OTIO is still there
                 notes.append(
                     f"FCP 7 XML not written: the FCP XML adapter failed on this timeline "
                     f"({type(e).__name__}: {e}). Use {basename}.otio."
                 )
                 continue
-            fsutil.write_text(p, text)
+            fsutil.write_with(p, lambda tmp, data=data: tmp.write_bytes(data))
             paths["fcp7"] = str(p)
         elif f == "edl":
             p = out / f"{basename}.edl"
@@ -313,7 +320,7 @@ def write_timelines(
 
 
 def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:00:00:00") -> str:
-    """The ``VidMusician Mix`` track as a CMX 3600 audio EDL (events on channel A).
+    """The ``VidMusician Mix`` track as a CMX 3600 audio EDL (events on channels AA).
 
     The adapter's writer handles one track of a stack, so the music track is
     written alone, after a gap as long as the timeline's start timecode so
@@ -340,7 +347,20 @@ def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:0
             tracks=otio.schema.Stack(children=[track]), rate=rate, style="avid"
         ).get_content_for_track_at_index(0, title=title)
     )
-    return _frame_count_mode(text, rate, units.is_drop_frame(start_timecode))
+    return _frame_count_mode(_both_channels(text), rate, units.is_drop_frame(start_timecode))
+
+
+_AUDIO_EVENT = re.compile(r"^(\d{3,}\s+\S+\s+)A( ?)(?=\s)", re.M)
+
+
+def _both_channels(edl: str) -> str:
+    """Events on channel ``AA`` (audio 1 and 2: the stereo mix) instead of the
+    writer's ``A`` (audio 1 only, which an NLE takes as one mono channel).
+
+    ``AA`` is CMX 3600's own code for the pair: one event per piece, read by
+    Avid, Resolve, Premiere and OTIO's reader as A1 + A2; ``A12`` is not
+    CMX 3600, and two events (``A`` and ``A2``) double every piece."""
+    return _AUDIO_EVENT.sub(lambda m: m.group(1) + "AA", edl)
 
 
 _TIMECODE = re.compile(r"\b\d\d:\d\d:\d\d[:;]\d\d\b")
@@ -351,12 +371,13 @@ def _frame_count_mode(edl: str, rate: float, drop: bool) -> str:
 
     The writer counts 29.97 and 59.94 drop-frame always (and writes no FCM
     line): for a non-drop edit its timecodes are rewritten non-drop (the same
-    frames), so they read like the editor's picture EDL.
+    frames), so they read like the editor's picture EDL. Rates without drop
+    frame (24, 25, 23.976, ...) say ``FCM: NON-DROP FRAME``.
     """
     exact = units.snap_rate(rate)
     if round(exact) == exact or round(exact) % 30 != 0:  # no drop-frame at 24, 25, 23.976, ...
-        return edl
-    if not drop:
+        drop = False
+    elif not drop:
 
         def ndf(m: re.Match[str]) -> str:
             frames = otio.opentime.from_timecode(m.group(0), exact)
@@ -367,6 +388,52 @@ def _frame_count_mode(edl: str, rate: float, drop: bool) -> str:
     at = 1 if lines and lines[0].startswith("TITLE:") else 0
     lines.insert(at, "FCM: DROP FRAME" if drop else "FCM: NON-DROP FRAME")
     return "\n".join(lines)
+
+
+def fcp_xml(timeline: Timeline, source: Any, result: Any, markers: tuple[TimelineMarker, ...] = ()) -> bytes:
+    """The timeline with music as FCP 7 XML, written by *adding* to a document.
+
+    For an FCP 7 XML input the document is the editor's own file, read again:
+    every byte of it stays (tracks, clips, links, files, Premiere's
+    attributes), the music tracks and markers are spliced in
+    (:func:`vidmusician.core.fcpxml.add_music`). For any other input it is the
+    FCP XML adapter's rendering of the editor's timeline (``source``), with the
+    music added the same way. ``result`` is :func:`with_music` of ``source``:
+    its tracks after ``source``'s are the music.
+    """
+    from .fcpxml import XmlClip, XmlMarker, XmlTrack, add_music
+
+    rate = timeline.rate
+    if timeline.source.format == "fcp_xml":
+        document = Path(timeline.source.path).read_bytes()
+    else:
+        document = otio.adapters.write_to_string(_fcp_ready(source), "fcp_xml").encode("utf-8")
+    tracks = []
+    for track in list(result.tracks)[len(source.tracks) :]:
+        clips = []
+        for c in track.find_clips(shallow_search=True):
+            r = c.range_in_parent()
+            a = units.frames(r.start_time, rate)
+            ref = c.media_reference
+            clips.append(
+                XmlClip(
+                    name=c.name,
+                    start=a,
+                    end=a + units.frames(r.duration, rate),
+                    source_in=units.frames(c.source_range.start_time, rate),
+                    path=_url_to_path(ref.target_url),
+                    file_frames=units.frames(ref.available_range.duration, rate),
+                )
+            )
+        tracks.append(XmlTrack(track.name, tuple(clips), enabled=bool(track.enabled)))
+    return add_music(document, tracks, rate, [XmlMarker(m.frame, m.name) for m in markers])
+
+
+def _url_to_path(url: str) -> str:
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    return url2pathname(urlparse(url).path) if url.startswith("file:") else url
 
 
 def _fcp_ready(t: Any) -> Any:
