@@ -47,7 +47,8 @@ ID_PREFIX = "vidmusician"
 class XmlClip:
     """One music clip: record frames ``[start, end)`` from the sequence's
     first frame, ``source_in`` frames into ``path`` (an absolute path) that
-    holds ``file_frames`` frames."""
+    holds ``file_frames`` frames, of ``channels`` at ``sample_rate`` Hz and
+    ``bit_depth`` bits (every VidMusician WAV: 2, 48 000, 24)."""
 
     name: str
     start: int
@@ -55,6 +56,9 @@ class XmlClip:
     source_in: int
     path: str
     file_frames: int
+    sample_rate: int = SAMPLE_RATE
+    channels: int = CHANNELS
+    bit_depth: int = DEPTH
 
 
 @dataclass(frozen=True)
@@ -216,10 +220,10 @@ def _file_xml(file_id: str, clip: XmlClip, rate: float) -> list[str]:
         "\t<media>",
         "\t\t<audio>",
         "\t\t\t<samplecharacteristics>",
-        f"\t\t\t\t<depth>{DEPTH}</depth>",
-        f"\t\t\t\t<samplerate>{SAMPLE_RATE}</samplerate>",
+        f"\t\t\t\t<depth>{clip.bit_depth}</depth>",
+        f"\t\t\t\t<samplerate>{clip.sample_rate}</samplerate>",
         "\t\t\t</samplecharacteristics>",
-        f"\t\t\t<channelcount>{CHANNELS}</channelcount>",
+        f"\t\t\t<channelcount>{clip.channels}</channelcount>",
         "\t\t</audio>",
         "\t</media>",
         "</file>",
@@ -268,7 +272,7 @@ def _tracks_xml(
                 body += [
                     "<sourcetrack>",
                     "\t<mediatype>audio</mediatype>",
-                    f"\t<trackindex>{ch + 1}</trackindex>",
+                    f"\t<trackindex>{min(ch + 1, clip.channels)}</trackindex>",  # a mono file: both read it
                     "</sourcetrack>",
                 ]
                 for c in (0, 1):

@@ -131,7 +131,12 @@ def source_otio(timeline: Timeline) -> Any:
     return t
 
 
-def _audio_frames(path: Path, rate: float) -> int:
+_DEPTHS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
+
+
+def _audio_frames(path: Path, rate: float) -> tuple[int, dict[str, int]]:
+    """Whole frames of the file at ``rate``, and its format (``sample_rate``,
+    ``channels``, ``bit_depth``: what an FCP XML ``<file>`` says of it)."""
     try:
         info = soundfile.info(str(path))
     except Exception as e:
@@ -139,7 +144,12 @@ def _audio_frames(path: Path, rate: float) -> int:
     n = int(info.frames * rate // info.samplerate)  # whole frames only
     if n <= 0:
         raise InputError(f"{path}: shorter than one frame at {rate:g} fps.")
-    return n
+    fmt = {
+        "sample_rate": int(info.samplerate),
+        "channels": int(info.channels),
+        "bit_depth": _DEPTHS.get(info.subtype, 24),
+    }
+    return n, fmt
 
 
 def with_music(
@@ -213,7 +223,7 @@ def _clips(m: MusicFile, meta: dict[str, Any], rate: float, length: int) -> list
     pieces = m.all_pieces()
     for i, piece in enumerate(pieces):
         path = Path(piece.path).resolve()
-        n = _audio_frames(path, rate)
+        n, fmt = _audio_frames(path, rate)
         end = min(n, length if piece.end_frame is None else min(piece.end_frame, length))
         if at >= length:
             break
@@ -225,7 +235,9 @@ def _clips(m: MusicFile, meta: dict[str, Any], rate: float, length: int) -> list
         where = Path(piece.final_path).resolve() if piece.final_path else path
         clip_meta = {**meta, **piece.meta, "file": where.name}
         ref = otio.schema.ExternalReference(
-            target_url=where.as_uri(), available_range=TR(RT(0, rate), RT(n, rate))
+            target_url=where.as_uri(),
+            available_range=TR(RT(0, rate), RT(n, rate)),
+            metadata={METADATA_KEY: fmt},
         )
         label = f" take {piece.meta['take']}" if "take" in piece.meta else ""
         clips.append(
@@ -401,7 +413,7 @@ def fcp_xml(timeline: Timeline, source: Any, result: Any, markers: tuple[Timelin
     music added the same way. ``result`` is :func:`with_music` of ``source``:
     its tracks after ``source``'s are the music.
     """
-    from .fcpxml import XmlClip, XmlMarker, XmlTrack, add_music
+    from .fcpxml import SAMPLE_RATE, XmlClip, XmlMarker, XmlTrack, add_music
 
     rate = timeline.rate
     if timeline.source.format == "fcp_xml":
@@ -415,6 +427,7 @@ def fcp_xml(timeline: Timeline, source: Any, result: Any, markers: tuple[Timelin
             r = c.range_in_parent()
             a = units.frames(r.start_time, rate)
             ref = c.media_reference
+            fmt = ref.metadata.get(METADATA_KEY, {})
             clips.append(
                 XmlClip(
                     name=c.name,
@@ -423,6 +436,9 @@ def fcp_xml(timeline: Timeline, source: Any, result: Any, markers: tuple[Timelin
                     source_in=units.frames(c.source_range.start_time, rate),
                     path=_url_to_path(ref.target_url),
                     file_frames=units.frames(ref.available_range.duration, rate),
+                    sample_rate=int(fmt.get("sample_rate", SAMPLE_RATE)),
+                    channels=int(fmt.get("channels", 2)),
+                    bit_depth=int(fmt.get("bit_depth", 24)),
                 )
             )
         tracks.append(XmlTrack(track.name, tuple(clips), enabled=bool(track.enabled)))
