@@ -18,7 +18,7 @@ import soundfile
 
 from vidmusician.core import demo
 from vidmusician.core.errors import Cancelled
-from vidmusician.core.score import ScoreOptions, list_takes, regenerate, score, use
+from vidmusician.core.score import ScoreOptions, list_takes, regenerate, score, selection_audio, use
 from vidmusician.core.session import Session, SessionBusy, locked, set_range
 from vidmusician.core.splice import SpliceRange, read_pcm, splice
 from vidmusician.core.writeback import MIX_TRACK_NAME
@@ -159,6 +159,24 @@ def test_music_track_starts_at_frame_0_and_lasts_the_timeline(scored, cut):
         assert otio.adapters.write_to_string(a, "otio_json") == otio.adapters.write_to_string(b, "otio_json")
 
 
+def test_with_stem_tracks_the_timeline_plays_the_mix_once(scored):
+    """The five stems go in disabled (OTIO ``enabled``, FCP XML ``<enabled>FALSE</enabled>``):
+    what the written timelines play is ``mix.wav``, sample for sample; played with the
+    stems (which sum to the mix) it would be twice as loud."""
+    from .test_writeback import played_music
+
+    rate, frames = 25.0, Session.load(scored).data["timeline"]["duration_frames"]
+    mix, _ = soundfile.read(str(scored / "mix.wav"), always_2d=True)
+    for name in ("timeline.otio", "timeline.xml"):
+        played = played_music(scored / name, rate, frames)
+        assert np.array_equal(played, mix[: len(played)]), name
+        everything = played_music(scored / name, rate, frames, everything=True)
+        gain = 20 * np.log10(np.sqrt(np.mean(everything**2)) / np.sqrt(np.mean(played**2)))
+        assert gain == pytest.approx(6.02, abs=0.1), name
+    xml = (scored / "timeline.xml").read_text()
+    assert xml.count("<enabled>FALSE</enabled>") == 2 * 5  # both channels of each stem's pair
+
+
 def test_scoring_into_a_session_again_is_refused_unless_a_new_take(scored, cut, session_copy):
     code, _, err = run("score", str(cut), "-o", str(scored), "-q")
     assert code == 2 and "holds a session already" in err and "--new-take" in err
@@ -259,6 +277,15 @@ def test_regenerate_default_seed_differs_and_the_fcp_xml_carries_the_split(sessi
     mix = [(c, t) for name, c, t in music_clips(xml) if "Stem" not in c.name]
     assert [round(t * 25) for _, t in mix] == [0, f0, f1]
     assert "take-002" in mix[1][0].media_reference.target_url
+    # version 2 is version 1's document with the split music: the same XML up to the music tracks
+    from .test_writeback import played_music
+
+    v1, v2 = (session_copy / "timeline.xml").read_text(), (session_copy / "timeline-v2.xml").read_text()
+    head = v1[: v1.index('<track MZ.TrackName="VidMusician Mix"')]
+    assert v2.startswith(head)
+    played = played_music(session_copy / "timeline-v2.xml", 25.0, s.data["timeline"]["duration_frames"])
+    pcm = selection_audio(s).astype(np.float64) / float(1 << 31)
+    assert np.abs(played - pcm[: len(played)]).max() < 2**-22  # the selection, once (24-bit)
 
 
 def test_bad_session_commands_are_clear(session_copy, tmp_path, cut):
@@ -437,7 +464,8 @@ def test_score_round_trips_every_shared_timeline(name, tmp_path):
         assert read_timeline(out / native["fcp7"]).cut_frames() == tl.cut_frames()
     if src.suffix == ".edl":  # the music as an audio EDL beside the picture EDL
         text = (out / native["edl"]).read_text()
-        assert " A     C " in text and "MIX001" in text
+        assert " AA    C " in text and "MIX001" in text  # the stereo mix on audio 1 and 2
+        assert "FCM: NON-DROP FRAME" in text.splitlines()[:3]
 
 
 def test_markers_on_the_cuts_the_music_hit(cut, tmp_path):

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 
@@ -95,10 +96,13 @@ def test_edl_input_gets_an_audio_edl_of_the_music_and_an_importable_xml(tmp_path
     assert any("audio EDL" in n and "beside your picture EDL" in n for n in res.notes)
     assert read_timeline(res.paths["fcp7"]).cut_frames() == tl.cut_frames()
     back = otio.adapters.read_from_file(res.paths["edl"], rate=tl.rate)
-    (track,) = back.tracks
-    assert track.kind == otio.schema.TrackKind.Audio
-    (c,) = track.find_clips()
-    assert c.range_in_parent().start_time.value == 0 and c.duration().value == tl.duration_frames
+    # the stereo mix on AA: the reader (as Avid, Resolve and Premiere) takes it as audio 1 and 2
+    assert [t.name for t in back.tracks] == ["A1", "A2"]
+    for track in back.tracks:
+        assert track.kind == otio.schema.TrackKind.Audio
+        (c,) = track.find_clips()
+        assert c.range_in_parent().start_time.value == 0 and c.duration().value == tl.duration_frames
+    assert Path(res.paths["edl"]).read_text().splitlines()[1] == "FCM: NON-DROP FRAME"  # as the editor's EDL
 
 
 def test_audio_edl_keeps_the_record_timecode_of_the_editors_edl(tmp_path):
@@ -115,7 +119,12 @@ def test_audio_edl_keeps_the_record_timecode_of_the_editors_edl(tmp_path):
     text = Path(res.paths["edl"]).read_text()
     # one audio event from the first record frame (01:00:00:00) for the cut's 87 frames
     events = [line.split() for line in text.splitlines() if line[:3].isdigit()]
-    assert events == [["001", "MIX001", "A", "C", "00:00:00:00", "00:00:03:12", "01:00:00:00", "01:00:03:12"]]
+    assert events == [
+        ["001", "MIX001", "AA", "C", "00:00:00:00", "00:00:03:12", "01:00:00:00", "01:00:03:12"]
+    ]
+    assert text.splitlines()[1] == "FCM: NON-DROP FRAME"  # 25 fps counts no drop frames
+    event = next(line for line in text.splitlines() if line.startswith("001"))
+    assert event.index("C   ") == 20  # the columns stay where the writer put them (kind: 14-18)
 
 
 def test_made_up_timeline_with_offset_start_and_markers(tmp_path):
@@ -208,3 +217,84 @@ def test_an_ntsc_audio_edl_counts_frames_as_the_editors_edl(tmp_path, fcm):
     start = otio.opentime.from_timecode(tl.start_timecode, rate).value
     assert rec == [start, start + tl.duration_frames]  # the same frames in either notation
     assert start == (108000 if fcm == "NON-DROP FRAME" else 107892)
+
+
+# --------------------------------------------------------------------------- stems go in disabled
+
+
+def _on(item) -> bool:
+    """Whether a track or clip plays: OTIO's ``enabled`` and FCP XML's ``<enabled>``."""
+    return (
+        bool(item.enabled) and str(item.metadata.get("fcp_xml", {}).get("enabled", "TRUE")).upper() != "FALSE"
+    )
+
+
+def played_music(path, rate: float, frames: int, everything: bool = False):
+    """What the VidMusician tracks of a written timeline play, summed, as float64
+    samples (48 kHz): the enabled tracks and clips only, unless ``everything``."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    import soundfile
+
+    t = otio.adapters.read_from_file(str(path))
+    n = int(round(frames * 48000 / rate))
+    out = None
+    for track in t.audio_tracks():
+        if not everything and not _on(track):
+            continue
+        for c in track.find_clips(shallow_search=True):
+            if not c.name.startswith("VidMusician ") or not (everything or _on(c)):
+                continue
+            r = c.range_in_parent()
+            a = int(round(r.start_time.rescaled_to(rate).value * 48000 / rate))
+            b = int(round(r.end_time_exclusive().rescaled_to(rate).value * 48000 / rate))
+            src = int(round(c.source_range.start_time.rescaled_to(rate).value * 48000 / rate))
+            data, sr = soundfile.read(
+                url2pathname(urlparse(c.media_reference.target_url).path), always_2d=True
+            )
+            assert sr == 48000
+            if out is None:
+                out = np.zeros((n, data.shape[1]))
+            out[a:b] += data[src : src + b - a]
+    return out
+
+
+def stems_and_mix(folder, seconds: float, roles=("drums", "bass", "keys")):
+    """Stems of noise at -20 dBFS each and their sum as the mix, stereo 48 kHz 24-bit."""
+    import soundfile
+
+    rng = np.random.default_rng(3)
+    n = int(seconds * 48000)
+    stems = {r: np.round(rng.normal(0, 0.1, (n, 2)) * (1 << 23)) / (1 << 23) for r in roles}
+    mix = sum(stems.values())
+    files = [MusicFile("mix", str(folder / "mix.wav"))]
+    soundfile.write(str(folder / "mix.wav"), mix, 48000, subtype="PCM_24")
+    for r, x in stems.items():
+        soundfile.write(str(folder / f"{r}.wav"), x, 48000, subtype="PCM_24")
+        files.append(MusicFile(r, str(folder / f"{r}.wav")))
+    return files
+
+
+@pytest.mark.parametrize("fmt", ["otio", "fcp7"])
+def test_stem_tracks_go_in_disabled_so_the_timeline_plays_the_mix_once(tmp_path, fmt):
+    """Known answer: the stems sum to the mix, so mix + stems played together is twice
+    the mix (+6.02 dB); with the stems disabled what plays is the mix itself."""
+    import soundfile
+
+    t = save(timeline(video_track(clip("a", 48), clip("b", 24))), tmp_path / "cut.otio")
+    tl = read_timeline(t)
+    res = write_timelines(tl, stems_and_mix(tmp_path, tl.duration_s + 0.5), tmp_path / "out", fmt=fmt)
+    path = res.paths[fmt]
+    back = otio.adapters.read_from_file(path)
+    music = [
+        tr for tr in back.audio_tracks() if any(c.name.startswith("VidMusician ") for c in tr.find_clips())
+    ]
+    assert [_on(tr) for tr in music] == [True, False, False, False]  # the mix, then the stems
+    played = played_music(path, tl.rate, tl.duration_frames)
+    mix, _ = soundfile.read(str(tmp_path / "mix.wav"), always_2d=True)
+    n = len(played)
+    assert np.array_equal(played, mix[:n])  # the mix, once
+    everything = played_music(path, tl.rate, tl.duration_frames, everything=True)
+    gain = 20 * np.log10(np.sqrt(np.mean(everything**2)) / np.sqrt(np.mean(mix[:n] ** 2)))
+    assert gain == pytest.approx(6.02, abs=0.01)  # what playing the stems too would have done
