@@ -15,6 +15,7 @@ clips Premiere had disabled still disabled, and a regenerated shot's
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -81,6 +82,17 @@ def test_premiere_xml_round_trip_on_the_command_line(tmp_path):
     assert (a, b) == (0, 256)
     assert wav == (tmp_path / "out" / "mix.wav").resolve() and wav.is_file()  # Premiere finds the audio
     assert soundfile.info(str(wav)).duration >= 256 / cut.rate
+    # the export itself comes back, with the music added: 6 audio <track>s (3 stereo pairs) and
+    # 20 <link>s kept as they were, every clip still on its own <file>; the music a linked pair
+    from .test_fcpxml import assert_additive, check_music
+
+    assert_additive(before, xml.read_bytes())
+    check_music(xml.read_bytes(), cut.rate, 256, 1)
+    root = ET.fromstring(xml.read_bytes())
+    assert len(root.findall("sequence/media/audio/track")) == 6 + 2
+    assert len(list(root.iter("link"))) == 20 + 2 * 2
+    info = soundfile.info(str(wav))
+    assert (info.samplerate, info.channels, info.subtype) == (48000, 2, "PCM_24")  # what the <file> says
 
 
 @needs_shared
@@ -104,6 +116,11 @@ def test_premiere_regenerated_shot_comes_back_as_timeline_v2(tmp_path):
     assert pieces[1][2].parent.name == "take-002" and pieces[1][0] <= 81 and pieces[1][1] >= 177
     assert all(p[2].is_file() for p in pieces)
     assert read_timeline(out / "timeline-v2.xml").cut_frames() == (81, 177, 220)
+    from .test_fcpxml import assert_additive, check_music
+
+    original = (TIMELINES / PREMIERE).read_bytes()
+    assert_additive(original, (out / "timeline-v2.xml").read_bytes())  # from the editor's export again
+    check_music((out / "timeline-v2.xml").read_bytes(), rate, 256, 1)
     assert music_in(out / "timeline.xml", rate) == [
         (0, 256, (out / "mix.wav").resolve())
     ]  # version 1 unchanged
