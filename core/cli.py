@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +22,18 @@ from typing import Any, TextIO
 
 from . import __version__, options
 from .errors import Cancelled, OptionError, VidMusicianError
+
+#: Plain progress lines (stderr not a terminal): none before this many seconds,
+#: and a label that only counts on at most once in PLAIN_REPEAT_S.
+PLAIN_DELAY_S = 1.0
+PLAIN_REPEAT_S = 30.0
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 class Console:
@@ -30,6 +44,9 @@ class Console:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self._bar: Any = None
+        self.tty = _isatty(self.err)
+        self._started: float | None = None
+        self._said: tuple[str, str, float] | None = None  # plain lines: label, its shape, when
 
     def _print(self, text: str) -> None:
         if self._bar is not None:
@@ -46,8 +63,12 @@ class Console:
         self._print(f"warning: {text}")
 
     def progress(self, fraction: float, label: str = "") -> None:
-        """A ``core`` progress callback drawing a tqdm bar after one second."""
+        """A ``core`` progress callback: a tqdm bar after one second on a
+        terminal; elsewhere (a log, a pipe) a plain line as each stage starts."""
         if self.quiet:
+            return
+        if not self.tty:
+            self._plain(fraction, label or "working")
             return
         if self._bar is None:
             from tqdm import tqdm
@@ -61,6 +82,25 @@ class Console:
             )
         self._bar.set_description_str(label or "working", refresh=False)
         self._bar.update(int(fraction * 1000) - self._bar.n)
+
+    def _plain(self, fraction: float, label: str) -> None:
+        """One line per stage (the label up to a colon: ``measuring the music:
+        tracking beats`` is a step of ``measuring the music``), none in the
+        first second and none for the end; a label that only counts on
+        (``step 12, 40 s left``) at most every 30 s."""
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        if fraction >= 1.0 or now - self._started < PLAIN_DELAY_S:
+            return
+        label = label.split(":")[0].strip() or label
+        shape = re.sub(r"\d+(\.\d+)?", "#", label)
+        if self._said is not None:
+            said, said_shape, when = self._said
+            if label == said or (shape == said_shape and now - when < PLAIN_REPEAT_S):
+                return
+        self._said = (label, shape, now)
+        print(f"{label} ({int(fraction * 100)}%, {int(now - self._started)} s)", file=self.err, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -93,7 +133,31 @@ def _settings(args: argparse.Namespace, command: str) -> dict[str, Any]:
     return options.resolve(explicit, config, names)
 
 
-def _emit_json(data: Any, dest: str, console: Console) -> None:
+def _check_outputs(args: argparse.Namespace, *names: str) -> None:
+    """Before any work: every report or picture the command will write
+    (``--json FILE``, ``--plot FILE``) can be written (``--force`` replaces)."""
+    from . import fsutil
+
+    force = bool(getattr(args, "force", False))
+    given = [(n, getattr(args, n, None)) for n in names]
+    files = [(n, p) for n, p in given if p is not None and p != "-"]
+    for i, (n, p) in enumerate(files):
+        for m, q in files[:i]:
+            if Path(p).absolute() == Path(q).absolute():
+                raise OptionError(f"--{m} and --{n} both name {p}; give each its own file.")
+    for _, p in files:
+        fsutil.check_output(p, force)
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a --json or --plot file that exists already (atomically)",
+    )
+
+
+def _emit_json(data: Any, dest: str, console: Console, force: bool = False) -> None:
     from . import fsutil
 
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -101,7 +165,7 @@ def _emit_json(data: Any, dest: str, console: Console) -> None:
         console.out.write(text)
         console.out.flush()
     else:
-        fsutil.write_text(dest, text)
+        fsutil.write_text(dest, text, overwrite=force)
         console.note(f"wrote {dest}")
 
 
@@ -128,48 +192,65 @@ def _analyze(args: argparse.Namespace, console: Console, cancel: threading.Event
 def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .analyze import to_json
 
+    _check_outputs(args, "json", "plot")
     feats, _ = _analyze(args, console, cancel, "analyze")
     if args.plot:
         from .analysis.plot import plot
 
-        plot(feats, args.plot)
+        plot(feats, args.plot, overwrite=args.force)
         console.note(f"wrote {args.plot}")
     if args.json is not None:
-        _emit_json(to_json(feats), args.json, console)
+        _emit_json(to_json(feats), args.json, console, args.force)
         return 0
     _print_summary(feats, console)
     return 0
 
 
+def _headline(tl: Any) -> str:
+    """``NAME: 10 shots, 30 s (750 frames at 25 fps), record 01:00:00:00-01:00:30:00``."""
+    from .wording import RecordClock, duration, number, plural
+
+    rc = RecordClock.of(tl)
+    return (
+        f"{tl.name}: {plural(len(tl.shots), 'shot')}, {duration(tl.duration_s)} "
+        f"({plural(tl.duration_frames, 'frame')} at {number(tl.rate, 3)} fps), "
+        f"record {rc.range(0, tl.duration_frames)}"
+    )
+
+
 def _print_summary(feats: Any, console: Console) -> None:
-    from .units import clock
+    from .wording import RecordClock, anchor_counts, duration, plural
 
     tl = feats.timeline
+    rc = RecordClock.of(tl)
     w = console.out
+    print(_headline(tl), file=w)
     print(
-        f"{tl.name}: {tl.rate:g} fps, {clock(tl.duration_s)} ({tl.duration_frames} frames), "
-        f"starts at {tl.start_timecode}, {len(tl.shots)} shots",
+        f"{'shot':>4}  {'record in':<11}  {'record out':<11}  {'length':>7}  {'kind':<9} {'mood (v, a)':<13} "
+        f"{'style':<17} name",
         file=w,
-    )
-    print(
-        f"{'shot':>4}  {'start':>12}  {'end':>12}  {'kind':<9} {'mood (v, a)':<13} {'style':<17} name", file=w
     )
     for s, f in zip(tl.shots, feats.shots):
         flag = "" if s.media_found or not s.media else "  [media missing]"
         mood = f"{f.valence:+.2f} {f.arousal:+.2f}" if f.analysed else "-"
         print(
-            f"{s.index:>4}  {clock(s.start_s):>12}  {clock(s.end_s):>12}  {s.kind:<9} {mood:<13} "
-            f"{f.style:<17} {s.name}{flag}",
+            f"{s.index:>4}  {rc.tc(s.start_frame):<11}  {rc.tc(s.end_frame):<11}  "
+            f"{duration(s.end_s - s.start_s):>7}  {s.kind:<9} {mood:<13} {f.style:<17} {s.name}{flag}",
             file=w,
         )
-    print(f"{len(feats.anchors)} anchors:", file=w)
+    if not feats.anchors:
+        print("no anchors: no cuts, markers or visual beats for the music to follow", file=w)
+        return
+    print(f"{plural(len(feats.anchors), 'anchor')}: {anchor_counts(a.kind for a in feats.anchors)}", file=w)
+    print(f"  {'record':<11}  {'seconds':>8}  {'kind':<10} {'strength':<8}  label", file=w)
     for a in feats.anchors:
-        print(f"  {clock(a.time_s):>12}  {a.kind:<10} {a.strength:.2f}  {a.label}", file=w)
+        print(f"  {rc.at(a.time_s):<11}  {a.time_s:8.2f}  {a.kind:<10} {a.strength:<8.2f}  {a.label}", file=w)
 
 
 def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .planning import plan_for, plan_json
 
+    _check_outputs(args, "json", "plot")
     feats, s = _analyze(args, console, cancel, "plan")
     p, style = plan_for(feats, s["style"], s["bpm"], s["meter"], s["flex"], s["max_change"], s["ring_out"])
     for note in p.warnings:
@@ -177,31 +258,64 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
     if args.plot:
         from .analysis.plot import plot
 
-        plot(feats, args.plot, p)
+        plot(feats, args.plot, p, overwrite=args.force)
         console.note(f"wrote {args.plot}")
+    data = plan_json(p, style)
     if args.json is not None:
-        _emit_json(plan_json(p, style), args.json, console)
+        _emit_json(data, args.json, console, args.force)
         return 0
-    w = console.out
-    hard = [a for a in p.anchors if a.hard]
-    print(
-        f"{style}, {p.meter.name}, {p.mode} tempo {p.bpm.min():.1f}-{p.bpm.max():.1f} BPM, "
-        f"{len(p.beats_s)} beats, {len(p.downbeats_s) - 1} bars, {len(p.sections)} sections",
-        file=w,
-    )
-    counts = {k: sum(a.on == k for a in hard) for k in ("downbeat", "beat", "subdivision", "missed")}
-    print(
-        f"{len(hard)} cuts: "
-        + ", ".join(f"{n} on a {k}" if k != "missed" else f"{n} missed" for k, n in counts.items()),
-        file=w,
-    )
+    _print_plan(data, feats.timeline, console)
     return 0
+
+
+def _print_plan(data: dict[str, Any], tl: Any, console: Console) -> None:
+    from .wording import (
+        LANDING_WORDS,
+        RecordClock,
+        bar_beat,
+        bpm_range,
+        hard_cuts,
+        landing,
+        landings,
+        plural,
+    )
+
+    w = console.out
+    rc = RecordClock.of(tl)
+    tempi = data["bpm"] or [0.0]
+    bars = len(data["downbeats_s"]) - 1
+    print(
+        f"{data['style']} in {data['meter']} at {bpm_range(min(tempi), max(tempi))} ({data['mode']} tempo): "
+        f"{plural(len(data['beats_s']), 'beat')}, {plural(bars, 'bar') if bars else 'under one bar'}, "
+        f"{plural(len(data['sections']), 'section')}",
+        file=w,
+    )
+    cuts = hard_cuts(data)
+    print(landings(data), file=w)
+    if cuts:
+        print(f"  {'record':<11}  {'seconds':>8}  {'lands':<16} where", file=w)
+    for a in cuts:
+        on = landing(a, data)
+        pos = bar_beat(float(a["time_s"]), data)
+        where = f"bar {pos[0]}, beat {pos[1]}" if pos else ""
+        if on == "missed":
+            where = f"{abs(float(a['offset_s'])) * 1000:.0f} ms from the grid"
+        print(
+            f"  {rc.at(a['time_s']):<11}  {float(a['time_s']):8.2f}  {LANDING_WORDS[on]:<16} {where}", file=w
+        )
+    print(f"{'section':>7}  {'record':<23}  {'bars':<9} intensity", file=w)
+    for i, sec in enumerate(data["sections"]):
+        first, n = sec["start_bar"] + 1, sec["bars"]
+        span = f"bar {first}" if n == 1 else f"bars {first}-{first + n - 1}"
+        rng = f"{rc.at(sec['start_s'])}-{rc.at(min(sec['end_s'], data['duration_s']))}"
+        print(f"{i + 1:>7}  {rng:<23}  {span:<9} {sec['intensity']:.2f}", file=w)
 
 
 def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .metrics import evaluate, load_audio
     from .rhythm import hard_cut_times
 
+    _check_outputs(args, "json")
     y = load_audio(args.audio)
     ref = load_audio(args.reference) if args.reference else None
     feats, _ = _analyze(args, console, cancel, "eval")
@@ -209,23 +323,57 @@ def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event
     m = evaluate(y, cuts, feats.timeline.duration_s, feats.motion, ref)
     data = {"audio": str(args.audio), "input": feats.timeline.source.path, **m.to_json()}
     if args.json is not None:
-        _emit_json(data, args.json, console)
+        _emit_json(data, args.json, console, args.force)
         return 0
-    for k, v in data.items():
-        print(f"{k:<22} {v}", file=console.out)
+    _print_eval(data, console)
     return 0
+
+
+def _print_eval(m: dict[str, Any], console: Console) -> None:
+    from .wording import accent, beat_hits, bpm, plural
+
+    corr = m.get("energy_corr")
+    both = m.get("bcs") is not None and m.get("bhs") is not None
+    rows = [
+        (f"tempo {bpm(m['tempo_bpm'])} ({plural(m['n_beats'], 'beat')} tracked)", "tempo_bpm"),
+        (beat_hits(m), "cut_beat_hit"),
+        (
+            f"onsets at the cuts {accent(m)}" if m.get("cut_accent") is not None else "no cuts to accent",
+            "cut_accent",
+        ),
+        (
+            f"loudness follows the motion: {corr:+.2f} (Spearman, 1-second windows)"
+            if corr is not None
+            else "loudness against motion not measured: one of them is flat",
+            "energy_corr",
+        ),
+        (
+            f"BCS {m['bcs']:.2f}, BHS {m['bhs']:.2f} ({m['bcs_bhs_variant']})"
+            if both
+            else "no reference to compare with (--reference AUDIO)",
+            "bcs, bhs",
+        ),
+    ]
+    w = console.out
+    width = max(len(text) for text, _ in rows)
+    print(f"{m['audio']} against {m['input']}:", file=w)
+    for text, key in rows:
+        print(f"  {text:<{width}}  [{key}]", file=w)
 
 
 def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .fit import fit, load_music
+    from .progress import scaled
     from .results import output_folder, write_result
+    from .wording import bpm, heard, plural, span
 
     out = Path(args.output)
     with output_folder(out) as folder:
         y = load_music(args.music)
         feats, s = _analyze(args, console, cancel, "fit")
-        result = fit(y, feats, s["stretch"], s["meter"], s["ring_out"], console.progress, cancel)
-        console.close()
+        result = fit(
+            y, feats, s["stretch"], s["meter"], s["ring_out"], scaled(console.progress, 0.0, 0.6), cancel
+        )
         for note in result.warnings:
             console.warn(note)
         provenance = {
@@ -239,14 +387,26 @@ def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event)
             "bars_repeated": result.bars_repeated,
         }
         report = write_result(
-            folder, out, feats, result.plan, "fit", result.audio, provenance, fmt=s["format"], extra=extra
+            folder,
+            out,
+            feats,
+            result.plan,
+            "fit",
+            result.audio,
+            provenance,
+            fmt=s["format"],
+            extra=extra,
+            progress=scaled(console.progress, 0.6, 1.0),
         )
+    console.close()
     _finish(report, console)
     m = report["metrics"]
+    lo, hi = result.stretch_range
     print(
-        f"fitted {args.music} ({result.music_tempo_bpm:.1f} BPM): stretch "
-        f"{result.stretch_range[0]:.3f}-{result.stretch_range[1]:.3f}, {result.bars_dropped} bars dropped, "
-        f"{result.bars_repeated} repeated; cut_beat_hit {m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']})\n"
+        f"fitted {args.music} ({bpm(result.music_tempo_bpm)}) to the cut: stretched "
+        f"{span(lo, hi, 3)}x, {plural(result.bars_dropped, 'bar')} dropped, "
+        f"{plural(result.bars_repeated, 'bar')} repeated\n"
+        f"heard: {heard(m)}\n"
         f"wrote {out}",
         file=console.out,
     )
@@ -269,28 +429,35 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _done(session: Any, console: Console) -> None:
     """What a command that made a take or a timeline version prints."""
+    from .wording import RecordClock, bpm_range, heard
+
     console.close()
     for note in session.warnings:
         console.warn(note)
     tl = session.timeline
-    files = ", ".join(tl["files"].values())
+    files = list(tl["files"].values())
     if session.made is not None and any(t["id"] == session.made for t in session.takes) and tl["selection"]:
         t = session.take(session.made)
         m = t["metrics"]
-        under = f" under shot {t['shot']}" if t.get("shot") is not None else ""
+        under = ""
+        if t.get("shot") is not None:
+            rc = RecordClock.of(session.data["timeline"])
+            f0, f1 = t.get("range_frames") or (None, None)
+            end = session.data["timeline"]["duration_frames"] if f1 is None else f1
+            under = f" under shot {t['shot']}" + (f" ({rc.range(f0, end)})" if f0 is not None else "")
         seed = t.get("new_seed", t["seed"])
         what = f"{t['style']} in {t['key']}" if t["key"] else f"{t['style']} ({t.get('model')})"
         written = ["mix.wav"] + (["stems/"] if t["files"]["stems"] else [])
         written += (["music.mid"] if t["files"].get("midi") else []) + ["report.json"]
         print(
-            f"take {t['id']}{under}: {what}, {t['bpm'][0]:.0f}-{t['bpm'][1]:.0f} BPM, "
-            f"seed {seed}: cut_beat_hit {m['cut_beat_hit']} (chance {m['cut_beat_hit_chance']}), "
-            f"tempo heard {m['tempo_bpm']} BPM\n"
+            f"take {t['id']}{under}: {what} at {bpm_range(*t['bpm'])}, seed {seed}\n"
+            f"heard: {heard(m)}\n"
             f"wrote {session.out / t['folder']}: {', '.join(written)}",
             file=console.out,
         )
     print(
-        f"timeline version {tl['version']}: {session.out / files.split(', ')[0]} ({files})", file=console.out
+        f"timeline version {tl['version']}: {', '.join([str(session.out / files[0]), *files[1:]])}",
+        file=console.out,
     )
 
 
@@ -306,45 +473,53 @@ def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading
 def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from .score import list_takes, use
     from .session import Session
+    from .wording import RecordClock
 
     if (args.use is None) != (args.shot is None):
-        from .errors import OptionError
-
         raise OptionError("--use TAKE and --shot N go together: vidmusician takes OUT --use 1 --shot 3.")
+    _check_outputs(args, "json", "plot")
     if args.use is not None:
         session = use(args.out, args.use, args.shot, console.progress, cancel, wait_s=args.wait)
         console.close()
         for note in session.warnings:
             console.warn(note)
-        print(f"take {args.use} now plays under shot {args.shot}", file=console.out)
+        if session.made is not None:
+            rc = RecordClock.of(session.data["timeline"])
+            end = session.data["timeline"]["duration_frames"]
+            here = [
+                rc.range(s["start_frame"], end if s["end_frame"] is None else s["end_frame"])
+                for s in session.selection
+                if s["take"] == args.use
+            ]
+            print(
+                f"take {args.use} now plays under shot {args.shot} (it plays {', '.join(here)}); "
+                f"timeline version {session.timeline['version']}",
+                file=console.out,
+            )
     rows = list_takes(args.out)
     if args.plot:
         from .analysis.plot import plot_takes
 
-        plot_takes(Session.load(args.out), args.plot)
+        plot_takes(Session.load(args.out), args.plot, overwrite=args.force)
         console.note(f"wrote {args.plot}")
     if args.json is not None:
-        _emit_json(rows, args.json, console)
+        _emit_json(rows, args.json, console, args.force)
         return 0
     session = Session.load(args.out)
-    rate = session.data["timeline"]["rate"]
-    from .units import clock
-
+    rec = session.data["timeline"]
+    rc = RecordClock.of(rec)
+    end = rec["duration_frames"]
     print(
-        f"{'take':>4}  {'kind':<10} {'shot':>4}  {'seed':>10}  {'style':<17} {'key':<10} plays",
+        f"{'take':>4}  {'kind':<10}  {'shot':>4}  {'seed':>10}  {'style':<17} {'key':<10} plays (record)",
         file=console.out,
     )
     for r in rows:
-        plays = (
-            ", ".join(
-                f"{clock(a / rate)}-{clock(b / rate) if b is not None else 'end'}" for a, b in r["used"]
-            )
-            or "-"
-        )
-        shot = str(r["shot"]) if r.get("shot") is not None else "-"
+        plays = ", ".join(rc.range(a, end if b is None else b) for a, b in r["used"]) or "not on the timeline"
+        shot = str(r["shot"]) if r.get("shot") is not None else "all"
         seed = r.get("new_seed", r["seed"])
+        key = r["key"] or "unknown"
         print(
-            f"{r['id']:>4}  {r['kind']:<10} {shot:>4}  {seed:>10}  {r['style']:<17} {r['key']:<10} {plays}",
+            f"{r['id']:>4}  {r['kind']:<10}  {shot:>4}  {seed:>10}  {r['style']:<17} {key:<10} {plays}",
             file=console.out,
         )
     tl = session.timeline
@@ -452,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE|-", help="write the analysis as JSON ('-' = stdout)")
     p.add_argument("--plot", metavar="FILE.png", help="draw the shots, motion curve and anchors")
     _add_options(p, "analyze")
+    _add_force(p)
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser(
@@ -467,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="FILE.png", help="draw the shots, the beat grid and where the cuts landed"
     )
     _add_options(p, "plan")
+    _add_force(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser(
@@ -482,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE|-", help="write the figures as JSON ('-' = stdout)")
     p.add_argument("--reference", metavar="AUDIO", help="reference music for BCS and BHS")
     _add_options(p, "eval")
+    _add_force(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
@@ -534,6 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
     )
+    _add_force(p)
     p.set_defaults(func=cmd_takes)
 
     p = sub.add_parser(

@@ -207,7 +207,6 @@ def run_demo(
     Returns a short summary for the user. ``OUT`` must be new or empty.
     """
     from .analyze import analyze, to_json
-    from .units import clock
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -222,19 +221,18 @@ def run_demo(
         files["otio"], out / "score", ScoreOptions(seed=1, fmt="fcp7"), scaled(progress, 0.7, 1.0), cancel
     )
     report(progress, 1.0, "scored")
+    from .wording import bpm_range, duration, heard, landings, plural
+
     tl = feats.timeline
     take = session.take(1)
     m = take["metrics"]
     plan = json.loads((out / "score" / "plan.json").read_text())
-    on = [a["on"] for a in plan["anchors"] if a["hard"]]
+    visual = sum(a.kind == "motion" for a in feats.anchors)
     return (
-        f"{tl.name}: {len(tl.shots)} shots over {clock(tl.duration_s)}, "
-        f"{sum(a.kind == 'motion' for a in feats.anchors)} visual beats\n"
-        f"scored: {take['style']} in {take['key']}, {take['bpm'][0]:.0f}-{take['bpm'][1]:.0f} BPM; {len(on)} cuts: "
-        f"{on.count('downbeat')} on downbeats, {on.count('beat')} on beats, {on.count('subdivision')} on "
-        f"subdivisions, {on.count('missed')} missed\n"
-        f"heard (librosa): tempo {m['tempo_bpm']} BPM, cut_beat_hit {m['cut_beat_hit']} "
-        f"(chance {m['cut_beat_hit_chance']}), cut_accent {m['cut_accent']} (chance {m['cut_accent_chance']})\n"
+        f"{tl.name}: {plural(len(tl.shots), 'shot')} over {duration(tl.duration_s)}, "
+        f"{plural(visual, 'visual beat')}\n"
+        f"scored: {take['style']} in {take['key']} at {bpm_range(*take['bpm'])}; {landings(plan)}\n"
+        f"heard (librosa): {heard(m, accents=True)}\n"
         f"listen: {out / 'score' / 'mix.wav'}; import {out / 'score' / 'timeline.xml'} (Premiere/Resolve) or "
         f"timeline.otio; stems in {out / 'score' / 'stems'}\n"
         f"redo the music under one shot: vidmusician regenerate {out / 'score'} --shot N"

@@ -21,6 +21,8 @@ import numpy as np
 from . import __version__, fsutil
 from .errors import OutputError
 from .model import VideoFeatures
+from .progress import ProgressFn, scaled
+from .progress import report as tell
 from .rhythm import RhythmPlan, hard_cut_times
 
 SR = 48000
@@ -109,17 +111,25 @@ def write_music(
     return files
 
 
-def measure(features: VideoFeatures, mix: np.ndarray) -> dict[str, Any]:
-    """The alignment figures of ``mix`` (48 kHz, from the first frame) against the cut."""
+def measure(features: VideoFeatures, mix: np.ndarray, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """The alignment figures of ``mix`` (48 kHz, from the first frame) against the cut.
+
+    librosa is slow here (its kernels compile in each new process): the
+    stages report to ``progress`` so that a bar over this step moves.
+    """
+    tell(progress, 0.0, "measuring the music: loading librosa")
     import librosa
 
     from .metrics import SR as EVAL_SR
     from .metrics import evaluate
 
+    tell(progress, 0.1, "measuring the music: resampling")
     mono = librosa.resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
-    return evaluate(
+    tell(progress, 0.45, "measuring the music: tracking beats")
+    figures = evaluate(
         mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion
     ).to_json()
+    return figures
 
 
 def write_result(
@@ -135,6 +145,7 @@ def write_result(
     fmt: str = "same",
     stem_tracks: bool = False,
     extra: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Write everything into ``folder`` (which becomes ``final``); returns the report.
 
@@ -144,6 +155,7 @@ def write_result(
     from .writeback import MusicFile, write_timelines
 
     provenance = {**provenance, "version": __version__}
+    tell(progress, 0.0, "writing the music")
     files = write_music(folder, final, mix, stems, midi)
     music = [MusicFile("mix", str(folder / "mix.wav"), files["mix"])]
     if stem_tracks:
@@ -158,7 +170,7 @@ def write_result(
     report = {
         **provenance,
         **(extra or {}),
-        "metrics": measure(features, mix),
+        "metrics": measure(features, mix, scaled(progress, 0.1, 1.0)),
         "files": files,
         "notes": list(written.notes),
     }

@@ -172,11 +172,14 @@ def _write_take(
     record: dict[str, Any],
     write_plan: bool,
     pcm: dict[str, np.ndarray] | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Write one take's files into ``folder`` (which becomes ``final``); returns its record.
 
     ``pcm`` (role -> int32 samples, already spliced) replaces the rendered audio.
+    Measuring the take (librosa) is most of the time here: ``progress`` shows it.
     """
+    report(progress, 0.0, "writing the music")
     from .results import measure, write_music
     from .splice import write_pcm
 
@@ -195,7 +198,7 @@ def _write_take(
         mix = pcm["mix"].T.astype(np.float32) / float(1 << 31)
     if write_plan:
         fsutil.write_text(folder / "plan.json", json.dumps(plan_data, indent=2) + "\n")
-    metrics = measure(feats, mix)
+    metrics = measure(feats, mix, scaled(progress, 0.1, 1.0))
     rel = os.path.relpath(final, record["session"])
     take_files = {
         "mix": _rel(files["mix"], record["session"]),
@@ -387,17 +390,18 @@ def score(
     src = Path(input_path)
     with output_folder(out) as folder:
         identity = file_identity(src) if src.is_file() else {}
-        feats = _features(str(src), opts, scaled(progress, 0.0, 0.6), cancel)
+        feats = _features(str(src), opts, scaled(progress, 0.0, 0.5), cancel)
         p, style = _plan(feats, opts)
-        report(progress, 0.65, "generating")
+        report(progress, 0.5, "generating")
         check(cancel)
-        music = _generate(p, feats, style, opts, None, scaled(progress, 0.65, 0.85), cancel)
+        music = _generate(p, feats, style, opts, None, scaled(progress, 0.5, 0.7), cancel)
         p = music.plan or p
         check(cancel)
-        report(progress, 0.85, "writing")
         final = out.resolve()
         record = _take_record(final, 1, "score", opts, style, music, "plan.json")
-        take = _write_take(folder, final, feats, plan_json(p, style), music, record, write_plan=True)
+        take = _write_take(
+            folder, final, feats, plan_json(p, style), music, record, True, None, scaled(progress, 0.7, 0.93)
+        )
         data: dict[str, Any] = {
             "format": "vidmusician-session",
             "version": 1,
@@ -418,7 +422,9 @@ def score(
         def where(rel: str) -> str:
             return str(folder / rel)
 
+        report(progress, 0.93, "writing the timeline")
         data["timelines"].append(_write_timeline(session, feats.timeline, 1, where, folder, out.resolve()))
+        report(progress, 0.96, "drawing analysis.png")
         plot(feats, folder / "analysis.png", p)
         session.save()
         report(progress, 1.0, "done")
@@ -486,14 +492,13 @@ def _add_take(
             )
         if rec_in.get("identity"):
             check_identity(rec_in["path"], rec_in["identity"])
-        feats = _features(str(src), opts, scaled(progress, 0.0, 0.6), cancel)
+        feats = _features(str(src), opts, scaled(progress, 0.0, 0.5), cancel)
         p, style = _plan(feats, opts)
-        report(progress, 0.65, "generating")
+        report(progress, 0.5, "generating")
         check(cancel)
-        music = _generate(p, feats, style, opts, None, scaled(progress, 0.65, 0.85), cancel)
+        music = _generate(p, feats, style, opts, None, scaled(progress, 0.5, 0.7), cancel)
         p = music.plan or p
         check(cancel)
-        report(progress, 0.85, "writing")
         take_id = session.next_take_id()
         undo = _Undo()
         try:
@@ -501,9 +506,20 @@ def _add_take(
             plan_rel = f"{TAKES_DIR}/take-{take_id:03d}/plan.json"
             record = _take_record(session.out.resolve(), take_id, "score", opts, style, music, plan_rel)
             with folder_cm as folder:
-                take = _write_take(folder, final.resolve(), feats, plan_json(p, style), music, record, True)
+                take = _write_take(
+                    folder,
+                    final.resolve(),
+                    feats,
+                    plan_json(p, style),
+                    music,
+                    record,
+                    True,
+                    None,
+                    scaled(progress, 0.7, 0.95),
+                )
             session.data["takes"].append(take)
             session.data["selection"] = [{"start_frame": 0, "end_frame": None, "take": take_id}]
+            report(progress, 0.95, "writing the timeline")
             tl = _commit(session, feats.timeline, undo)
         except BaseException:
             undo.undo()
@@ -690,9 +706,20 @@ def regenerate(
                 gain=round(gain, 6),
             )
             with folder_cm as folder:
-                take = _write_take(folder, final.resolve(), feats, stored, music, record, False, pcm)
+                take = _write_take(
+                    folder,
+                    final.resolve(),
+                    feats,
+                    stored,
+                    music,
+                    record,
+                    False,
+                    pcm,
+                    scaled(progress, 0.8, 0.95),
+                )
             session.data["takes"].append(take)
             session.data["selection"] = set_range(session.data["selection"], f0, f1, take_id)
+            report(progress, 0.95, "writing the timeline")
             tl = _commit(session, feats.timeline, undo)
         except BaseException:
             undo.undo()

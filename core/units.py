@@ -43,6 +43,24 @@ def timecode(frame: int, rate: float, drop_frame: bool | None = None) -> str:
         return clock(frame / rate)
 
 
+def record_timecode(start_timecode: str, frame: int, rate: float) -> str:
+    """The record timecode of ``frame`` (counted from the timeline's first
+    frame, whose timecode is ``start_timecode``): what an editor's timeline
+    shows there, drop-frame when the start is. A start that is a clock time
+    (rates SMPTE does not define) gives a clock time."""
+    drop = is_drop_frame(start_timecode)
+    try:
+        first = frames(otio.opentime.from_timecode(start_timecode, rate), rate)
+    except (ValueError, TypeError):
+        try:
+            h, m, s = start_timecode.split(":")
+            start_s = int(h) * 3600 + int(m) * 60 + float(s)
+        except ValueError:
+            start_s = 0.0
+        return clock(start_s + frame / rate)
+    return timecode(first + frame, rate, drop)
+
+
 def is_drop_frame(tc: str) -> bool:
     """True for a drop-frame timecode (``01:00:00;00``: a ``;`` before the frames)."""
     return ";" in tc

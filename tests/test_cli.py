@@ -139,8 +139,13 @@ def test_quiet_silences_progress_and_notes():
     assert "about your files" in err.getvalue()
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_bar_draws_on_stderr_for_slow_work():
-    err = io.StringIO()
+    err = _Terminal()
     c = Console(err=err)
     c.progress(0.0, "decoding")
     c._bar.delay = 0  # as if a second had passed

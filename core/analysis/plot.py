@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import fsutil
 from ..model import VideoFeatures
+from ..wording import plural
 
 KIND_COLOURS = {
     "cut": "#d62728",
@@ -29,8 +30,9 @@ STYLE_COLOURS = {
 }
 
 
-def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None) -> Path:
-    """Draw ``f`` into the PNG ``dest`` (written atomically, never overwriting).
+def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None, overwrite: bool = False) -> Path:
+    """Draw ``f`` into the PNG ``dest`` (written atomically; an existing file
+    is replaced only with ``overwrite``).
 
     With a ``plan`` (a :class:`~vidmusician.core.rhythm.RhythmPlan`), its beats
     and downbeats are drawn under the shots, and each cut is marked where it
@@ -125,19 +127,19 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None) -> Pa
     ax_mood.set_xlabel("seconds from the first frame")
     ax_mood.legend(fontsize=7, loc="upper right")
     ax_mood.set_xlim(0, tl.duration_s)
-    fig.suptitle(f"{tl.name} — {len(tl.shots)} shots, {tl.duration_s:.1f} s{subtitle}", fontsize=10)
+    fig.suptitle(f"{tl.name} — {plural(len(tl.shots), 'shot')}, {tl.duration_s:.1f} s{subtitle}", fontsize=10)
     fig.tight_layout()
 
     def write(tmp: Path) -> None:
         fig.savefig(tmp, format="png", dpi=110)
 
     try:
-        return fsutil.write_with(dest, write)
+        return fsutil.write_with(dest, write, overwrite)
     finally:
         plt.close(fig)
 
 
-def plot_takes(session: Any, dest: str | os.PathLike[str]) -> Path:
+def plot_takes(session: Any, dest: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Draw a session: its shots, which take plays where, and the loudness of
     the music as the timeline plays it (each piece from its own take), with
     every take's regenerated range, into the PNG ``dest``."""
@@ -212,7 +214,8 @@ def plot_takes(session: Any, dest: str | os.PathLike[str]) -> Path:
     ax_level.set_ylim(bottom=-60)
     version = data["timelines"][-1]["version"]
     fig.suptitle(
-        f"{Path(data['input']['path']).name}: {len(takes)} takes, timeline version {version}", fontsize=10
+        f"{Path(data['input']['path']).name}: {plural(len(takes), 'take')}, timeline version {version}",
+        fontsize=10,
     )
     fig.tight_layout()
 
@@ -220,6 +223,6 @@ def plot_takes(session: Any, dest: str | os.PathLike[str]) -> Path:
         fig.savefig(tmp, dpi=110, format="png")
 
     try:
-        return fsutil.write_with(dest, write)
+        return fsutil.write_with(dest, write, overwrite)
     finally:
         plt.close(fig)
