@@ -21,8 +21,10 @@ What :func:`apply_session` changes
 It adds: a ``VidMusician`` bin in the media pool (the session's WAV files are
 imported into it once), new stereo audio tracks named as the command line
 names them (``VidMusician Mix``, ``VidMusician Stem <role>``) and the music
-clips on them, and, when asked, markers. The editor's tracks, clips and
-markers are never changed.
+clips on them, and, when asked, markers. New stem tracks are switched off
+(``Timeline.SetTrackEnable``): the stems are the mix in parts, so the timeline
+plays the mix once; switch a stem on (and the mix off) to use it. The editor's
+tracks, clips and markers are never changed.
 
 Applying a newer version of the same session (after a shot was regenerated,
 or another take chosen) reuses VidMusician's track: a track is *ours* when it
@@ -367,6 +369,7 @@ class SessionMusic:
     version: int
     tracks: tuple[str, ...]
     pieces: tuple[MusicPiece, ...]
+    disabled: tuple[str, ...] = ()  # tracks that go in disabled: the stems (the mix plays them already)
 
 
 def _url_path(url: str, base: Path) -> str:
@@ -416,11 +419,14 @@ def session_music(session_folder: str | os.PathLike[str]) -> SessionMusic:
         raise InputError(f"{path}: the session's timeline does not read ({e}). Score the cut again.") from e
     rate = float(session.data["timeline"]["rate"])
     tracks: list[str] = []
+    disabled: list[str] = []
     pieces: list[MusicPiece] = []
     for tr in t.audio_tracks():
         if METADATA_KEY not in tr.metadata:
             continue
         tracks.append(tr.name)
+        if not tr.enabled or tr.metadata[METADATA_KEY].get("role", "mix") != "mix":
+            disabled.append(tr.name)  # a stem (sessions written before stems went in disabled too)
         for c in tr.find_clips(shallow_search=True):
             r = c.range_in_parent()
             a = int(round(r.start_time.rescaled_to(rate).value))
@@ -443,6 +449,7 @@ def session_music(session_folder: str | os.PathLike[str]) -> SessionMusic:
         int(latest["version"]),
         tuple(tracks),
         tuple(pieces),
+        tuple(disabled),
     )
 
 
@@ -476,6 +483,7 @@ class ApplyReport:
     version: int
     tracks: dict[str, int] = field(default_factory=dict)
     new_tracks: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
     placed: list[PlacedClip] = field(default_factory=list)
     kept: int = 0
     removed: int = 0
@@ -490,7 +498,10 @@ class ApplyReport:
             f"{self.imported} file(s) imported into the '{BIN_NAME}' bin",
         ]
         for name, idx in self.tracks.items():
-            lines.append(f"  {name}: audio track A{idx}{' (new)' if name in self.new_tracks else ''}")
+            how = ", ".join(
+                w for w, on in (("new", name in self.new_tracks), ("disabled", name in self.disabled)) if on
+            )
+            lines.append(f"  {name}: audio track A{idx}{f' ({how})' if how else ''}")
         if self.markers:
             lines.append(f"  {len(self.markers)} marker(s) added")
         lines += [f"  note: {n}" for n in self.notes]
@@ -680,12 +691,34 @@ def apply_session(
             rep.new_tracks.append(shown)
         wanted = [p for p in music.pieces if p.track == name]
         _place_track(timeline, media_pool, idx, shown, wanted, items, start, rate, rep)
+        if new and name in music.disabled:
+            _disable_track(timeline, idx, shown, rep)
         report(progress, 0.3 + 0.6 * (k + 1) / len(music.tracks), "placing the music")
 
     if markers != "none":
         rep.markers = _markers(timeline, music, markers, rate, rep)
     report(progress, 1.0, "done")
     return rep
+
+
+def _disable_track(timeline: Any, idx: int, name: str, rep: ApplyReport) -> None:
+    """Switch a new stem track off (``Timeline.SetTrackEnable``, Resolve 18 and newer): the
+    stems are the mix in parts, and played with it they would double it (+6 dB). A stem
+    track the editor switched on again is left on when the session is applied again."""
+    fn = getattr(timeline, "SetTrackEnable", None)
+    ok = False
+    if callable(fn):
+        try:
+            ok = fn("audio", idx, False) is not False
+        except Exception:
+            ok = False
+    if ok:
+        rep.disabled.append(name)
+    else:
+        rep.notes.append(
+            f"could not disable track A{idx} '{name}' (this Resolve has no SetTrackEnable): disable it "
+            "yourself, or the timeline plays that stem on top of the mix."
+        )
 
 
 def _place_track(

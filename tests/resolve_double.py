@@ -278,6 +278,7 @@ class Timeline(Strict):
         self.start_frame = timecode_frames(start_tc, rate)
         self.tracks: dict[str, list[list[TimelineItem]]] = {"video": [[]], "audio": [[]], "subtitle": []}
         self.track_names: dict[str, list[str]] = {"video": ["Video 1"], "audio": ["Audio 1"], "subtitle": []}
+        self.track_enabled: dict[str, list[bool]] = {"video": [True], "audio": [True], "subtitle": []}
         self.audio_types = ["stereo"]
         self.markers: dict[int, dict[str, Any]] = {}
         self.export_unavailable = False  # Export returns False (as when it fails)
@@ -293,6 +294,7 @@ class Timeline(Strict):
         while len(self.tracks["video"]) < track:
             self.tracks["video"].append([])
             self.track_names["video"].append(f"Video {len(self.tracks['video'])}")
+            self.track_enabled["video"].append(True)
         item = self.project.media_item(path, self.project.media_pool.root)
         s = self.start_frame + record_offset
         ti = TimelineItem(self, item, s, s + frames, source_in, "video")
@@ -306,6 +308,7 @@ class Timeline(Strict):
         while len(self.tracks["audio"]) < track:
             self.tracks["audio"].append([])
             self.track_names["audio"].append(f"Audio {len(self.tracks['audio'])}")
+            self.track_enabled["audio"].append(True)
             self.audio_types.append("stereo")
         item = self.project.media_item(path, self.project.media_pool.root)
         s = self.start_frame + record_offset
@@ -315,9 +318,12 @@ class Timeline(Strict):
         return ti
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything about the tracks, their names and clips (to compare before/after)."""
+        """Everything about the tracks, their names, whether enabled, and clips (to compare before/after)."""
         return {
-            kind: [(self.track_names[kind][i], [it.snapshot() for it in tr]) for i, tr in enumerate(trs)]
+            kind: [
+                (self.track_names[kind][i], self.track_enabled[kind][i], [it.snapshot() for it in tr])
+                for i, tr in enumerate(trs)
+            ]
             for kind, trs in self.tracks.items()
         }
 
@@ -374,7 +380,15 @@ class Timeline(Strict):
 
     def GetIsTrackEnabled(self, trackType: str, trackIndex: int) -> bool:
         kind = self._kind(trackType)
-        self._index(kind, trackIndex)
+        return self.track_enabled[kind][self._index(kind, trackIndex) - 1]
+
+    def SetTrackEnable(self, trackType: str, trackIndex: int, enabled: bool) -> bool:
+        """``SetTrackEnable(trackType, trackIndex, Bool) --> Bool`` (Resolve 18 and newer):
+        a disabled track stays on the timeline and is not played."""
+        kind = self._kind(trackType)
+        if not isinstance(enabled, bool):
+            raise ApiMisuse(f"SetTrackEnable's third argument is a Bool, got {enabled!r}")
+        self.track_enabled[kind][self._index(kind, trackIndex) - 1] = enabled
         return True
 
     def AddTrack(self, trackType: str, subTrackType: Any = None) -> bool:
@@ -388,6 +402,7 @@ class Timeline(Strict):
             self.audio_types.append(sub)
         self.tracks[kind].append([])
         self.track_names[kind].append(f"{kind.title()} {len(self.tracks[kind])}")
+        self.track_enabled[kind].append(True)
         return True
 
     def DeleteClips(self, timelineItems: list[TimelineItem], ripple: bool = False) -> bool:
@@ -454,6 +469,7 @@ class Timeline(Strict):
         for kind, okind in (("video", otio.schema.TrackKind.Video), ("audio", otio.schema.TrackKind.Audio)):
             for i, tr in enumerate(self.tracks[kind]):
                 track = otio.schema.Track(name=self.track_names[kind][i], kind=okind)
+                track.enabled = self.track_enabled[kind][i]
                 pos = self.start_frame
                 for it in tr:
                     if it.start > pos:

@@ -507,7 +507,14 @@ def test_stem_tracks_each_get_a_track_of_their_own(media, tmp_path):
         assert (a, b) == (0, DURATION)
         role = name.rsplit(" ", 1)[-1]
         assert path.endswith("mix.wav" if name.endswith("Mix") else f"stems/{role}.wav")
+        # the stems are the mix in parts: switched off, so the timeline plays the mix once
+        assert tl.GetIsTrackEnabled("audio", idx) is name.endswith("Mix")
+    assert rep.disabled == names[1:] and "(new, disabled)" in rep.summary()
     assert editor_part(tl.snapshot()) == editor_part(before)
+    # applied again, a stem the editor switched back on stays on
+    tl.SetTrackEnable("audio", rep.tracks[names[1]], True)
+    again = apply_session(resolve, tmp_path / "session")
+    assert again.disabled == [] and tl.GetIsTrackEnabled("audio", rep.tracks[names[1]]) is True
 
 
 # --------------------------------------------------------------------------- vidmusician resolve ...
