@@ -13,19 +13,55 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
     exit 2
 fi
 
-# System libraries: core needs none beyond the wheels. The panel's QtMultimedia
-# (playback) needs libpulse0 on Linux; without it the panel runs without sound.
+# System libraries: core needs none beyond the wheels. The panel (Linux) needs
+# libpulse0 for QtMultimedia (playback; without it the panel runs without sound)
+# and, for a real window, what Qt 6.11's xcb platform plugin links to (ldd on
+# PyQt6/Qt6/plugins/platforms/libqxcb.so, libQt6XcbQpa.so.6 and
+# xcbglintegrations/*.so on Debian bookworm); offscreen needs none of them.
+# vidmusician doctor checks the same (QT_XCB_LIBRARIES in core/doctor.py).
+# Each entry: the library (as ldconfig lists it) and the Debian/Ubuntu package.
+QT_XCB_LIBRARIES="libxcb-cursor.so.0:libxcb-cursor0 libxcb-icccm.so.4:libxcb-icccm4
+    libxcb-image.so.0:libxcb-image0 libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-randr.so.0:libxcb-randr0
+    libxcb-render-util.so.0:libxcb-render-util0 libxcb-render.so.0:libxcb-render0
+    libxcb-shape.so.0:libxcb-shape0 libxcb-shm.so.0:libxcb-shm0 libxcb-sync.so.1:libxcb-sync1
+    libxcb-util.so.1:libxcb-util1 libxcb-xfixes.so.0:libxcb-xfixes0 libxcb-xkb.so.1:libxcb-xkb1
+    libxcb-glx.so.0:libxcb-glx0 libxcb.so.1:libxcb1 libX11-xcb.so.1:libx11-xcb1 libX11.so.6:libx11-6
+    libxkbcommon.so.0:libxkbcommon0 libxkbcommon-x11.so.0:libxkbcommon-x11-0 libEGL.so.1:libegl1
+    libGL.so.1:libgl1 libfontconfig.so.1:libfontconfig1 libfreetype.so.6:libfreetype6
+    libdbus-1.so.3:libdbus-1-3 libglib-2.0.so.0:libglib2.0-0"
+
+apt_install() {  # apt_install WHAT NOTE PACKAGES...: install as root with apt-get, else a note
+    what=$1 note=$2
+    shift 2
+    if [ "$(id -u)" = "0" ]; then
+        echo "installing $what with apt-get: $*"
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
+            || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } \
+            || echo "note: $* did not install; $note" >&2
+    else
+        echo "note: $note; install it with: sudo apt-get install $*" >&2
+    fi
+}
+
 case ",$EXTRAS," in
     *,ui,*)
-        if [ "$(uname -s)" = "Linux" ] && ! ldconfig -p 2>/dev/null | grep -q "libpulse.so.0"; then
-            if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
-                echo "installing libpulse0 (QtMultimedia's audio library) with apt-get"
-                apt-get install -y -qq libpulse0 >/dev/null 2>&1 \
-                    || { apt-get update -qq >/dev/null && apt-get install -y -qq libpulse0 >/dev/null; } \
-                    || echo "note: libpulse0 did not install; the panel will run without sound" >&2
-            else
-                echo "note: the panel plays audio through libpulse0; install it (sudo apt-get install libpulse0)" >&2
+        if [ "$(uname -s)" = "Linux" ] && command -v apt-get >/dev/null; then
+            if ! ldconfig -p 2>/dev/null | grep -q "libpulse.so.0"; then
+                apt_install "libpulse0 (QtMultimedia's audio library)" "the panel will run without sound" libpulse0
             fi
+            have=$(ldconfig -p 2>/dev/null || true)
+            missing=""
+            for entry in $QT_XCB_LIBRARIES; do
+                printf '%s\n' "$have" | grep -qF "${entry%%:*} " || missing="$missing ${entry#*:}"
+            done
+            if [ -n "$missing" ]; then
+                # shellcheck disable=SC2086  # one word per package
+                apt_install "the libraries of Qt's xcb platform (the panel's window)" \
+                    "the panel's window needs them on an X11 desktop (offscreen --screenshot works without)" $missing
+            fi
+        elif [ "$(uname -s)" = "Linux" ]; then
+            echo "note: the panel needs libpulse (sound) and, for its window, xcb-util-cursor and the xcb" \
+                "libraries Qt's xcb plugin links to; vidmusician doctor says what is missing" >&2
         fi
         ;;
 esac

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -359,7 +360,12 @@ def test_play_pause_seek_with_the_playhead_in_sync(qtbot, window, scored):
     assert v.playhead_s == window.player.position
     shots = window.feats.timeline.shots
     assert shots[v.current].start_s <= v.playhead_s < shots[v.current].end_s  # the shot under it is lit
-    assert window.time_label.text() == f"0:{window.player.position:04.1f}"
+    tl = window.feats.timeline
+    assert window.view.data.rate == tl.rate and window.view.data.start_timecode == tl.start_timecode
+    frame = round(window.player.position * tl.rate)
+    expected = otio.opentime.to_timecode(otio.opentime.RationalTime(86400 + frame, tl.rate), tl.rate)
+    assert tl.start_timecode == "01:00:00:00"  # the demo cut starts at one hour, like an editor's
+    assert window.time_label.text() == f"{expected}  ({window.player.position:.1f} s)"
 
 
 def test_a_session_folder_of_another_cut_is_refused(qtbot, window, scored, tmp_path):
@@ -393,3 +399,252 @@ def test_send_to_resolve_without_the_menu_script_runs_the_bridge_command(
         "DaVinci Resolve did not answer. Start Resolve"
     )
     assert window.isVisible()  # nothing was sent: the panel stays open
+
+
+# ---------------------------------------------------------------------------- cuts without hard cuts
+
+
+def test_a_take_without_figures_is_said_missing_never_formatted():
+    from vidmusician.ui.window import take_summary
+
+    t = {
+        "id": 1,
+        "style": "cinematic",
+        "key": "D minor",
+        "bpm": [93.75, 93.75],
+        "metrics": {"n_cuts": 0, "cut_beat_hit": None, "cut_beat_hit_chance": None, "tempo_bpm": 92.3},
+    }
+    assert take_summary(t) == "take 1: cinematic in D minor, 94 BPM; no cuts to follow"
+    t.update(id=2, bpm=[90.0, 102.9], metrics={"cut_beat_hit": 0.8, "cut_beat_hit_chance": 0.25})
+    assert take_summary(t) == "take 2: cinematic in D minor, 90-103 BPM; cuts on beats 80% (chance 25%)"
+    t.update(metrics={"cut_beat_hit": 1.0, "cut_beat_hit_chance": None})
+    assert take_summary(t).endswith("cuts on beats 100%")
+    # MusicGen: no key; a record with nothing at all
+    assert take_summary({"id": 3, "style": "rock", "key": "", "model": "debug", "bpm": None}) == (
+        "take 3: rock (debug); no cuts to follow"
+    )
+    assert take_summary({}) == "take ?: music; no cuts to follow"
+
+
+@pytest.fixture(scope="module")
+def one_shot(tmp_path_factory):
+    """A one-shot clip: 4 s of one colour with a moving bar, no cut."""
+    from .conftest import write_video
+
+    return write_video(tmp_path_factory.mktemp("one") / "one.mp4", [], 100)
+
+
+def test_a_one_shot_clip_generates_and_regenerates(qtbot, window, one_shot, tmp_path):
+    w = opened(qtbot, window, one_shot, tmp_path / "session")
+    assert len(w.feats.timeline.shots) == 1
+    assert w.generate()
+    idle(qtbot, w)
+    assert w.errors == []
+    assert "no cuts to follow" in w.status.text() and w.status.text().startswith("take 1: ")
+    m = Session.load(tmp_path / "session").take(1)["metrics"]
+    assert m["n_cuts"] == 0 and m["cut_beat_hit"] is None  # what crashed the panel
+    w.select_shot(0)
+    assert "00:00:00:00–00:00:04:00 (0.00–4.00 s)" in w.shot_label.text()
+    assert w.regenerate_shot()
+    idle(qtbot, w)
+    assert w.errors == [] and "plays take 2" in w.status.text()
+
+
+def scene_cut_timeline(folder):
+    """A timeline whose clips all come from one file in consecutive source
+    ranges: through edits, over a picture that does not change at them (no hard cut)."""
+    from .conftest import clip, save, timeline, video_track, write_video
+
+    media = write_video(folder / "scenes.mp4", [], 120)
+    url = media.as_uri()
+    t = timeline(
+        video_track(clip("s1", 40, 25, 0, url), clip("s2", 40, 25, 40, url), clip("s3", 40, 25, 80, url)),
+        rate=25,
+    )
+    return save(t, folder / "scenes.otio")
+
+
+def test_panel_command_on_a_scene_cut_timeline(tmp_path):
+    cut = scene_cut_timeline(tmp_path)
+    png = tmp_path / "scenes.png"
+    code, _, err = run("panel", cut, "-o", tmp_path / "session", "--screenshot", png, "--after", "generate")
+    assert code == 0, err
+    assert png.is_file()
+    take = Session.load(tmp_path / "session").take(1)
+    assert take["metrics"]["cut_beat_hit"] is None
+
+
+def _panel_process(args, tmp_path, code=None, timeout=600):
+    """The panel in its own process, with a temp folder of its own (to see what it leaves)."""
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp), "VIDMUSICIAN_DEBUG": "", "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("QT_LOGGING_RULES", None)
+    argv = (
+        [sys.executable, "-c", code, *map(str, args)]
+        if code
+        else [sys.executable, "-m", "vidmusician.core.cli", *map(str, args)]
+    )
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    return proc, sorted(p.name for p in tmp.iterdir())
+
+
+def test_panel_process_on_a_one_shot_clip_exits_0_quietly_and_leaves_no_playback_files(one_shot, tmp_path):
+    png = tmp_path / "one.png"
+    proc, left = _panel_process(
+        ["panel", one_shot, "-o", tmp_path / "session", "--screenshot", png, "--after", "generate"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr  # was 134: TypeError in _generated, abort()
+    assert png.is_file()
+    assert [n for n in left if n.startswith("vidmusician-panel-")] == []
+    # no Qt multimedia / FFmpeg / platform chatter without --debug
+    for noise in ("qt.multimedia", "FFmpeg", "PulseAudio", "propagateSizeHints"):
+        assert noise not in proc.stderr, proc.stderr
+
+
+CRASHING_PANEL = """
+import sys
+from vidmusician.ui import app, window
+
+def boom(self, loaded):
+    raise RuntimeError("simulated bug in a slot")
+
+window.MainWindow._generated = boom
+sys.exit(app.run(sys.argv[1], sys.argv[2], sys.argv[3], "generate", debug=sys.argv[4] == "debug"))
+"""
+
+
+def test_an_exception_in_the_event_loop_is_an_error_not_an_abort_and_the_playback_files_go(
+    one_shot, tmp_path
+):
+    png = tmp_path / "crash.png"
+    proc, left = _panel_process([one_shot, tmp_path / "session", png, "debug"], tmp_path, CRASHING_PANEL)
+    assert proc.returncode == 2, proc.stderr  # an error dialog showed; PyQt's default would abort (134)
+    assert "internal error: RuntimeError: simulated bug in a slot" in proc.stderr
+    assert "Traceback" in proc.stderr  # --debug: the traceback, and Qt's own messages
+    assert [n for n in left if n.startswith("vidmusician-panel-")] == []
+    assert png.is_file()  # the window went on to its screenshot
+
+
+def test_playback_folder_is_named_by_pid_removed_on_close_and_stale_ones_swept(qtbot, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from vidmusician.ui import player
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f"vidmusician-panel-{dead_pid}-abcd"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "play-1.wav").write_bytes(b"x")
+    live = tmp_path / f"vidmusician-panel-{os.getppid()}-live"  # a running process's folder stays
+    live.mkdir()
+    old_legacy = tmp_path / "vidmusician-panel-k2j3h4"  # named before pids were: by age
+    old_legacy.mkdir()
+    day_ago = time.time() - 2 * 24 * 3600
+    os.utime(old_legacy, (day_ago, day_ago))
+    new_legacy = tmp_path / "vidmusician-panel-z9y8x7"
+    new_legacy.mkdir()
+    p = player.Player()
+    folder = Path(p.folder.name)
+    assert folder.parent == tmp_path and folder.name.startswith(f"vidmusician-panel-{os.getpid()}-")
+    assert not stale.exists() and not old_legacy.exists() and live.exists() and new_legacy.exists()
+    p.load({"mix": np.zeros((4800, 2), np.int32)})
+    assert p.current is not None and p.current.parent == folder
+    assert player.sweep_stale(tmp_path) == []  # its own folder is never swept
+    p.close()
+    assert not folder.exists()
+
+
+# ---------------------------------------------------------------------------- --screenshot FILE --force
+
+
+def test_screenshot_is_checked_before_the_work_and_replaced_only_with_force(cut, tmp_path):
+    png = tmp_path / "shot.png"
+    png.write_bytes(b"not yet a picture")
+    code, _, err = run("panel", cut, "-o", tmp_path / "s1", "--screenshot", png, "--after", "generate")
+    assert code == 2 and "exists already" in err and "--force" in err
+    assert not (tmp_path / "s1").exists()  # said before the work: nothing was scored
+    for bad, says in (
+        (tmp_path / "no-such-folder" / "x.png", "no such folder"),
+        (tmp_path / "shot.jpg", "a screenshot is a PNG"),
+    ):
+        code, _, err = run("panel", cut, "-o", tmp_path / "s2", "--screenshot", bad, "--after", "generate")
+        assert code == 2 and says in err, err
+        assert not (tmp_path / "s2").exists()
+    code, _, err = run("panel", cut, "--force")
+    assert code == 2 and "--force goes with --screenshot" in err
+    code, _, err = run("panel", cut, "-o", tmp_path / "s3", "--screenshot", png, "--force")
+    assert code == 0, err
+    from PyQt6.QtGui import QImage
+
+    assert (QImage(str(png)).width(), QImage(str(png)).height()) == (1500, 820)  # replaced
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".shot.png")) == []  # no temp left
+
+
+# ---------------------------------------------------------------------------- a reopened session
+
+
+def test_a_reopened_session_uses_its_own_options(qtbot, settings, cut, tmp_path):
+    from vidmusician.core.score import ScoreOptions, score
+
+    out = tmp_path / "premiere"
+    score(cut, out, ScoreOptions(seed=3, fmt="fcp7", style="rock"))
+    assert (out / "timeline.xml").is_file()
+    # the user's remembered controls say otherwise
+    settings.setValue("score/format", "otio")
+    settings.setValue("score/seed", "9")
+    settings.setValue("score/style", "ambient")
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    assert w.form.values()["format"] == "otio"
+    assert w.open_input(out)
+    idle(qtbot, w)
+    assert w.errors == [] and w.loaded is not None
+    values = w.form.values()
+    assert (values["format"], values["seed"], values["style"]) == ("fcp7", 3, "rock")
+    assert "options of take 1" in w.status.text()
+    assert w.generate()
+    idle(qtbot, w)
+    assert w.errors == []
+    session = Session.load(out)
+    assert [t["id"] for t in session.takes] == [1, 2] and session.take(2)["options"]["fmt"] == "fcp7"
+    assert (out / "timeline-v2.otio").is_file() and (out / "timeline-v2.xml").is_file()
+    w.stop_thumbnails()
+
+
+# ---------------------------------------------------------------------------- record timecode
+
+
+def test_ruler_and_clock_show_the_timelines_record_timecode(qtbot):
+    v = TimelineView()
+    qtbot.addWidget(v)
+    v.resize(1000, 300)
+    data = ViewData(
+        duration_s=600.0,
+        shots=[(0, 0.0, 600.0, "clip", "rock", "a")],
+        rate=24.0,
+        start_timecode="00:59:58:12",
+    )
+    v.set_data(data)
+    assert data.timecode(0.0) == "00:59:58:12" and data.timecode(3.6 + 1.5) == "01:00:03:14"
+    v.pps, v.t0 = 10.0, 0.0  # 10 px a second: a tick every 10 s of record time, on whole seconds
+    ticks = v.ruler_ticks(1000)
+    assert [label for _, label in ticks[:3]] == ["00:59:50:00", "01:00:00:00", "01:00:10:00"]
+    assert ticks[1][0] == pytest.approx(1.5)  # 01:00:00:00 is 1.5 s into this timeline
+    v.pps = 2400.0  # 100 px a frame... 1 frame is 100 px: a tick on every frame
+    v.t0 = 1.5
+    ticks = v.ruler_ticks(1000)
+    assert [label for _, label in ticks[:3]] == ["01:00:00:00", "01:00:00:01", "01:00:00:02"]
+    # drop-frame at 29.97: the label says so with ;
+    ntsc = ViewData(duration_s=120.0, rate=30000 / 1001, start_timecode="01:00:00;00")
+    assert ntsc.timecode(60.0) == "01:00:59;28"
+    assert ViewData(duration_s=1.0).timecode(61.25) == "1:01.2"  # no rate known: minutes and seconds

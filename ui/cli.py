@@ -29,6 +29,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--screenshot", metavar="FILE.png", help="draw the window offscreen into FILE.png and exit"
     )
     p.add_argument(
+        "--force", action="store_true", help="with --screenshot: replace FILE.png if it exists (atomically)"
+    )
+    p.add_argument(
         "--after",
         choices=("open", "generate", "regenerate"),
         default="open",
@@ -52,7 +55,17 @@ def cmd_panel(args: argparse.Namespace, console: Any, cancel: threading.Event) -
         raise OptionError("--after goes with --screenshot.")
     if args.after != "open" and not args.input:
         raise OptionError(f"--after {args.after} needs an INPUT to open.")
+    if args.force and not args.screenshot:
+        raise OptionError("--force goes with --screenshot.")
     from .app import run
 
     console.close()
-    return run(args.input, args.output, args.screenshot, args.after, args.handoff)
+    return run(
+        args.input,
+        args.output,
+        args.screenshot,
+        args.after,
+        args.handoff,
+        force=args.force,
+        debug=bool(getattr(args, "debug", False)),
+    )

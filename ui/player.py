@@ -4,11 +4,19 @@ The mix the timeline plays (each take's piece where the selection puts it) is
 composed by core (``score.selection_audio``) and written to a temporary WAV
 that QtMultimedia plays. Soloing or muting stems plays the sum of the stems
 that are on instead, from the same position.
+
+The temporary folder is ``vidmusician-panel-PID-XXXX``: removed when the
+player closes and at interpreter exit; the folder of a panel that died without
+either (killed, a crash in native code) is swept by the next panel.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,48 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     MULTIMEDIA_ERROR = f"playback unavailable: QtMultimedia does not load ({e}); on Linux install libpulse0"
 
 
+#: the playback folders' names: ``vidmusician-panel-PID-XXXX`` in the temp folder
+TEMP_PREFIX = "vidmusician-panel-"
+LEGACY_AGE_S = 24 * 3600
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill would terminate it there; never sweep by pid
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_stale(root: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the playback folders of panels that are gone (killed, or crashed in
+    native code where nothing of Python's ran); returns the removed folders.
+
+    A folder is a dead panel's when the process its name carries no longer
+    exists; folders named before the pid was in the name (``vidmusician-panel-XXXX``)
+    go when nobody touched them for a day."""
+    removed = []
+    for d in Path(root or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        if not d.is_dir() or d.is_symlink():
+            continue
+        pid_text = d.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        try:
+            if pid_text.isdigit() and "-" in d.name[len(TEMP_PREFIX) :]:
+                stale = int(pid_text) != os.getpid() and not _alive(int(pid_text))
+            else:
+                stale = time.time() - d.stat().st_mtime > LEGACY_AGE_S
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 class Player(QObject):
     """Plays the composed music; ``position`` in seconds.
 
@@ -32,14 +82,20 @@ class Player(QObject):
     positionChanged(float)
         Seconds, while playing and after a seek.
     playingChanged(bool)
+    failed(str)
+        QtMultimedia could not play the music (its message).
     """
 
     positionChanged = pyqtSignal(float)
     playingChanged = pyqtSignal(bool)
+    failed = pyqtSignal(str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.folder = tempfile.TemporaryDirectory(prefix="vidmusician-panel-")
+        sweep_stale()
+        # removed by close(), and at interpreter exit by TemporaryDirectory's finalizer
+        # (the panel turns exceptions in slots and SIGINT/SIGTERM/SIGHUP into ordinary exits)
+        self.folder = tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
         self.sources: dict[str, np.ndarray] = {}  # "mix" and each stem, int32 (n, ch) on the 24-bit grid
         self.sr = 48000
         self.muted: set[str] = set()
@@ -56,6 +112,8 @@ class Player(QObject):
             self.player.playbackStateChanged.connect(
                 lambda s: self.playingChanged.emit(s == QMediaPlayer.PlaybackState.PlayingState)
             )
+            # FFmpeg's own messages are kept off the terminal (ui.app.quiet_qt): Qt's error says it
+            self.player.errorOccurred.connect(lambda _e, text: self.failed.emit(f"playback: {text}"))
 
     @property
     def available(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import opentimelineio as otio
 from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
@@ -26,12 +27,43 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 
+from vidmusician.core import units
 from vidmusician.core.analysis.plot import KIND_COLOURS, STYLE_COLOURS
 
 #: lanes from top to bottom: (name, height in pixels)
 LANES = (("ruler", 18), ("shots", 64), ("anchors", 22), ("motion", 54), ("beats", 16), ("music", 70))
 TAKE_COLOURS = ("#3b7dd8", "#d8823b", "#3bb273", "#b23b9c", "#c9b43b", "#3bb2b2", "#8a5cd8", "#d83b4f")
 ENVELOPE_RATE = 200  # waveform bins per second
+
+
+def _clock_s(text: str) -> float:
+    try:
+        h, m, sec = text.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return 0.0
+
+
+def start_frame(start_timecode: str, rate: float) -> int:
+    """The record frame number of the timeline's first frame (``01:00:00:00``
+    at 24 fps is 86400); a start that is a clock time (rates SMPTE timecode
+    does not define) counts its seconds at ``rate``."""
+    try:
+        return units.frames(otio.opentime.from_timecode(start_timecode, rate), rate)
+    except (ValueError, TypeError):
+        return int(round(_clock_s(start_timecode) * rate))
+
+
+def record_timecode(start_timecode: str, rate: float, t: float) -> str:
+    """What the editor's timeline shows ``t`` seconds after its first frame:
+    ``01:00:03:14`` (drop-frame when the start is); a clock time
+    (``HH:MM:SS.mmm``) at rates SMPTE timecode does not define."""
+    frame = int(round(t * rate))
+    try:
+        first = units.frames(otio.opentime.from_timecode(start_timecode, rate), rate)
+    except (ValueError, TypeError):
+        return units.clock(_clock_s(start_timecode) + frame / rate)
+    return units.timecode(first + frame, rate, units.is_drop_frame(start_timecode))
 
 
 @dataclass
@@ -52,6 +84,10 @@ class ViewData:
     pieces : list of (start_s, end_s or None, take)
         Which take the music track plays where.
     thumbnails : dict of shot index -> QImage
+    rate : float
+        The timeline's frame rate (0: unknown; the ruler then counts seconds).
+    start_timecode : str
+        The record timecode of the first frame: the ruler shows record timecode.
     """
 
     duration_s: float = 0.0
@@ -64,10 +100,19 @@ class ViewData:
     envelope: np.ndarray | None = None
     pieces: list[tuple[float, float | None, int]] = field(default_factory=list)
     thumbnails: dict[int, QImage] = field(default_factory=dict)
+    rate: float = 0.0
+    start_timecode: str = "00:00:00:00"
 
     @property
     def starts(self) -> np.ndarray:
         return np.array([s[1] for s in self.shots], float)
+
+    def timecode(self, t: float) -> str:
+        """Record timecode at ``t`` seconds (``m:ss.s`` when the rate is unknown)."""
+        if self.rate <= 0:
+            m, s = divmod(max(0.0, t), 60)
+            return f"{int(m)}:{s:04.1f}"
+        return record_timecode(self.start_timecode, self.rate, t)
 
 
 def envelope(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -327,20 +372,48 @@ class TimelineView(QWidget):
             p.setPen(QPen(QColor("#ff4d4d"), 1.5))
             p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
 
+    def ruler_ticks(self, w: int | None = None) -> list[tuple[float, str]]:
+        """The ruler's ticks on screen: (seconds, label). With a known rate the
+        labels are record timecode and the ticks sit on whole record frames,
+        seconds or minutes of it (``01:00:05:00``); else ``m:ss`` from 0."""
+        w = self.width() if w is None else w
+        d = self.data
+        t1 = self.t_of(w)
+        out: list[tuple[float, str]] = []
+        if d.rate <= 0:
+            steps = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+            step = next((s for s in steps if s * self.pps >= 70), steps[-1])
+            t = float(np.floor(self.t0 / step) * step)
+            while t <= t1 and len(out) < 10_000:
+                m, s = divmod(t, 60)
+                label = f"{int(m)}:{s:04.1f}" if step < 1 else f"{int(m)}:{int(round(s)):02d}"
+                out.append((t, label))
+                t += step
+            return out
+        nominal = max(1, int(round(d.rate)))  # timecode counts this many frames a second
+        # within a second: steps that divide it, so the ticks sit on the same frames every second
+        frame_steps = [n for n in (1, 2, 5, 6, 10, 12, 15, 30) if n < nominal and nominal % n == 0]
+        frame_steps += [nominal * s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)]
+        px_per_frame = self.pps / d.rate
+        step = next((n for n in frame_steps if n * px_per_frame >= 95), frame_steps[-1])
+        first = start_frame(d.start_timecode, d.rate)
+        rec = int(np.floor((first + self.t0 * d.rate) / step) * step)  # record frame of the first tick
+        while len(out) < 10_000:
+            t = (rec - first) / d.rate
+            if t > t1:
+                break
+            out.append((t, d.timecode(t)))
+            rec += step
+        return out
+
     def _ruler(self, p: QPainter, w: int) -> None:
         y, h = self.lane("ruler")
         p.fillRect(QRectF(0, y, w, h), QColor("#2b2d31"))
-        steps = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
-        step = next((s for s in steps if s * self.pps >= 70), steps[-1])
-        t = np.floor(self.t0 / step) * step
         p.setPen(QColor("#a0a0a0"))
-        while t <= self.t_of(w):
+        for t, label in self.ruler_ticks(w):
             x = self.x_of(t)
             p.drawLine(QPointF(x, y + h - 5), QPointF(x, y + h))
-            m, s = divmod(t, 60)
-            label = f"{int(m)}:{s:04.1f}" if step < 1 else f"{int(m)}:{int(round(s)):02d}"
             p.drawText(QPointF(x + 3, y + h - 6), label)
-            t += step
 
     def _shots(self, p: QPainter, w: int) -> None:
         y, h = self.lane("shots")

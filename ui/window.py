@@ -70,6 +70,34 @@ def load_session(out: str | os.PathLike[str]) -> Loaded:
     return Loaded(session, plan, sources)
 
 
+def _pct(value: Any) -> str | None:
+    return None if value is None else f"{float(value):.0%}"
+
+
+def take_summary(t: dict[str, Any]) -> str:
+    """One line on a take for the status bar. Every figure a take may lack
+    (no key from MusicGen, no cut figures on a cut without hard cuts) is said
+    to be missing, never formatted as a number."""
+    style = t.get("style") or "music"
+    if t.get("key"):
+        what = f"{style} in {t['key']}"
+    elif t.get("model"):
+        what = f"{style} ({t['model']})"
+    else:
+        what = style
+    bpm = t.get("bpm") or []
+    if len(bpm) == 2 and None not in bpm:
+        lo, hi = round(float(bpm[0])), round(float(bpm[1]))
+        what += f", {lo} BPM" if lo == hi else f", {lo}-{hi} BPM"
+    m = t.get("metrics") or {}
+    hit, chance = _pct(m.get("cut_beat_hit")), _pct(m.get("cut_beat_hit_chance"))
+    if hit is None:
+        cuts = "no cuts to follow"
+    else:
+        cuts = f"cuts on beats {hit}" + (f" (chance {chance})" if chance is not None else "")
+    return f"take {t.get('id', '?')}: {what}; {cuts}"
+
+
 def resolve_bridge_installed() -> bool:
     """True when the Resolve bridge's ``vidmusician resolve`` command is installed
     (looked up in the package metadata; the panel never imports the bridge)."""
@@ -118,6 +146,7 @@ class MainWindow(QMainWindow):
         self._build()
         self.player.positionChanged.connect(self._position)
         self.player.playingChanged.connect(lambda on: self.play_button.setText("Pause" if on else "Play"))
+        self.player.failed.connect(self._say)
         self.view.shotClicked.connect(self.select_shot)
         self.view.seekRequested.connect(self.player.seek)
         self._refresh()
@@ -148,7 +177,8 @@ class MainWindow(QMainWindow):
         self.play_button.clicked.connect(self.toggle_play)
         row.addWidget(self.play_button)
         self.time_label = QLabel("0:00.0")
-        self.time_label.setMinimumWidth(110)
+        self.time_label.setObjectName("clock")
+        self.time_label.setMinimumWidth(135)
         row.addWidget(self.time_label)
         for text, slot in (
             ("−", lambda: self.view.zoom(0.8)),
@@ -423,18 +453,45 @@ class MainWindow(QMainWindow):
             anchors=[(a.time_s, a.kind, float(a.strength)) for a in feats.anchors],
             motion_hop_s=float(feats.motion.hop_s),
             motion=np.asarray(feats.motion.values, np.float32),
+            rate=float(tl.rate),
+            start_timecode=str(tl.start_timecode),
         )
         self.view.set_data(data)
         self.view.fit()
+        self._position(self.player.position)
         warnings = list(tl.warnings) + list(feats.warnings)
-        self._say(
-            f"{len(tl.shots)} shots, {tl.duration_s:.1f} s at {tl.rate:g} fps"
-            + (f"; {len(warnings)} warning(s): {warnings[0]}" if warnings else "")
+        n = len(tl.shots)
+        said = (
+            f"{n} shot{'s' * (n != 1)}, {tl.start_timecode}–{data.timecode(tl.duration_s)} "
+            f"({tl.duration_s:.1f} s at {tl.rate:g} fps)"
         )
+        if loaded is not None:
+            take = self.use_session_options(loaded.session)
+            said += f"; options of take {take}" if take is not None else ""
+        self._say(said + (f"; {len(warnings)} warning(s): {warnings[0]}" if warnings else ""))
         if loaded is not None:
             self._show_session(loaded)
         self._start_thumbnails()
         self._refresh()
+
+    def use_session_options(self, session: Session) -> int | None:
+        """Set the controls to the options of the session's newest whole-cut
+        take (output format, seed, style, ...), so that a take added here is
+        made and written as the session's own; returns that take's id."""
+        whole = [t for t in session.takes if t.get("shot") is None] or list(session.takes)
+        if not whole:
+            return None
+        take = whole[-1]
+        stored = take.get("options") or {}
+        for name in self.form.widgets:
+            key = "fmt" if name == "format" else name
+            if key not in stored:
+                continue
+            try:
+                self.form.set_value(name, stored[key])
+            except (TypeError, ValueError):  # a value this widget cannot hold: keep the widget's
+                continue
+        return int(take["id"])
 
     def _start_thumbnails(self) -> None:
         from vidmusician.core.analysis.decode import shot_thumbnail
@@ -504,13 +561,7 @@ class MainWindow(QMainWindow):
 
     def _generated(self, loaded: Loaded) -> None:
         self._show_session(loaded)
-        t = loaded.session.takes[-1]
-        m = t["metrics"]
-        self._say(
-            f"take {t['id']}: {t['style']} in {t['key']}, {t['bpm'][0]:.0f}-{t['bpm'][1]:.0f} BPM; "
-            f"cuts on beats {m['cut_beat_hit']:.0%} (chance {m['cut_beat_hit_chance']:.0%}) — "
-            f"{loaded.session.out}"
-        )
+        self._say(f"{take_summary(loaded.session.takes[-1])} — {loaded.session.out}")
 
     def _show_session(self, loaded: Loaded) -> None:
         self.loaded = loaded
@@ -563,8 +614,10 @@ class MainWindow(QMainWindow):
         self.view.select(index)
         s, f = self.feats.timeline.shots[index], self.feats.shots[index]
         mood = f"valence {f.valence:+.2f}, arousal {f.arousal:+.2f}" if f.analysed else "not analysed"
+        d = self.view.data
         self.shot_label.setText(
-            f"<b>Shot {index}</b> {s.name or s.kind} · {s.start_s:.2f}–{s.end_s:.2f} s · {f.style} · {mood}"
+            f"<b>Shot {index}</b> {s.name or s.kind} · {d.timecode(s.start_s)}–{d.timecode(s.end_s)} "
+            f"({s.start_s:.2f}–{s.end_s:.2f} s) · {f.style} · {mood}"
         )
         self._takes_for_shot()
         self._refresh()
@@ -641,7 +694,10 @@ class MainWindow(QMainWindow):
         _, playing = self.takes_for_shot(self.selected)
         start = self.feats.timeline.shots[self.selected].start_s
         self.player.seek(max(0.0, start - 1.0))  # hear the change, from just before the shot
-        self._say(f"shot {self.selected} plays take {playing}; timeline version {s.timeline['version']}")
+        self._say(
+            f"shot {self.selected} ({self.view.data.timecode(start)}) plays take {playing}; "
+            f"timeline version {s.timeline['version']}"
+        )
 
     # ------------------------------------------------------------------ listening
 
@@ -649,8 +705,9 @@ class MainWindow(QMainWindow):
         self.player.toggle()
 
     def _position(self, t: float) -> None:
-        m, s = divmod(t, 60)
-        self.time_label.setText(f"{int(m)}:{s:04.1f}")
+        """The clock: the record timecode under the playhead, seconds beside it."""
+        d = self.view.data
+        self.time_label.setText(f"{d.timecode(t)}  ({t:.1f} s)" if d.rate > 0 else d.timecode(t))
         self.view.set_playhead(t, follow=self.player.playing)
 
     # ------------------------------------------------------------------ export and Resolve
