@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ class Option:
     commands : tuple of str
         CLI commands that take it.
     metavar : str
+    parse : callable, optional
+        ``parse(value, label)``: a further check of a value, which it returns
+        in canonical form (``--key Bbm`` -> ``Bb minor``) or refuses with an
+        ``OptionError`` that names ``label``.
     """
 
     name: str
@@ -49,6 +54,7 @@ class Option:
     max: float | None = None
     commands: tuple[str, ...] = ()
     metavar: str | None = None
+    parse: Callable[[Any, str], Any] | None = None
 
     @property
     def flag(self) -> str:
@@ -69,7 +75,13 @@ class Option:
             raise OptionError(f"{label} {v!r}: choose one of {', '.join(map(str, self.choices))}.")
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
             raise OptionError(f"{label} {v!r}: must be between {self.min:g} and {self.max:g}.")
-        return v
+        return self.parse(v, label) if self.parse is not None else v
+
+
+def _key(value: str, label: str) -> str:
+    from .arranger.keys import parse_key
+
+    return parse_key(value, label).name
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -169,6 +181,16 @@ OPTIONS: tuple[Option, ...] = (
         max=30.0,
         commands=("plan", "fit", "score"),
         metavar="S",
+    ),
+    Option(
+        "key",
+        str,
+        None,
+        "the arranger's key: a tonic and a mode (D minor, F# major, Bbm, C#m) or only major or minor "
+        "(default: chosen from the picture and the style)",
+        commands=("score",),
+        metavar="KEY",
+        parse=_key,
     ),
     Option(
         "seed",

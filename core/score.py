@@ -48,6 +48,7 @@ class ScoreOptions:
     prompt: str = ""
     bpm: str | None = None
     seed: int = 0
+    key: str | None = None
     meter: str = "4/4"
     flex: float = 1.0
     max_change: float = 0.06
@@ -74,6 +75,11 @@ class ScoreOptions:
             get_style(self.style)
         BY_NAME["backend"].check(self.backend)
         BY_NAME["markers"].check(self.markers)
+        BY_NAME["key"].check(self.key)
+        if self.key and self.backend != "arranger":
+            raise OptionError(
+                "--key is the arranger's; for MusicGen name the key in --prompt ('in D minor')."
+            )
         if self.backend == "musicgen" and not self.model:
             raise OptionError(
                 "--backend musicgen needs --model NAME_OR_PATH: a MusicGen checkpoint folder, a Hugging Face "
@@ -285,7 +291,7 @@ def _generate(
         return Music(n.mix, {}, None, "", n.plan, n.model, n.prompt, n.warnings)
     from .arranger import arrange
 
-    a = arrange(plan, feats, style, o.seed, o.prompt, o.soundfont, bar_seeds=bar_seeds)
+    a = arrange(plan, feats, style, o.seed, o.prompt, o.soundfont, bar_seeds=bar_seeds, key=o.key)
     return Music(a.mix, a.stems, a.midi, f"{a.score.key} {a.score.mode}", plan)
 
 
@@ -601,11 +607,15 @@ def _new_bar_seeds(
     end = rng.end_s if rng.end_s is not None else p.duration_s + p.ring_out_s
     bars = bars_in(p.downbeats_s, rng.start_s, end)
     base_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
-    before = notes_between(compose_score(p, feats, style, o.seed, o.prompt, base_seeds), rng.start_s, end)
+    before = notes_between(
+        compose_score(p, feats, style, o.seed, o.prompt, base_seeds, o.key), rng.start_s, end
+    )
     warnings: list[str] = []
     for _ in range(32):
         bar_seeds = {**base_seeds, **{b: new_seed for b in bars}}
-        after = notes_between(compose_score(p, feats, style, o.seed, o.prompt, bar_seeds), rng.start_s, end)
+        after = notes_between(
+            compose_score(p, feats, style, o.seed, o.prompt, bar_seeds, o.key), rng.start_s, end
+        )
         if after != before:
             break
         if seed is not None:
@@ -673,6 +683,7 @@ def regenerate(
             gain = 1.0
         else:
             p, style = _replan(feats, o, stored, base_id, session)
+            o = dataclasses.replace(o, key=base.get("key") or o.key)  # the shot keeps the take's key
             bar_seeds, new_seed, warnings = _new_bar_seeds(
                 p, feats, style, o, base, rng, shot, seed, pick, new_seed
             )

@@ -15,6 +15,7 @@ import numpy as np
 from ..model import VideoFeatures
 from ..rhythm import RhythmPlan
 from .compose import Score, compose
+from .keys import Key, check_key, choose_key, parse_key
 from .render import SR, mix_of, render, to_midi
 from .styles import STYLES, get_style
 
@@ -42,11 +43,14 @@ def arrange(
     regenerate: tuple[float, float] | None = None,
     new_seed: int | None = None,
     bar_seeds: dict[int, int] | None = None,
+    key: str | None = None,
 ) -> Stems:
     """Compose and render the music for ``plan``; see the module docstring.
 
     ``bar_seeds`` (bar number -> seed) are the bars an earlier regeneration
     wrote; ``regenerate`` adds the bars of a new range on top of them.
+    ``key`` (``--key`` text: "D minor", "F#m", "minor") overrides the key the
+    picture and the style choose (:mod:`.keys`); a take's key keeps it.
     """
     st = get_style(style)
     if len(plan.downbeats_s) < 2:
@@ -59,7 +63,7 @@ def arrange(
     if regenerate is not None:
         for b in bars_in(plan.downbeats_s, *regenerate):
             seeds[b] = int(new_seed if new_seed is not None else seed + 1)
-    score = compose(plan, features, st, seed, prompt, seeds or None)
+    score = compose(plan, features, st, seed, prompt, seeds or None, key)
     stems = render(score, st, plan.duration_s + plan.ring_out_s, soundfont)
     mix = mix_of(stems)  # the stems added in order, without stacking them
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
@@ -72,9 +76,10 @@ def compose_score(
     seed: int = 0,
     prompt: str = "",
     bar_seeds: dict[int, int] | None = None,
+    key: str | None = None,
 ) -> Score:
     """The notes :func:`arrange` would render, without rendering them."""
-    return compose(plan, features, get_style(style), seed, prompt, bar_seeds or None)
+    return compose(plan, features, get_style(style), seed, prompt, bar_seeds or None, key)
 
 
 def notes_between(score: Score, t0: float, t1: float) -> dict[str, list[object]]:
@@ -90,4 +95,15 @@ def bars_in(downs: np.ndarray, t0: float, t1: float, tol: float = 1e-3) -> list[
     return [b for b in range(len(downs) - 1) if downs[b + 1] > t0 + tol and downs[b] < t1 - tol]
 
 
-__all__ = ["STYLES", "Stems", "arrange", "bars_in", "compose_score", "notes_between"]
+__all__ = [
+    "STYLES",
+    "Key",
+    "Stems",
+    "arrange",
+    "bars_in",
+    "check_key",
+    "choose_key",
+    "compose_score",
+    "notes_between",
+    "parse_key",
+]

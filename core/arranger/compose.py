@@ -17,8 +17,16 @@ Following the picture:
   (valence < 0) in a major style, or positive in a minor one, switches mode;
 - cuts: a crash and a bass hit on cuts that land on downbeats, a snare fill
   leading into strong cuts, a drop (drums out) for the beat before a big one;
-- the music starts with the picture (a pad from the first frame) and ends on
-  the tonic at the last frame, held through the ring-out.
+- the key (:mod:`.keys`) comes from ``--key``, the style and the picture;
+- the music starts with the picture (a pad from the first frame); the last
+  bar is a cadence (V, or bVII in rock and electronic minor keys) and the
+  tonic chord is struck on the last frame of the picture (the latest grid
+  point inside it, else the frame's start: an editor who trims the music at
+  the timeline's end still hears the attack) with a crash and a kick when
+  the music is not calm, then released in the ring-out
+  (:func:`ending_times`): its note-offs come well before the file's end, so
+  the SoundFont's release and the reverb decay, and the renderer fades the
+  last ~150 ms to silence.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import numpy as np
 
 from ..model import VideoFeatures
 from ..rhythm import RhythmPlan
+from .keys import Key, choose_key
 from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
 
 PARTS = ("drums", "bass", "harmony", "pad", "lead")
@@ -36,7 +45,19 @@ PARTS = ("drums", "bass", "harmony", "pad", "lead")
 KICK, SNARE, HAT, OPEN_HAT, CRASH, TOM_HI, TOM_LO = 36, 38, 42, 46, 49, 50, 45
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
-TONICS = (0, 2, 3, 5, 7, 9)  # C, D, Eb, F, G, A
+HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)  # the minor key's cadence: V with its leading tone
+#: The cadence degree of the last bar per style in minor keys (V otherwise; V of a
+#: minor key gets its raised third, the leading tone).
+MINOR_CADENCE = {"rock": 7, "electronic": 7}
+#: Of the time from the final strike to the file's end: the share the final
+#: chord is held, and at most this long a fade to silence at the very end.
+HOLD_SHARE, FADE_S = 0.4, 0.15
+#: The final chord's diminuendo while it is held (dB, MIDI expression, CC 11),
+#: in steps of this many seconds: sustaining instruments (pads, strings)
+#: die away as players let a last chord die away, rather than hold their level.
+DIMINUENDO_DB, DIMINUENDO_STEP_S = 15.0, 0.02
+EXPRESSION = 11
+MIN_TAIL_S = 0.5  # a shorter ring-out has no room for a final strike: the last bar resolves
 #: Diatonic substitutes (shared tones) a bar may play instead of its chord.
 SUBSTITUTES = {1: (6, 3), 2: (4,), 3: (1,), 4: (2, 6), 5: (3,), 6: (4, 1), 7: (5,)}
 SUBSTITUTE_P = 0.3
@@ -56,9 +77,22 @@ class Score:
     """Notes per part, and what was decided."""
 
     parts: dict[str, list[Note]] = field(default_factory=lambda: {p: [] for p in PARTS})
-    key: str = ""
+    key: str = ""  # the tonic's name ("C#"); the key is f"{key} {mode}"
     mode: str = ""
     style: str = ""
+    tonic: int = 0  # pitch class of the key's tonic
+    final_s: float | None = None  # when the final chord is struck (None: no strike, the last bar resolves)
+    release_s: float = 0.0  # when the final chord's notes end
+    end_s: float = 0.0  # the end of the music (the file's end: the last frame plus the ring-out)
+    fade_s: float = 0.0  # the fade to silence that ends at end_s
+    #: (time, mode) where a section switches to the other mode (the tonic stays)
+    modes: list[tuple[float, str]] = field(default_factory=list)
+    #: (time, value) of MIDI expression (CC 11) on every channel of the pitched parts
+    expression: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def key_name(self) -> str:
+        return f"{self.key} {self.mode}"
 
     def add(
         self, part: str, start: float, end: float, pitch: int, velocity: float, program: int = -1
@@ -85,6 +119,30 @@ def _voicing(chord: list[int], low: int) -> list[int]:
     return out
 
 
+def ending_times(plan: RhythmPlan, rate: float) -> tuple[float | None, float, float, float]:
+    """(strike, release, end, fade) of the ending, in seconds from the first frame.
+
+    The strike is on the picture's last frame ``[duration - 1/rate,
+    duration)``: at the latest grid point inside it, else at its start (the
+    plan's last downbeat is the timeline's end, one frame later). The final
+    chord is held for ``HOLD_SHARE`` of the time left, then released; the
+    file fades to silence over its last ``min(FADE_S, a quarter of that
+    time)``. A ring-out too short for a strike (< ``MIN_TAIL_S``) gives
+    ``None``: the last bar resolves to the tonic and is released before the fade.
+    """
+    end = plan.duration_s + plan.ring_out_s
+    frame = 1.0 / rate if rate and rate > 0 else 0.04
+    first = max(0.0, plan.duration_s - frame)
+    inside = plan.grid_s[(plan.grid_s >= first - 1e-9) & (plan.grid_s < plan.duration_s - 1e-3)]
+    strike = float(inside[-1]) if len(inside) else first
+    if end - strike < MIN_TAIL_S or (len(plan.downbeats_s) and strike <= plan.downbeats_s[-2] + 1e-3):
+        tail = max(end - float(plan.downbeats_s[-2]), 1e-3) if len(plan.downbeats_s) >= 2 else end
+        fade = min(FADE_S, 0.25 * tail)
+        return None, max(0.0, end - fade - min(0.25 * tail, 0.3)), end, fade
+    tail = end - strike
+    return strike, strike + HOLD_SHARE * tail, end, min(FADE_S, 0.25 * tail)
+
+
 def compose(
     plan: RhythmPlan,
     features: VideoFeatures,
@@ -92,21 +150,29 @@ def compose(
     seed: int,
     prompt: str = "",
     bar_seeds: dict[int, int] | None = None,
+    key: str | None = None,
 ) -> Score:
-    """Write the score. ``bar_seeds`` overrides the seed of single bars (regeneration)."""
+    """Write the score. ``bar_seeds`` overrides the seed of single bars
+    (regeneration); ``key`` (``--key`` text, or a take's key) overrides the
+    key the picture and style would choose."""
     words = {w.strip(",.").lower() for w in prompt.split()}
     density = 1.0 + 0.35 * bool(words & PROMPT_DENSE) - 0.35 * bool(words & PROMPT_SPARSE)
     song = np.random.default_rng(seed)  # song-wide choices depend on the take's seed only
-    tonic = int(TONICS[song.integers(len(TONICS))])
-    base_mode = style.mode
-    if words & PROMPT_MINOR:
-        base_mode = "minor"
-    elif words & PROMPT_MAJOR:
-        base_mode = "major"
+    song.integers(6)  # the draw that once chose the tonic, kept: a seed keeps its progressions
+    prompt_mode = "minor" if words & PROMPT_MINOR else "major" if words & PROMPT_MAJOR else None
+    the_key: Key = choose_key(style.name, style.mode, features, key, prompt_mode)
+    forced_mode = key is not None or prompt_mode is not None  # then sections keep the cue's mode
+    tonic, base_mode = the_key.tonic, the_key.mode
+    strike, release, end_s, fade_s = ending_times(plan, features.timeline.rate)
     score = Score(
-        key=("C", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B", "B")[tonic],
+        key=the_key.tonic_name,
         mode=base_mode,
         style=style.name,
+        tonic=tonic,
+        final_s=strike,
+        release_s=release,
+        end_s=end_s,
+        fade_s=fade_s,
     )
     prog_major = style.progressions_major[int(song.integers(len(style.progressions_major)))]
     prog_minor = style.progressions_minor[int(song.integers(len(style.progressions_minor)))]
@@ -130,10 +196,12 @@ def compose(
     for section in plan.sections:
         v = valence_at(section.start_s, section.end_s)
         mode = base_mode
-        if base_mode == "major" and v < -0.25 and not words & PROMPT_MAJOR:
+        if base_mode == "major" and v < -0.25 and not forced_mode:
             mode = "minor"
-        elif base_mode == "minor" and v > 0.35 and not words & PROMPT_MINOR:
+        elif base_mode == "minor" and v > 0.35 and not forced_mode:
             mode = "major"
+        if mode != (section_mode[-1] if section_mode else base_mode):
+            score.modes.append((float(section.start_s), mode))
         section_mode.append(mode)
 
     # the pickup before the first downbeat: a pad on the tonic from the first frame
@@ -147,6 +215,9 @@ def compose(
     slow = float(np.median(plan.bpm)) < 80 if len(plan.bpm) else False
     rhythm = "block" if slow and style.harmony_rhythm in ("offbeat", "arp8") else style.harmony_rhythm
     n_bars = len(downs) - 1
+    last_inten = float(np.mean(plan.intensity[-bpb:])) if len(plan.intensity) else 0.0
+    last_level = float(np.clip(0.25 + 0.9 * last_inten, 0.2, 1.0)) * density
+    last_state = (last_level, 50 + 60 * min(last_level, 1.1), -1, -1, base_mode)  # a last bar without beats
     for bar in range(n_bars):
         t0, t1 = float(downs[bar]), float(downs[bar + 1])
         sec_i = max(i for i, s in enumerate(plan.sections) if s.start_bar <= bar) if plan.sections else 0
@@ -156,7 +227,13 @@ def compose(
         prog = prog_major if mode == "major" else prog_minor
         bar_in_sec = bar - (sec.start_bar if sec else 0)
         last_bar = bar == n_bars - 1
-        degree = 1 if last_bar else prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
+        resolving = last_bar and strike is None  # the last bar is the tonic itself
+        cadence = last_bar and strike is not None  # the last bar leads into the final strike
+        degree = prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
+        if resolving:
+            degree = 1
+        elif cadence:
+            degree = MINOR_CADENCE.get(style.name, 5) if mode == "minor" else 5
         rng = np.random.default_rng([(bar_seeds or {}).get(bar, seed), bar])
         # the bar's own choices, always drawn in this order: a diatonic substitute
         # for the chord now and then (never on a section's first bar or the last),
@@ -170,7 +247,9 @@ def compose(
         if substitute < SUBSTITUTE_P and bar_in_sec > 0 and not last_bar:
             options = SUBSTITUTES[degree]
             degree = options[int(sub_pick * len(options))]
-        chord = _chord(degree, scale, tonic, style.sevenths and not last_bar)
+        if cadence and mode == "minor" and degree == 5:
+            scale = HARMONIC_MINOR  # V, not v (and the lead's tones to match)
+        chord = _chord(degree, scale, tonic, style.sevenths and not resolving)
         voicing_shift = (0, 4, -3)[int(inversion)]
 
         bar_beats = beats[(beats >= t0 - 1e-6) & (beats < t1 - 1e-6)]
@@ -182,9 +261,12 @@ def compose(
         vel = 50 + 60 * min(level, 1.1)
         next_cut = next((c for c in strong_cuts if t1 - 1e-4 <= c <= t1 + 1e-4), None)
         big_next = next_cut is not None and round(t1, 4) in cut_down
+        if cadence:  # a fill leads into the final strike
+            next_cut, big_next = strike, False
 
-        # pad: the chord held through the bar (and the ring-out on the last bar)
-        end = t1 + (plan.ring_out_s if last_bar else 0.0)
+        # pad: the chord held through the bar (up to the strike after the last
+        # bar, released before the fade when the last bar resolves)
+        end = release if resolving else max(t1, strike) if cadence and strike is not None else t1
         for p in _voicing(chord, 55 + voicing_shift):
             score.add("pad", t0, end, p, 40 + 30 * level)
 
@@ -201,7 +283,7 @@ def compose(
                 score.add(
                     "bass",
                     s0,
-                    min(s0 + dur, t1) if not last_bar else end,
+                    end if resolving else min(s0 + dur, t1),
                     root,
                     vel + (20 if hit and k == 0 else 0),
                 )
@@ -212,7 +294,9 @@ def compose(
         voiced = _voicing(chord, 60 + lift + voicing_shift)
         h_prog = style.harmony_b if b_section else -1  # B sections change instruments too
         l_prog = style.lead_b if b_section else -1
-        if rhythm == "block" or last_bar:
+        if last_bar:
+            last_state = (level, vel, h_prog, l_prog, base_mode)
+        if rhythm == "block" or resolving:
             for p in voiced:
                 score.add("harmony", t0, end, p, vel * 0.7, h_prog)
         elif rhythm == "arp8":
@@ -272,7 +356,7 @@ def compose(
                 score.add("drums", t0, t0 + 1.0, CRASH, min(127, vel + 25))
 
         # lead: a motif of chord and scale tones, denser when intense
-        if level > 0.45 and not last_bar:
+        if level > 0.45 and not resolving:
             notes_in_scale = [tonic + 60 + scale[i] for i in range(7)] + [
                 tonic + 72 + scale[i] for i in range(3)
             ]
@@ -291,4 +375,49 @@ def compose(
                 s1 = bar_grid[k + step] if k + step < len(bar_grid) else t1
                 score.add("lead", s0, s1 - 0.01, target, vel * (0.85 if on_beat else 0.7), l_prog)
                 prev = target
+
+    if strike is not None:
+        _final_strike(score, style, strike, release, last_state)
+        if score.modes and score.modes[-1][1] != base_mode:
+            score.modes.append((strike, base_mode))  # the final chord is in the cue's key
     return score
+
+
+def _final_strike(
+    score: Score,
+    style: Style,
+    strike: float,
+    release: float,
+    state: tuple[float, float, int, int, str],
+) -> None:
+    """The tonic chord struck at ``strike`` and released at ``release``; every
+    earlier note still sounding at the strike ends there (a note-off for a
+    pitch that the strike plays again would otherwise cut the new note)."""
+    for part, notes in score.parts.items():
+        score.parts[part] = [
+            Note(n.start, strike, n.pitch, n.velocity, n.program)
+            if n.start < strike - 1e-6 < n.end - 1e-6
+            else n
+            for n in notes
+        ]
+    level, vel, h_prog, l_prog, mode = state
+    steps = max(1, int(round((release - strike) / DIMINUENDO_STEP_S)))
+    for i in range(1, steps + 1):  # expression ~ 40 log10(value / 127) dB in SoundFont players
+        value = int(round(127 * 10 ** (-DIMINUENDO_DB * i / steps / 40)))
+        score.expression.append((strike + (release - strike) * i / steps, value))
+    scale = MAJOR if mode == "major" else MINOR
+    tonic = score.tonic
+    chord = _chord(1, scale, tonic, False)
+    for p in _voicing(chord, 55):
+        score.add("pad", strike, release, p, 45 + 30 * level)
+    for p in _voicing(chord, 60):
+        score.add("harmony", strike, release, p, vel * 0.75, h_prog)
+    score.add("bass", strike, release, 36 + ((tonic - 36) % 12), vel + 10)
+    if level > 0.45:  # the lead lands on the tonic too
+        score.add(
+            "lead", strike, release, 60 + (tonic % 12) + (12 if tonic % 12 < 5 else 0), vel * 0.8, l_prog
+        )
+    if style.drums is not None:
+        score.add("drums", strike, strike + 0.1, KICK, vel + 10)
+        if level > 0.3:  # no crash to end a calm cue
+            score.add("drums", strike, release, CRASH, min(127, vel + 25))

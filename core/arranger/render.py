@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import OptionError
-from .compose import PARTS, Note, Score
+from .compose import EXPRESSION, PARTS, Note, Score
 from .styles import Style
 
 SR = 48000
@@ -43,13 +43,28 @@ def _program(style: Style, part: str) -> tuple[int, bool]:
     return int(getattr(style, part)), False
 
 
-def render_part(notes: list[Note], program: int, drums: bool, n: int, soundfont: str) -> np.ndarray:
+def render_part(
+    notes: list[Note],
+    program: int,
+    drums: bool,
+    n: int,
+    soundfont: str,
+    controls: list[tuple[float, int, int]] | None = None,
+) -> np.ndarray:
     """(2, n) float32 of ``notes`` played by GM ``program`` (bank 128 for drums);
-    notes that name another program play it on a second channel."""
-    return _synth(notes, program, drums, n, soundfont).T.copy()
+    notes that name another program play it on a second channel. ``controls``:
+    (time, controller, value) sent to every channel."""
+    return _synth(notes, program, drums, n, soundfont, controls).T.copy()
 
 
-def _synth(notes: list[Note], program: int, drums: bool, n: int, soundfont: str) -> np.ndarray:
+def _synth(
+    notes: list[Note],
+    program: int,
+    drums: bool,
+    n: int,
+    soundfont: str,
+    controls: list[tuple[float, int, int]] | None = None,
+) -> np.ndarray:
     """:func:`render_part` as the synthesiser writes it: (n, 2), interleaved.
 
     tinysoundfont holds the GIL while it renders, so this is the part of the
@@ -71,26 +86,35 @@ def _synth(notes: list[Note], program: int, drums: bool, n: int, soundfont: str)
             synth.program_select(chan, sfid, 128 if drums else 0, prog, is_drums=drums)
         except Exception:
             synth.program_select(chan, sfid, 128 if drums else 0, 0, is_drums=drums)  # the font lacks it
-    events = []
+    events = []  # (sample, kind: 0 off, 1 on, 2 control, channel, pitch or controller, velocity or value)
     for note in notes:
         chan = channels.get(note.program, 0) if note.program >= 0 else 0
         events.append((int(note.start * SR), 1, chan, note.pitch, note.velocity))
         events.append((int(note.end * SR), 0, chan, note.pitch, 0))
+    for t, controller, value in controls or ():
+        events += [(int(t * SR), 2, chan, controller, value) for chan in channels.values()]
     events.sort()
     out = np.empty((n, 2), np.float32)
     pos = 0
-    for when, on, chan, pitch, vel in events:
+    for when, kind, chan, a, b in events:
         when = min(when, n)
         if when > pos:
             synth.generate(when - pos, buffer=out[pos:when].data.cast("B"))
             pos = when
-        if on:
-            synth.noteon(chan, pitch, vel)
+        if kind == 1:
+            synth.noteon(chan, a, b)
+        elif kind == 0:
+            synth.noteoff(chan, a)
         else:
-            synth.noteoff(chan, pitch)
+            synth.control_change(chan, a, b)
     if pos < n:
         synth.generate(n - pos, buffer=out[pos:n].data.cast("B"))
     return out
+
+
+def _controls(score: Score) -> list[tuple[float, int, int]]:
+    """The pitched parts' control changes: the final chord's diminuendo."""
+    return [(t, EXPRESSION, v) for t, v in score.expression]
 
 
 def _effects(part: str, audio: np.ndarray) -> np.ndarray:
@@ -355,15 +379,33 @@ def render(
             if drums and style.drums is None:
                 stems[part] = np.zeros((2, n), np.float32)
             else:
-                audio = _synth(score.parts[part], program, drums, n, sf)
+                audio = _synth(score.parts[part], program, drums, n, sf, None if drums else _controls(score))
                 pending[part] = pool.submit(finish, part, audio)
         stems.update((part, future.result()) for part, future in pending.items())
     stems = {part: stems[part] for part in PARTS}
     mix = mix_of(stems)
     gain, _ = bus_gain(mix)
+    ending(gain, score)
     for v in stems.values():  # each stem is this function's own array
         np.multiply(v, gain[None, :], out=v)
     return stems
+
+
+def ending(gain: np.ndarray, score: Score) -> np.ndarray:
+    """The bus gain (in place) for the end of the music: from the final strike
+    on it never rises (a compressor or limiter releasing after the strike
+    would turn the decaying ring-out back up), and it falls to exactly 0 at
+    the file's end along a raised cosine of ``score.fade_s``."""
+    n = len(gain)
+    if score.final_s is not None:
+        i = min(n, max(0, int(round(score.final_s * SR))))
+        np.minimum.accumulate(gain[i:], out=gain[i:])
+    k = min(n, int(round(score.fade_s * SR)))
+    if k > 1:
+        gain[n - k :] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, k))).astype(np.float32)
+    elif n:
+        gain[-1] = 0.0
+    return gain
 
 
 def mix_of(stems: dict[str, np.ndarray]) -> np.ndarray:
@@ -377,10 +419,18 @@ def mix_of(stems: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def to_midi(score: Score, style: Style) -> object:
-    """The score as a pretty_midi.PrettyMIDI (one instrument per part)."""
+    """The score as a pretty_midi.PrettyMIDI (one instrument per part): the
+    notes that were rendered, with their offs, the key signature (and the
+    sections' changes of mode) and the final chord's diminuendo (CC 11)."""
     import pretty_midi
 
+    from .keys import Key
+
     pm = pretty_midi.PrettyMIDI()
+    pm.key_signature_changes = [pretty_midi.KeySignature(Key(score.tonic, score.mode).key_number, 0.0)] + [
+        pretty_midi.KeySignature(Key(score.tonic, mode).key_number, t) for t, mode in score.modes
+    ]
+    controls = [pretty_midi.ControlChange(c, v, t) for t, c, v in _controls(score)]
     for part in PARTS:
         program, drums = _program(style, part)
         by_program: dict[int, list[Note]] = {}
@@ -390,5 +440,7 @@ def to_midi(score: Score, style: Style) -> object:
             name = part if prog == program else f"{part} (B sections)"
             inst = pretty_midi.Instrument(program=prog, is_drum=drums, name=name)
             inst.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
+            if not drums:
+                inst.control_changes = list(controls)
             pm.instruments.append(inst)
     return pm

@@ -1,0 +1,214 @@
+"""Keys: their names, ``--key`` and the key a cue is written in.
+
+A key is a tonic (pitch class, C = 0) and a mode. Names follow the usual
+spelling of key signatures: the major keys C Db D Eb E F F# G Ab A Bb B and
+the minor keys C C# D Eb E F F# G G# A Bb B (``--key`` accepts any
+spelling: ``C# minor``, ``Db``, ``Bbm``, ``f sharp major``, ``G#m``).
+
+The key of a cue (:func:`choose_key`) is decided, in this order, by
+
+1. ``--key``: a whole key, or only a mode (``--key minor``: the picture
+   chooses the tonic);
+2. the mode: the style's, or the prompt's mood words (``dark``, ``happy``),
+   else the picture's mood: a major style under shots that read clearly
+   negative over the whole cue (mean valence below -0.25) turns minor, a
+   minor one under clearly positive shots (above 0.35) turns major;
+3. the tonic: each style lists six tonics per mode that sit well for its
+   instruments (open strings and guitar keys for rock and acoustic, string-
+   and horn-friendly keys for cinematic, the flat keys of jazz harmony for
+   lo-fi, the usual dance-music keys for electronic); the picture's
+   brightness and warmth set where on the circle of fifths the key should
+   sit (bright, cool pictures: sharp keys, whose open-string resonance and
+   conventional character are the brighter; dark or warm ones: flat keys,
+   mellower), which ranks the six; the three that fit best are then picked
+   from by a generator seeded with a digest of the picture (the shots' frame
+   ranges and descriptors), so the same cut always gets the same key and
+   other cuts, even of similar pictures, other keys.
+
+The take's seed plays no part: every take of a cut is in the same key, so
+the takes of one session can be played side by side (``takes --use``) and a
+regenerated shot fits its neighbours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import OptionError
+from ..model import VideoFeatures
+
+MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+_LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_ACCIDENTALS = {"": 0, "#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}
+_MODES = {"": "major", "major": "major", "maj": "major", "minor": "minor", "min": "minor", "m": "minor"}
+_KEY_RE = re.compile(
+    r"^\s*(?P<letter>[a-g])\s*-?\s*(?P<acc>sharp|flat|#|♯|b|♭)?\s*(?P<mode>major|maj|minor|min|m)?\s*$",
+    re.IGNORECASE,
+)
+KEY_HELP = (
+    "the key: a tonic and a mode (D minor, F# major, Bbm, C#m), or only a mode "
+    "(minor: the picture chooses the tonic); default: chosen from the picture and the style"
+)
+
+#: Tonics (pitch classes) per style and mode, the best first.
+STYLE_TONICS: dict[str, dict[str, tuple[int, ...]]] = {
+    # strings ring in their open-string keys (D, G, A, C), horns prefer flats
+    "cinematic": {"minor": (2, 0, 7, 4, 5, 1), "major": (2, 0, 7, 3, 5, 10)},
+    # bright pop-piano keys
+    "corporate-upbeat": {"major": (7, 2, 0, 9, 4, 5), "minor": (9, 4, 11, 2, 6, 1)},
+    # the keys dance tracks sit in most (F minor, A minor, G minor, F# and C# minor)
+    "electronic": {"minor": (5, 9, 7, 6, 1, 2), "major": (5, 7, 9, 0, 2, 8)},
+    # pads and choir: any key reads well; mid-register tonics keep the pad clear
+    "ambient": {"major": (4, 2, 6, 1, 9, 0), "minor": (1, 6, 4, 2, 11, 9)},
+    # guitar keys: open low strings (E, A, D) under the chords
+    "rock": {"major": (4, 9, 2, 7, 0, 11), "minor": (4, 9, 11, 2, 6, 7)},
+    # electric piano and vibes: the flat keys of jazz harmony
+    "lo-fi": {"major": (5, 10, 3, 8, 1, 0), "minor": (0, 5, 7, 2, 10, 3)},
+    # steel-string and nylon guitar keys
+    "acoustic": {"major": (7, 2, 0, 9, 4, 5), "minor": (4, 9, 11, 2, 6, 7)},
+}
+MAJOR_BELOW = -0.25  # a major style turns minor under shots reading below this
+MINOR_ABOVE = 0.35  # and a minor style major above this
+
+
+@dataclass(frozen=True)
+class Key:
+    tonic: int  # pitch class, C = 0
+    mode: str  # "major" | "minor"
+
+    @property
+    def tonic_name(self) -> str:
+        return (MAJOR_NAMES if self.mode == "major" else MINOR_NAMES)[self.tonic % 12]
+
+    @property
+    def name(self) -> str:
+        return f"{self.tonic_name} {self.mode}"
+
+    @property
+    def key_number(self) -> int:
+        """pretty_midi's key number (0-11 major, 12-23 minor)."""
+        return self.tonic % 12 + (12 if self.mode == "minor" else 0)
+
+    @property
+    def fifths(self) -> int:
+        """Sharps (> 0) or flats (< 0) of the key signature, -5..6."""
+        major_tonic = self.tonic if self.mode == "major" else (self.tonic + 3) % 12
+        f = (major_tonic * 7) % 12
+        return f - 12 if f > 6 else f
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """What ``--key`` asks for: a tonic and a mode, or only a mode."""
+
+    tonic: int | None
+    mode: str
+
+    @property
+    def name(self) -> str:
+        return self.mode if self.tonic is None else Key(self.tonic, self.mode).name
+
+
+def parse_key(text: str, label: str = "--key") -> KeyRequest:
+    """``--key`` text as a :class:`KeyRequest`; a clear ``OptionError`` otherwise."""
+    s = str(text).strip()
+    if s.lower() in ("major", "minor"):
+        return KeyRequest(None, s.lower())
+    m = _KEY_RE.match(s)
+    if m is None:
+        raise OptionError(
+            f"{label} {text!r}: not a key. Give a tonic and a mode, e.g. 'D minor', 'F# major', "
+            "'Bbm', 'C#m', or only 'major' or 'minor'."
+        )
+    mode_word = m["mode"] or ""
+    mode = "major" if mode_word == "M" else _MODES[mode_word.lower()]
+    tonic = (_LETTERS[m["letter"].lower()] + _ACCIDENTALS[(m["acc"] or "").lower()]) % 12
+    return KeyRequest(tonic, mode)
+
+
+def check_key(value: str) -> str:
+    """The options table's check for ``--key``: the canonical name ('Bbm' -> 'Bb minor')."""
+    return parse_key(value).name
+
+
+def _weighted(features: VideoFeatures, value: str) -> float | None:
+    """Duration-weighted mean over the analysed shots of a descriptor (or of
+    ``valence``); None when no shot was analysed."""
+    total = acc = 0.0
+    for shot, f in zip(features.timeline.shots, features.shots):
+        if not f.analysed:
+            continue
+        w = max(0.0, shot.end_s - shot.start_s)
+        v = f.valence if value == "valence" else f.descriptors.get(value)
+        if v is None:
+            continue
+        total += w
+        acc += w * float(v)
+    return acc / total if total > 0 else None
+
+
+def picture_digest(features: VideoFeatures) -> int:
+    """A number that depends on the picture alone: the shots' frame ranges and
+    their descriptors (rounded, so a float's last bits do not matter)."""
+    shots = [
+        [s.start_frame, s.end_frame, f.analysed, round(float(f.valence), 2), round(float(f.arousal), 2)]
+        + [
+            round(float(f.descriptors.get(k, 0.0)), 2)
+            for k in ("brightness", "warmth", "saturation", "motion")
+        ]
+        for s, f in zip(features.timeline.shots, features.shots)
+    ]
+    blob = json.dumps([features.timeline.duration_frames, shots], separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big")
+
+
+def picture_fifths(features: VideoFeatures) -> float:
+    """Where on the circle of fifths the picture puts its key: +1 bright and
+    cool (sharp keys), -1 dark or warm (flat keys), 0 neutral or unknown."""
+    brightness = _weighted(features, "brightness")
+    warmth = _weighted(features, "warmth")
+    if brightness is None:
+        return 0.0
+    return float(np.clip(4.0 * (brightness - 0.45) - 3.0 * (warmth or 0.0), -1.0, 1.0))
+
+
+def cue_mode(style_mode: str, features: VideoFeatures, prompt_mode: str | None = None) -> str:
+    """The cue's mode: the prompt's, else the style's unless the picture's mood clearly says otherwise."""
+    if prompt_mode:
+        return prompt_mode
+    v = _weighted(features, "valence")
+    if v is None:
+        return style_mode
+    if style_mode == "major" and v < MAJOR_BELOW:
+        return "minor"
+    if style_mode == "minor" and v > MINOR_ABOVE:
+        return "major"
+    return style_mode
+
+
+def choose_key(
+    style: str,
+    style_mode: str,
+    features: VideoFeatures,
+    request: str | None = None,
+    prompt_mode: str | None = None,
+) -> Key:
+    """The key of a cue (module docstring): ``request`` is ``--key`` text."""
+    req = parse_key(request) if request else None
+    if req is not None and req.tonic is not None:
+        return Key(req.tonic, req.mode)
+    mode = req.mode if req is not None else cue_mode(style_mode, features, prompt_mode)
+    tonics = STYLE_TONICS.get(style, STYLE_TONICS["acoustic"])[mode]
+    target = picture_fifths(features) * 5.0
+    # rank: the fit to the picture first (in fifths), the style's order breaking ties
+    fit = [abs(Key(t, mode).fifths - target) + 0.4 * i for i, t in enumerate(tonics)]
+    best = [tonics[i] for i in np.argsort(fit, kind="stable")[:3]]
+    pick = np.random.default_rng([picture_digest(features), zlib.crc32(style.encode()), mode == "minor"])
+    return Key(int(best[int(pick.choice(3, p=[0.5, 0.3, 0.2]))]), mode)
