@@ -3,7 +3,7 @@
 OpenTimelineIO reads FCP 7 XML well but writes it lossily (stereo pairs
 become one track, ``<link>``s go, shared ``<file>``s are merged), so the music
 is *spliced into the editor's own bytes*: every original byte stays where it
-was, and the additions are whole elements inserted at three places of the
+was, and the additions are whole elements inserted at two places of the
 sequence that OTIO's reader takes (the first top-level ``sequence``, else the
 first ``children/sequence``):
 
@@ -16,9 +16,10 @@ Each music track is a Premiere-style stereo pair: two ``<track>`` elements
 ``premiereTrackType="Stereo"``, the name in ``MZ.TrackName``; output channels
 1 and 2), each clip on both, reading the file's channel 1 and 2
 (``sourcetrack``), the two linked to each other. Every WAV gets one complete
-``<file>`` (path URL, duration, rate, timecode, 48 kHz, 24-bit, 2 channels) in
-its first clip; later clips refer to it by id, as Premiere's own exports do.
-A disabled track says ``<enabled>FALSE</enabled>``.
+``<file>`` (path URL, duration, rate, timecode and the WAV's format: 48 kHz,
+24-bit, 2 channels for VidMusician's) in its first clip; later clips refer to
+it by id, as Premiere's own exports do. A disabled track (a stem) says
+``<enabled>FALSE</enabled>``.
 
 The document is parsed with expat only to find those places: no entity is
 expanded (a document that declares entities is refused) and nothing is fetched.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,7 +314,7 @@ def write_timelines(
                     f"({type(e).__name__}: {e}). Use {basename}.otio."
                 )
                 continue
-            fsutil.write_with(p, lambda tmp, data=data: tmp.write_bytes(data))
+            fsutil.write_with(p, _bytes_writer(data))
             paths["fcp7"] = str(p)
         elif f == "edl":
             p = out / f"{basename}.edl"
@@ -329,6 +330,13 @@ def write_timelines(
             paths["edl"] = str(p)
             notes.append(EDL_IS_AUDIO_ONLY.format(name=p.name, basename=basename))
     return WriteResult(paths, tuple(notes))
+
+
+def _bytes_writer(data: bytes) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    return write
 
 
 def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:00:00:00") -> str:
