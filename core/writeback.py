@@ -1,9 +1,12 @@
 """Put music back onto the editor's timeline, touching nothing else.
 
 The input is read again from its file (read-only), music goes on *new* audio
-tracks (``VidMusician Mix``, optionally one per stem) that start at the
-timeline's first frame, every clip carries ``metadata["vidmusician"]``, and
-the result is written as OTIO and in the input's own format, atomically.
+tracks (``VidMusician Mix``, optionally one per stem, those disabled: the
+stems sum to the mix) that start at the timeline's first frame, every clip
+carries ``metadata["vidmusician"]``, and the result is written as OTIO and in
+the input's own format, atomically. FCP 7 XML is written by adding to the
+editor's own document (:mod:`vidmusician.core.fcpxml`), never by
+re-serialising it through OTIO.
 """
 
 from __future__ import annotations
@@ -284,7 +287,9 @@ def write_timelines(
     fmt : "same" | "otio" | "fcp7" | "edl"
         ``same`` writes the input's own format beside the OTIO (FCP 7 XML for
         Premiere/FCP XML input and for plain videos; for an EDL input an
-        audio EDL of the music track and the FCP 7 XML: see ``notes``).
+        audio EDL of the music track and the FCP 7 XML: see ``notes``). The
+        FCP 7 XML is the editor's document with the music added (see
+        :func:`fcp_xml`), for the first take and every later version alike.
     basename : str
         File stem: ``timeline.otio``, ``timeline.xml``, ``timeline.edl``.
     markers : tuple of TimelineMarker
