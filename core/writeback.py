@@ -311,8 +311,9 @@ def write_timelines(
             p = out / f"{basename}.xml"
             try:
                 data = fcp_xml(timeline, base, result, markers)
-            except InputError:
-                raise
+            except InputError as e:  # the editor's document refused (entities, encoding)
+                notes.append(f"FCP 7 XML not written: {e} Use {basename}.otio.")
+                continue
             except Exception as e:  # the adapter's own limits; the OTIO is still there
                 notes.append(
                     f"FCP 7 XML not written: the FCP XML adapter failed on this timeline "

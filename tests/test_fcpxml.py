@@ -382,3 +382,15 @@ def test_not_fcp_xml_is_refused(tmp_path):
         add_music(b"<xmeml version='4'><clip/></xmeml>", one_track(tmp_path), 24)
     with pytest.raises(InputError, match="well-formed"):
         add_music(b"<xmeml><sequence></xmeml>", one_track(tmp_path), 24)
+
+
+def test_an_export_that_declares_entities_gets_a_note_not_a_rewritten_xml(tmp_path):
+    """OTIO's reader expands internal entities; the writer refuses to splice into such a
+    document (it would keep the declarations), so the session says so and keeps its OTIO."""
+    doc = DOC.replace(b"<!DOCTYPE xmeml>", b'<!DOCTYPE xmeml [<!ENTITY n "cut">]>').replace(b"AUDIO", b"")
+    src = tmp_path / "edit.xml"
+    src.write_bytes(doc.replace(b"<name>cut</name>", b"<name>&n;</name>"))
+    tl = read_timeline(src)
+    res = write_timelines(tl, [MusicFile("mix", str(write_wav(tmp_path / "mix.wav", 3)))], tmp_path / "o")
+    assert set(res.paths) == {"otio"}
+    assert any("FCP 7 XML not written" in n and "entities" in n for n in res.notes)
