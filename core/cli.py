@@ -241,7 +241,9 @@ def _print_summary(feats: Any, console: Console) -> None:
     if not feats.anchors:
         print("no anchors: no cuts, markers or visual beats for the music to follow", file=w)
         return
-    print(f"{plural(len(feats.anchors), 'anchor')}: {anchor_counts(a.kind for a in feats.anchors)}", file=w)
+    kinds = {a.kind for a in feats.anchors}
+    counts = anchor_counts(a.kind for a in feats.anchors)
+    print(counts + ":" if len(kinds) == 1 else f"{plural(len(feats.anchors), 'anchor')}: {counts}", file=w)
     print(f"  {'record':<11}  {'seconds':>8}  {'kind':<10} {'strength':<8}  label", file=w)
     for a in feats.anchors:
         print(f"  {rc.at(a.time_s):<11}  {a.time_s:8.2f}  {a.kind:<10} {a.strength:<8.2f}  {a.label}", file=w)
@@ -297,18 +299,21 @@ def _print_plan(data: dict[str, Any], tl: Any, console: Console) -> None:
     for a in cuts:
         on = landing(a, data)
         pos = bar_beat(float(a["time_s"]), data)
-        where = f"bar {pos[0]}, beat {pos[1]}" if pos else ""
+        where = ""
+        if pos is not None:
+            after = "after " if on in ("eighth", "sixteenth") else ""
+            where = f"{f'bar {pos[0]}' if pos[0] else 'pickup'}, {after}beat {pos[1]}"
         if on == "missed":
-            where = f"{abs(float(a['offset_s'])) * 1000:.0f} ms from the grid"
+            where = f"by {abs(float(a['offset_s'])) * 1000:.0f} ms"
         print(
             f"  {rc.at(a['time_s']):<11}  {float(a['time_s']):8.2f}  {LANDING_WORDS[on]:<16} {where}", file=w
         )
-    print(f"{'section':>7}  {'record':<23}  {'bars':<9} intensity", file=w)
+    print(f"{'section':>7}  {'record':<23}  {'bars':<11} intensity", file=w)
     for i, sec in enumerate(data["sections"]):
         first, n = sec["start_bar"] + 1, sec["bars"]
         span = f"bar {first}" if n == 1 else f"bars {first}-{first + n - 1}"
         rng = f"{rc.at(sec['start_s'])}-{rc.at(min(sec['end_s'], data['duration_s']))}"
-        print(f"{i + 1:>7}  {rng:<23}  {span:<9} {sec['intensity']:.2f}", file=w)
+        print(f"{i + 1:>7}  {rng:<23}  {span:<11} {sec['intensity']:.2f}", file=w)
 
 
 def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
@@ -484,15 +489,17 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
         for note in session.warnings:
             console.warn(note)
         if session.made is not None:
-            rc = RecordClock.of(session.data["timeline"])
-            end = session.data["timeline"]["duration_frames"]
-            here = [
-                rc.range(s["start_frame"], end if s["end_frame"] is None else s["end_frame"])
+            rec = session.data["timeline"]
+            rc, end = RecordClock.of(rec), rec["duration_frames"]
+            sh = session.shot(args.shot)
+            middle = (sh["start_frame"] + sh["end_frame"]) // 2
+            here = next(
+                (s["start_frame"], end if s["end_frame"] is None else s["end_frame"])
                 for s in session.selection
-                if s["take"] == args.use
-            ]
+                if s["start_frame"] <= middle and (s["end_frame"] is None or middle < s["end_frame"])
+            )
             print(
-                f"take {args.use} now plays under shot {args.shot} (it plays {', '.join(here)}); "
+                f"take {args.use} now plays under shot {args.shot}, {rc.range(*here)}; "
                 f"timeline version {session.timeline['version']}",
                 file=console.out,
             )

@@ -243,9 +243,9 @@ class Session:
         for s in shots:
             if s["index"] == index:
                 return dict(s)
+        which = "only shot 0" if len(shots) == 1 else f"shots 0-{len(shots) - 1}"
         raise InputError(
-            f"shot {index}: this session's timeline has shots 0-{len(shots) - 1} "
-            "(the index that vidmusician analyze prints)."
+            f"shot {index}: this session's timeline has {which} (the index that vidmusician analyze prints)."
         )
 
     # ---- writing (under the lock)

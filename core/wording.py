@@ -162,16 +162,25 @@ def landing(anchor: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
 
 
 def bar_beat(t: float, plan: Mapping[str, Any]) -> tuple[int, int] | None:
-    """(bar, beat), both from 1, of the beat at or before ``t`` seconds."""
+    """(bar, beat), both from 1, of the beat at or before ``t`` seconds; bar 0
+    is the pickup before the first downbeat (its beats counted as the end of
+    a whole bar: a one-beat pickup in 4/4 is beat 4). None before the first beat."""
     import bisect
+
+    from .rhythm import METERS
 
     downs: Sequence[float] = plan.get("downbeats_s") or []
     beats: Sequence[float] = plan.get("beats_s") or []
     eps = 1e-6
-    bar = bisect.bisect_right(downs, t + eps) - 1
     beat = bisect.bisect_right(beats, t + eps) - 1
-    if bar < 0 or beat < 0:
+    if beat < 0 or not downs:
         return None
+    bar = bisect.bisect_right(downs, t + eps) - 1
+    if bar < 0:
+        meter = METERS.get(str(plan.get("meter", "4/4")))
+        per_bar = meter.beats if meter is not None else 4
+        first = bisect.bisect_left(beats, downs[0] - eps)
+        return 0, per_bar - (first - beat) + 1
     first = bisect.bisect_left(beats, downs[bar] - eps)
     return bar + 1, beat - first + 1
 

@@ -30,7 +30,10 @@ def test_demo_cut_has_the_known_edit_points(demo_out):
     assert [round(a["time_s"] * 25) for a in data["anchors"] if a["kind"] == "marker"] == [demo.MARKER_FRAME]
     assert data["missing_media"] == [] and all(s["media_found"] for s in data["shots"])
     assert data["start_timecode"] == "01:00:00:00"
-    assert "0 missed" in summary and "cut_beat_hit" in summary
+    # 60 BPM, bars every 4 s from 2 s (a two-beat pickup) to the last frame at 30 s:
+    # the cuts at 6 and 10 s are downbeats, the other seven whole seconds beats
+    assert "at 60 BPM; 9 cuts: 2 on a downbeat, 7 on a beat\n" in summary
+    assert "cuts on a beat (chance " in summary and "None" not in summary
     assert (out / "score" / "mix.wav").is_file() and (out / "score" / "timeline.xml").is_file()
 
 
