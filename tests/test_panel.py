@@ -363,7 +363,8 @@ def test_play_pause_seek_with_the_playhead_in_sync(qtbot, window, scored):
     tl = window.feats.timeline
     assert window.view.data.rate == tl.rate and window.view.data.start_timecode == tl.start_timecode
     frame = round(window.player.position * tl.rate)
-    expected = otio.opentime.to_timecode(otio.opentime.RationalTime(86400 + frame, tl.rate), tl.rate)
+    hour = round(3600 * tl.rate)
+    expected = otio.opentime.to_timecode(otio.opentime.RationalTime(hour + frame, tl.rate), tl.rate)
     assert tl.start_timecode == "01:00:00:00"  # the demo cut starts at one hour, like an editor's
     assert window.time_label.text() == f"{expected}  ({window.player.position:.1f} s)"
 
@@ -648,3 +649,18 @@ def test_ruler_and_clock_show_the_timelines_record_timecode(qtbot):
     ntsc = ViewData(duration_s=120.0, rate=30000 / 1001, start_timecode="01:00:00;00")
     assert ntsc.timecode(60.0) == "01:00:59;28"
     assert ViewData(duration_s=1.0).timecode(61.25) == "1:01.2"  # no rate known: minutes and seconds
+
+
+def test_a_panel_whose_platform_does_not_start_says_what_to_install(tmp_path):
+    """Qt aborts when no platform starts; before it does, the panel says why and what to install."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "vidmusician-no-such-platform", "VIDMUSICIAN_DEBUG": ""}
+    argv = [sys.executable, "-m", "vidmusician.core.cli", "panel", "--screenshot", str(tmp_path / "x.png")]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0 and not (tmp_path / "x.png").exists()
+    assert 'Could not find the Qt platform plugin "vidmusician-no-such-platform"' in proc.stderr
+    if sys.platform.startswith("linux"):
+        assert "vidmusician: on Debian/Ubuntu install: sudo apt-get install lib" in proc.stderr
+        assert "(vidmusician doctor checks it)" in proc.stderr

@@ -114,11 +114,26 @@ def quiet_qt(debug: bool = False) -> Any:
         ):
             print(f"qt: {text}", file=sys.stderr, flush=True)
             if kind == QtMsgType.QtFatalMsg and "platform plugin" in text:
-                from vidmusician.core.doctor import qt_platform_hint
-
-                print(f"vidmusician: {qt_platform_hint()}", file=sys.stderr, flush=True)
+                print(f"vidmusician: {_platform_hint()}", file=sys.stderr, flush=True)
 
     return qInstallMessageHandler(handler)
+
+
+def _platform_hint() -> str:
+    """What to install, said as Qt aborts for want of a platform: the packages of
+    the xcb libraries this process cannot load (all of them when it can load them all)."""
+    import ctypes
+
+    from vidmusician.core.doctor import QT_XCB_LIBRARIES, qt_platform_hint
+
+    missing = []
+    if sys.platform.startswith("linux"):
+        for so, package in QT_XCB_LIBRARIES:
+            try:
+                ctypes.CDLL(so)
+            except OSError:
+                missing.append(package)
+    return qt_platform_hint(missing) + " (vidmusician doctor checks it)"
 
 
 def _avutil() -> Any:
