@@ -415,11 +415,13 @@ def test_a_take_without_figures_is_said_missing_never_formatted():
         "bpm": [93.75, 93.75],
         "metrics": {"n_cuts": 0, "cut_beat_hit": None, "cut_beat_hit_chance": None, "tempo_bpm": 92.3},
     }
-    assert take_summary(t) == "take 1: cinematic in D minor, 94 BPM; no cuts to follow"
-    t.update(id=2, bpm=[90.0, 102.9], metrics={"cut_beat_hit": 0.8, "cut_beat_hit_chance": 0.25})
-    assert take_summary(t) == "take 2: cinematic in D minor, 90-103 BPM; cuts on beats 80% (chance 25%)"
-    t.update(metrics={"cut_beat_hit": 1.0, "cut_beat_hit_chance": None})
-    assert take_summary(t).endswith("cuts on beats 100%")
+    assert take_summary(t) == "take 1: cinematic in D minor at 93.8 BPM; no cuts to follow"
+    t.update(id=2, bpm=[90.0, 102.9], metrics={"n_cuts": 5, "cut_beat_hit": 0.8, "cut_beat_hit_chance": 0.25})
+    assert (
+        take_summary(t) == "take 2: cinematic in D minor at 90-102.9 BPM; 4 of 5 cuts on a beat (chance 25%)"
+    )
+    t.update(metrics={"n_cuts": 2, "cut_beat_hit": 1.0, "cut_beat_hit_chance": None})
+    assert take_summary(t).endswith("; 2 of 2 cuts on a beat")
     # MusicGen: no key; a record with nothing at all
     assert take_summary({"id": 3, "style": "rock", "key": "", "model": "debug", "bpm": None}) == (
         "take 3: rock (debug); no cuts to follow"
@@ -664,3 +666,66 @@ def test_a_panel_whose_platform_does_not_start_says_what_to_install(tmp_path):
     if sys.platform.startswith("linux"):
         assert "vidmusician: on Debian/Ubuntu install: sudo apt-get install lib" in proc.stderr
         assert "(vidmusician doctor checks it)" in proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM") or os.name == "nt", reason="POSIX signals")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_closes_the_panel_and_its_playback_files_go(tmp_path, signame):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "QT_QPA_PLATFORM": "offscreen", "VIDMUSICIAN_DEBUG": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidmusician.core.cli", "panel"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("vidmusician-panel-*")) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        (folder,) = tmp.glob("vidmusician-panel-*")
+        assert folder.name.startswith(f"vidmusician-panel-{proc.pid}-")
+        time.sleep(0.5)  # the event loop is running
+        sig = getattr(signal, signame)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert not folder.exists() and list(tmp.iterdir()) == []
+
+
+def test_ffmpeg_inside_qt_is_quiet_unless_debugging(qtbot, monkeypatch):
+    from vidmusician.ui import app
+    from vidmusician.ui.player import Player, QMediaPlayer
+
+    if QMediaPlayer is None:
+        pytest.skip("QtMultimedia does not load on this machine")
+    p = Player()  # loads Qt's FFmpeg
+    try:
+        lib = app._avutil()
+        if lib is None:
+            pytest.skip("this PyQt6 has no FFmpeg of its own")
+        monkeypatch.delenv("QT_FFMPEG_DEBUG", raising=False)
+        monkeypatch.delenv("VIDMUSICIAN_DEBUG", raising=False)
+        lib.av_log_set_level(32)  # AV_LOG_INFO, FFmpeg's default
+        assert app.quiet_ffmpeg(debug=True) == 32  # --debug: left as it is
+        monkeypatch.setenv("QT_FFMPEG_DEBUG", "1")
+        assert app.quiet_ffmpeg() == 32  # the user asked Qt for FFmpeg's log
+        monkeypatch.delenv("QT_FFMPEG_DEBUG")
+        assert app.quiet_ffmpeg() == app.AV_LOG_QUIET
+        maps = Path("/proc/self/maps")
+        if maps.exists():  # the very library Qt's player uses, not a copy
+            loaded = {ln.split()[-1] for ln in maps.read_text().splitlines() if "libavutil" in ln}
+            assert len([p for p in loaded if "PyQt6" in p]) == 1
+    finally:
+        p.close()

@@ -57,13 +57,9 @@ def start_frame(start_timecode: str, rate: float) -> int:
 def record_timecode(start_timecode: str, rate: float, t: float) -> str:
     """What the editor's timeline shows ``t`` seconds after its first frame:
     ``01:00:03:14`` (drop-frame when the start is); a clock time
-    (``HH:MM:SS.mmm``) at rates SMPTE timecode does not define."""
-    frame = int(round(t * rate))
-    try:
-        first = units.frames(otio.opentime.from_timecode(start_timecode, rate), rate)
-    except (ValueError, TypeError):
-        return units.clock(_clock_s(start_timecode) + frame / rate)
-    return units.timecode(first + frame, rate, units.is_drop_frame(start_timecode))
+    (``HH:MM:SS.mmm``) at rates SMPTE timecode does not define. The console's
+    own (``core.units.record_timecode``), at the frame nearest ``t``."""
+    return units.record_timecode(start_timecode, int(round(t * rate)), rate)
 
 
 @dataclass

@@ -70,14 +70,13 @@ def load_session(out: str | os.PathLike[str]) -> Loaded:
     return Loaded(session, plan, sources)
 
 
-def _pct(value: Any) -> str | None:
-    return None if value is None else f"{float(value):.0%}"
-
-
 def take_summary(t: dict[str, Any]) -> str:
-    """One line on a take for the status bar. Every figure a take may lack
-    (no key from MusicGen, no cut figures on a cut without hard cuts) is said
-    to be missing, never formatted as a number."""
+    """One line on a take for the status bar, in the console's words
+    (``core.wording``). Every figure a take may lack (no key from MusicGen, no
+    cut figures on a cut without hard cuts) is said to be missing, never
+    formatted as a number."""
+    from vidmusician.core.wording import beat_hits, bpm_range
+
     style = t.get("style") or "music"
     if t.get("key"):
         what = f"{style} in {t['key']}"
@@ -87,15 +86,8 @@ def take_summary(t: dict[str, Any]) -> str:
         what = style
     bpm = t.get("bpm") or []
     if len(bpm) == 2 and None not in bpm:
-        lo, hi = round(float(bpm[0])), round(float(bpm[1]))
-        what += f", {lo} BPM" if lo == hi else f", {lo}-{hi} BPM"
-    m = t.get("metrics") or {}
-    hit, chance = _pct(m.get("cut_beat_hit")), _pct(m.get("cut_beat_hit_chance"))
-    if hit is None:
-        cuts = "no cuts to follow"
-    else:
-        cuts = f"cuts on beats {hit}" + (f" (chance {chance})" if chance is not None else "")
-    return f"take {t.get('id', '?')}: {what}; {cuts}"
+        what += f" at {bpm_range(float(bpm[0]), float(bpm[1]))}"
+    return f"take {t.get('id', '?')}: {what}; {beat_hits(t.get('metrics') or {})}"
 
 
 def resolve_bridge_installed() -> bool:
