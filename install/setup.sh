@@ -39,7 +39,7 @@ apt_install() {  # apt_install WHAT NOTE PACKAGES...: install as root with apt-g
             || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } \
             || echo "note: $* did not install; $note" >&2
     else
-        echo "note: $note; install it with: sudo apt-get install $*" >&2
+        echo "note: $note; install with: sudo apt-get install $*" >&2
     fi
 }
 
