@@ -98,17 +98,6 @@ def test_regenerating_a_range_keeps_every_other_bar(demo_cut):
     assert inside != inside_b
 
 
-@pytest.mark.parametrize(
-    "style", ["cinematic", "corporate-upbeat", "electronic", "ambient", "rock", "lo-fi", "acoustic"]
-)
-def test_every_style_renders_music(demo_cut, style):
-    f = analyze(demo_cut)
-    p, _ = plan_for(f, style=style)
-    music = arrange(p, f, style, seed=1)
-    assert np.abs(music.mix).max() > 0.1
-    assert all(np.isfinite(s).all() for s in music.stems.values())
-
-
 def test_bad_input_is_refused_and_leaves_nothing(demo_cut, tmp_path):
     bad_sf = tmp_path / "bad.sf2"
     bad_sf.write_bytes(b"not a soundfont")
@@ -202,3 +191,287 @@ def test_bus_limiter_only_where_needed_is_the_whole_signals_limiter():
     dense = comp * g0 * need
     assert np.abs(20 * np.log10(gain / dense)).max() < 1e-4
     assert (r._true_peak_envelope(mix * gain[None, :]) <= 10 ** (r.CEILING_DBTP / 20)).all()
+
+
+# --------------------------------------------------------------------------- keys
+
+KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+# Krumhansl-Kessler key profiles (Krumhansl 1990), C major and C minor
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def ks_key(chroma):
+    """Krumhansl-Schmuckler: the (tonic, mode) whose rotated profile
+    correlates best with the summed chroma (12,)."""
+    scores = [
+        (np.corrcoef(chroma, np.roll(profile, tonic))[0, 1], tonic, mode)
+        for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR))
+        for tonic in range(12)
+    ]
+    r, tonic, mode = max(scores)
+    return tonic, mode, r
+
+
+def audio_key(y, sr):
+    """The key librosa hears in ``y``: chroma_cqt summed over time, then
+    Krumhansl-Schmuckler. (tuning=0: the tuning estimate's numba kernel
+    crashes in this environment, and the SoundFont is at A440.)"""
+    import librosa
+
+    return ks_key(librosa.feature.chroma_cqt(y=y, sr=sr, tuning=0.0).sum(axis=1))
+
+
+def test_key_names_and_the_key_option():
+    from vidmusician.core.arranger.keys import Key, parse_key
+    from vidmusician.core.errors import OptionError
+    from vidmusician.core.options import BY_NAME
+
+    # every tonic has its own name in both modes (the old table skipped C#)
+    assert [Key(t, "minor").name for t in range(12)] == [f"{n} minor" for n in KEY_NAMES]
+    assert [Key(t, "major").tonic_name for t in range(12)] == [
+        "C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"
+    ]  # fmt: skip
+    import pretty_midi
+
+    for t in range(12):
+        for mode in ("major", "minor"):
+            k = Key(t, mode)
+            assert pretty_midi.key_name_to_key_number(k.name) == k.key_number
+    # key signatures: D major 2 sharps, Bb minor 5 flats, F# major 6 sharps, C# minor 4 sharps
+    assert [Key(*k).fifths for k in ((2, "major"), (10, "minor"), (6, "major"), (1, "minor"))] == [
+        2,
+        -5,
+        6,
+        4,
+    ]
+    known = {
+        "D minor": "D minor",
+        "F# major": "F# major",
+        "Bbm": "Bb minor",
+        "C#m": "C# minor",
+        "Db": "Db major",
+        "c sharp minor": "C# minor",
+        "G#m": "G# minor",
+        "Ab minor": "G# minor",
+        "Gb": "F# major",
+        "EbM": "Eb major",
+        "e flat maj": "Eb major",
+        " a min ": "A minor",
+        "minor": "minor",
+    }
+    for text, name in known.items():
+        assert parse_key(text).name == name, text
+        assert BY_NAME["key"].check(text) == name  # the options table gives the canonical name
+    for bad in ("H minor", "C# dorian", "Cm7", "", "sharp"):
+        with pytest.raises(OptionError, match="not a key"):
+            BY_NAME["key"].check(bad)
+
+
+def test_a_bad_key_is_refused_with_exit_2(demo_cut, tmp_path):
+    code, _, err = run("score", str(demo_cut), "-o", str(tmp_path / "o"), "--key", "H minor", "-q")
+    assert code == 2 and "--key 'H minor': not a key" in err and "D minor" in err
+    assert not (tmp_path / "o").exists()
+    config = tmp_path / "vm.toml"
+    config.write_text('[vidmusician]\nkey = "Q"\n')
+    code, _, err = run("score", str(demo_cut), "-o", str(tmp_path / "o"), "--config", str(config), "-q")
+    assert code == 2 and "key" in err and "not a key" in err
+
+
+def _tone_chord(pitches, seconds, sr):
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * 440.0 * 2 ** ((p - 69) / 12) * t) for p in pitches)
+    return y * np.hanning(len(t))
+
+
+def test_the_key_estimate_on_known_answers():
+    """The test's Krumhansl-Schmuckler estimate, on synthetic cadences (sine
+    chords I-IV-V-I, V with the leading tone in minor) in known keys."""
+    sr = 22050
+    for tonic, mode in ((1, "minor"), (6, "major"), (10, "minor"), (10, "major"), (2, "major"), (4, "minor")):
+        third = 3 if mode == "minor" else 4
+        root = 48 + tonic
+        chords = [
+            (root, root + third, root + 7, root + 12),
+            (root + 5, root + 5 + third, root + 12, root + 17),
+            (root + 7, root + 11, root + 14, root + 19),
+            (root, root + third, root + 7, root + 12),
+        ]
+        y = np.concatenate([_tone_chord(c, 1.0, sr) for c in chords])
+        est_tonic, est_mode, _ = audio_key(y, sr)
+        assert (est_tonic, est_mode) == (tonic, mode)
+
+
+@pytest.mark.parametrize(
+    "style,key",
+    [
+        ("cinematic", "C# minor"),
+        ("corporate-upbeat", "F# major"),
+        ("electronic", "Bb minor"),
+        ("acoustic", "Eb major"),
+        ("rock", "A major"),
+    ],
+)
+def test_librosa_hears_the_key_the_take_is_labelled_with(demo_cut, style, key):
+    import librosa
+
+    from vidmusician.core.arranger.keys import parse_key
+
+    f = analyze(demo_cut)
+    p, _ = plan_for(f, style=style)
+    music = arrange(p, f, style, seed=4, key=key)
+    assert music.score.key_name == key and not music.score.modes  # --key holds for the whole cue
+    y = librosa.resample(music.mix.mean(axis=0), orig_sr=48000, target_sr=22050)
+    tonic, mode, r = audio_key(y, 22050)
+    want = parse_key(key)
+    assert (tonic, mode) == (want.tonic, want.mode), (KEY_NAMES[tonic], mode, r)
+    # the MIDI file says so too, and carries the notes that were rendered, with their offs
+    pm = music.midi
+    assert [k.key_number for k in pm.key_signature_changes] == [pretty_key_number(key)]
+    rendered = sorted((n.start, n.end, n.pitch) for notes in music.score.parts.values() for n in notes)
+    written = sorted((n.start, n.end, n.pitch) for i in pm.instruments for n in i.notes)
+    assert np.allclose(rendered, written, atol=2e-3)
+
+
+def pretty_key_number(name):
+    import pretty_midi
+
+    return pretty_midi.key_name_to_key_number(name)
+
+
+def _picture(shots, rate=25.0, name="cue"):
+    """VideoFeatures of a cut whose shots are (frames, brightness, warmth) each."""
+    from vidmusician.core.analysis.semantics import mood
+    from vidmusician.core.model import InputSource, MotionCurve, Shot, ShotFeatures, Timeline, VideoFeatures
+
+    start, tl_shots, feats = 0, [], []
+    for i, (frames, brightness, warmth) in enumerate(shots):
+        tl_shots.append(
+            Shot(i, start, start + frames, start / rate, (start + frames) / rate, f"s{i}", "clip")
+        )
+        d = {
+            "brightness": brightness,
+            "contrast": 0.4,
+            "saturation": 0.3 + warmth,
+            "colourfulness": 0.3,
+            "warmth": warmth,
+            "motion": 0.1,
+            "motion_peak": 0.2,
+            "camera_motion": 0.05,
+            "object_motion": 0.05,
+            "motion_level": 0.3,
+            "cut_rate": 10.0,
+            "faces": 0.0,
+        }
+        valence, arousal = mood(d)
+        feats.append(ShotFeatures(i, True, d, valence, arousal, "acoustic", ()))
+        start += frames
+    tl = Timeline(name, rate, start, "00:00:00:00", tuple(tl_shots), (), (), InputSource("-", "otio_json"))
+    n = int(start / rate * 25)
+    motion = MotionCurve(0.04, np.full(n, 0.3), np.full(n, 0.3), np.full(n, 0.3), np.full(n, 0.3))
+    return VideoFeatures(tl, motion, tuple(feats), ())
+
+
+def test_the_key_follows_the_style_and_the_picture_not_the_seed():
+    from vidmusician.core.arranger.keys import STYLE_TONICS, Key, choose_key
+
+    cues = [
+        _picture([(100, 0.5, 0.0), (80, 0.4, 0.02)]),
+        _picture([(60, 0.5, 0.0), (120, 0.4, 0.02), (50, 0.45, 0.0)]),
+        _picture([(75, 0.48, 0.01), (75, 0.44, 0.0), (75, 0.5, 0.01), (75, 0.4, 0.0)]),
+        _picture([(200, 0.46, 0.0)]),
+        _picture([(90, 0.5, 0.01), (90, 0.5, 0.01), (90, 0.42, 0.0)]),
+        _picture([(140, 0.43, 0.02), (40, 0.5, 0.0)]),
+    ]
+    keys = [choose_key("rock", "major", c)[0] for c in cues]
+    assert len({k.name for k in keys}) >= 3  # different cues, different keys
+    assert keys == [choose_key("rock", "major", c)[0] for c in cues]  # and always the same one
+    assert {k.tonic for k in keys} <= set(STYLE_TONICS["rock"]["major"])  # from the style's keys
+    # the picture sets the side of the circle of fifths: bright and cool sharp, dark and warm flat
+    bright = [
+        choose_key("acoustic", "major", _picture([(f, 0.75, -0.05)]))[0].fifths for f in range(100, 160, 7)
+    ]
+    dark = [choose_key("acoustic", "major", _picture([(f, 0.2, 0.3)]))[0].fifths for f in range(100, 160, 7)]
+    assert min(bright) > max(dark)
+    # the mood sets the mode: a major style under dark, cold shots is minor, its tonic from the minor list
+    gloomy, modes = choose_key("acoustic", "major", _picture([(150, 0.1, -0.2)]))
+    assert gloomy.mode == "minor" and modes == ["minor"] and gloomy.tonic in STYLE_TONICS["acoustic"]["minor"]
+    # --key wins, whole or as a mode only
+    assert choose_key("rock", "major", cues[0], "Bbm")[0] == Key(10, "minor")
+    assert choose_key("rock", "major", cues[0], "minor")[0].mode == "minor"
+    # the take's seed plays no part
+    f = cues[1]
+    from vidmusician.core.arranger import compose_score
+    from vidmusician.core.rhythm import plan
+
+    p = plan((), f.timeline.duration_s, (110, 130))
+    assert len({compose_score(p, f, "rock", seed=s).key_name for s in range(4)}) == 1
+
+
+# --------------------------------------------------------------------------- the ending
+
+
+def ending_figures(mix, duration_s, sr=48000):
+    """(|last sample|, last 10 ms RMS dBFS, ring-out RMS per 250 ms window in dBFS)."""
+    last10 = mix[:, -sr // 100 :]
+    tail = mix[:, int(round(duration_s * sr)) :].mean(axis=0)
+    w = sr // 4
+    windows = [np.sqrt(np.mean(tail[i : i + w] ** 2)) for i in range(0, len(tail) - w + 1, w)]
+    return (
+        float(np.abs(mix[:, -1]).max()),
+        20 * np.log10(np.sqrt(np.mean(last10**2)) + 1e-12),
+        20 * np.log10(np.array(windows) + 1e-12),
+    )
+
+
+def assert_ends_well(mix, duration_s):
+    last, last10_db, windows = ending_figures(mix, duration_s)
+    assert last < 1e-6  # no click: the file ends in silence
+    assert last10_db < -60
+    assert len(windows) >= 6 and (np.diff(windows) < 0).all(), (
+        windows
+    )  # the ring-out decays, window by window
+    assert windows[0] - windows[-1] > 20
+
+
+def test_outputs_end_on_the_last_frame_and_decay_to_silence(scored):
+    out = scored.out
+    plan = json.loads((out / "plan.json").read_text())
+    mix, _ = read(out / "mix.wav")  # the 24-bit file
+    assert_ends_well(mix, plan["duration_s"])
+    for p in (out / "stems").glob("*.wav"):
+        assert np.abs(read(p)[0][:, -1]).max() < 1e-6
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(out / "music.mid"))
+    take = scored.take(1)
+    assert pm.key_signature_changes[0].key_number == pretty_key_number(take["key"])
+    ends = [n.end for i in pm.instruments if not i.is_drum for n in i.notes]
+    assert max(ends) < plan["duration_s"] + plan["ring_out_s"] - 0.5  # note-offs long before the end
+
+
+@pytest.mark.parametrize(
+    "style", ["cinematic", "corporate-upbeat", "electronic", "ambient", "rock", "lo-fi", "acoustic"]
+)
+def test_every_style_renders_music(demo_cut, style):
+    f = analyze(demo_cut)
+    p, _ = plan_for(f, style=style)
+    music = arrange(p, f, style, seed=1)
+    assert np.abs(music.mix).max() > 0.1
+    assert all(np.isfinite(s).all() for s in music.stems.values())
+    # the ending: the tonic struck on the last frame, held, released well before the file's end
+    s = music.score
+    frame = 1 / f.timeline.rate
+    assert p.duration_s - frame - 1e-9 <= s.final_s < p.duration_s
+    struck = {part: [n for n in notes if abs(n.start - s.final_s) < 1e-9] for part, notes in s.parts.items()}
+    assert {n.pitch % 12 for n in struck["bass"]} == {s.tonic}
+    third = 3 if s.mode == "minor" else 4
+    assert {n.pitch % 12 for n in struck["pad"]} == {s.tonic, (s.tonic + third) % 12, (s.tonic + 7) % 12}
+    assert all(n.start < s.final_s + 1e-9 for notes in s.parts.values() for n in notes)  # nothing after it
+    pitched = [n for part, notes in s.parts.items() if part != "drums" for n in notes]
+    assert max(n.end for n in pitched) <= s.end_s - 1.0
+    assert_ends_well(music.mix, p.duration_s)
+    # the strike is heard (after a half-beat breath): the 50 ms after it are louder than the 50 ms before
+    i = int(round(s.final_s * 48000))
+    before, after = music.mix[:, i - 2400 : i], music.mix[:, i : i + 2400]
+    assert np.sqrt(np.mean(after**2)) > 1.4 * np.sqrt(np.mean(before**2))  # +3 dB

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..model import VideoFeatures
 from ..rhythm import RhythmPlan
-from .keys import Key, choose_key
+from .keys import choose_key
 from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
 
 PARTS = ("drums", "bass", "harmony", "pad", "lead")
@@ -57,6 +57,7 @@ HOLD_SHARE, FADE_S = 0.4, 0.15
 #: die away as players let a last chord die away, rather than hold their level.
 DIMINUENDO_DB, DIMINUENDO_STEP_S = 15.0, 0.02
 EXPRESSION = 11
+BREATH_BEATS = 0.5  # the silence before the final strike, in beats
 MIN_TAIL_S = 0.5  # a shorter ring-out has no room for a final strike: the last bar resolves
 #: Diatonic substitutes (shared tones) a bar may play instead of its chord.
 SUBSTITUTES = {1: (6, 3), 2: (4,), 3: (1,), 4: (2, 6), 5: (3,), 6: (4, 1), 7: (5,)}
@@ -160,8 +161,8 @@ def compose(
     song = np.random.default_rng(seed)  # song-wide choices depend on the take's seed only
     song.integers(6)  # the draw that once chose the tonic, kept: a seed keeps its progressions
     prompt_mode = "minor" if words & PROMPT_MINOR else "major" if words & PROMPT_MAJOR else None
-    the_key: Key = choose_key(style.name, style.mode, features, key, prompt_mode)
-    forced_mode = key is not None or prompt_mode is not None  # then sections keep the cue's mode
+    spans = [(float(s.start_s), float(s.end_s)) for s in plan.sections] or None
+    the_key, section_mode = choose_key(style.name, style.mode, features, key, prompt_mode, spans)
     tonic, base_mode = the_key.tonic, the_key.mode
     strike, release, end_s, fade_s = ending_times(plan, features.timeline.rate)
     score = Score(
@@ -186,23 +187,11 @@ def compose(
     cut_down = {round(a.time_s, 4) for a in plan.anchors if a.hard and a.on == "downbeat"}
     strong_cuts = sorted(a.time_s for a in plan.anchors if a.hard and a.strength >= 0.9 and a.on != "missed")
 
-    def valence_at(t0: float, t1: float) -> float:
-        shots = features.timeline.shots
-        vals = [(min(s.end_s, t1) - max(s.start_s, t0), f.valence) for s, f in zip(shots, features.shots)]
-        w = sum(max(0.0, d) for d, _ in vals)
-        return sum(max(0.0, d) * v for d, v in vals) / w if w else 0.0
-
-    section_mode = []
-    for section in plan.sections:
-        v = valence_at(section.start_s, section.end_s)
-        mode = base_mode
-        if base_mode == "major" and v < -0.25 and not forced_mode:
-            mode = "minor"
-        elif base_mode == "minor" and v > 0.35 and not forced_mode:
-            mode = "major"
-        if mode != (section_mode[-1] if section_mode else base_mode):
-            score.modes.append((float(section.start_s), mode))
-        section_mode.append(mode)
+    if not plan.sections:
+        section_mode = []
+    for i, mode in enumerate(section_mode):
+        if mode != (section_mode[i - 1] if i else base_mode):
+            score.modes.append((float(plan.sections[i].start_s), mode))
 
     # the pickup before the first downbeat: a pad on the tonic from the first frame
     if len(downs) and downs[0] > 0.05:
@@ -339,6 +328,8 @@ def compose(
                 in_last_beat = k >= steps_per_bar - sub
                 if drop_last_beat and in_last_beat:
                     continue
+                if cadence and k >= steps_per_bar - max(1, sub // 2):
+                    continue  # a breath of half a beat before the final strike
                 accent = 1.0 if k % sub == 0 else 0.8
                 if pat_k[step] == "x" or (level > 0.75 and k % (2 * sub) == sub and rng.random() < 0.3):
                     score.add("drums", s0, s0 + 0.1, KICK, vel * accent + 10)
@@ -377,7 +368,9 @@ def compose(
                 prev = target
 
     if strike is not None:
-        _final_strike(score, style, strike, release, last_state)
+        beat = float(np.median(np.diff(beats[-4:]))) if len(beats) > 1 else 0.5
+        breath = max(strike - BREATH_BEATS * beat, float(downs[-2]) + 0.5 * beat if len(downs) > 1 else 0.0)
+        _final_strike(score, style, strike, release, last_state, min(breath, strike))
         if score.modes and score.modes[-1][1] != base_mode:
             score.modes.append((strike, base_mode))  # the final chord is in the cue's key
     return score
@@ -389,16 +382,17 @@ def _final_strike(
     strike: float,
     release: float,
     state: tuple[float, float, int, int, str],
+    breath: float,
 ) -> None:
-    """The tonic chord struck at ``strike`` and released at ``release``; every
-    earlier note still sounding at the strike ends there (a note-off for a
-    pitch that the strike plays again would otherwise cut the new note)."""
+    """The tonic chord struck at ``strike`` and released at ``release``. Before
+    it, a breath: every earlier note still sounding at ``breath`` ends there
+    and none starts after it, so the strike is heard as one (and no note-off
+    of a pitch the strike plays again cuts the new note)."""
     for part, notes in score.parts.items():
         score.parts[part] = [
-            Note(n.start, strike, n.pitch, n.velocity, n.program)
-            if n.start < strike - 1e-6 < n.end - 1e-6
-            else n
+            Note(n.start, breath, n.pitch, n.velocity, n.program) if n.end > breath + 1e-6 else n
             for n in notes
+            if n.start < breath - 1e-6
         ]
     level, vel, h_prog, l_prog, mode = state
     steps = max(1, int(round((release - strike) / DIMINUENDO_STEP_S)))
@@ -413,11 +407,12 @@ def _final_strike(
     for p in _voicing(chord, 60):
         score.add("harmony", strike, release, p, vel * 0.75, h_prog)
     score.add("bass", strike, release, 36 + ((tonic - 36) % 12), vel + 10)
-    if level > 0.45:  # the lead lands on the tonic too
+    if level > 0.3:  # the lead lands on the tonic too, unless the cue ends calm
         score.add(
-            "lead", strike, release, 60 + (tonic % 12) + (12 if tonic % 12 < 5 else 0), vel * 0.8, l_prog
+            "lead", strike, release, 60 + (tonic % 12) + (12 if tonic % 12 < 5 else 0), vel * 0.9, l_prog
         )
     if style.drums is not None:
-        score.add("drums", strike, strike + 0.1, KICK, vel + 10)
-        if level > 0.3:  # no crash to end a calm cue
-            score.add("drums", strike, release, CRASH, min(127, vel + 25))
+        calm = level <= 0.3  # a calm cue ends on a soft kick, without a crash
+        score.add("drums", strike, strike + 0.1, KICK, vel + 10 if calm else 127)
+        if not calm:
+            score.add("drums", strike, release, CRASH, 127)

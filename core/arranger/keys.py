@@ -9,10 +9,12 @@ The key of a cue (:func:`choose_key`) is decided, in this order, by
 
 1. ``--key``: a whole key, or only a mode (``--key minor``: the picture
    chooses the tonic);
-2. the mode: the style's, or the prompt's mood words (``dark``, ``happy``),
-   else the picture's mood: a major style under shots that read clearly
-   negative over the whole cue (mean valence below -0.25) turns minor, a
-   minor one under clearly positive shots (above 0.35) turns major;
+2. the mode: the prompt's mood words (``dark``, ``happy``) set it for the
+   whole cue; else every section (the plan's) takes the style's mode unless
+   its shots' mood clearly says otherwise (a major style under shots reading
+   below -0.25 in valence turns minor, a minor style under shots above 0.35
+   major: :func:`section_modes`), and the cue's mode is the one most of its
+   time is in (its final chord is in it too);
 3. the tonic: each style lists six tonics per mode that sit well for its
    instruments (open strings and guitar keys for rock and acoustic, string-
    and horn-friendly keys for cinematic, the flat keys of jazz harmony for
@@ -138,15 +140,15 @@ def check_key(value: str) -> str:
     return parse_key(value).name
 
 
-def _weighted(features: VideoFeatures, value: str) -> float | None:
-    """Duration-weighted mean over the analysed shots of a descriptor (or of
-    ``valence``); None when no shot was analysed."""
+def _weighted(features: VideoFeatures, name: str) -> float | None:
+    """Duration-weighted mean of a descriptor over the analysed shots; None
+    when no shot was analysed."""
     total = acc = 0.0
     for shot, f in zip(features.timeline.shots, features.shots):
         if not f.analysed:
             continue
         w = max(0.0, shot.end_s - shot.start_s)
-        v = f.valence if value == "valence" else f.descriptors.get(value)
+        v = f.descriptors.get(name)
         if v is None:
             continue
         total += w
@@ -179,18 +181,40 @@ def picture_fifths(features: VideoFeatures) -> float:
     return float(np.clip(4.0 * (brightness - 0.45) - 3.0 * (warmth or 0.0), -1.0, 1.0))
 
 
-def cue_mode(style_mode: str, features: VideoFeatures, prompt_mode: str | None = None) -> str:
-    """The cue's mode: the prompt's, else the style's unless the picture's mood clearly says otherwise."""
-    if prompt_mode:
-        return prompt_mode
-    v = _weighted(features, "valence")
-    if v is None:
-        return style_mode
-    if style_mode == "major" and v < MAJOR_BELOW:
-        return "minor"
-    if style_mode == "minor" and v > MINOR_ABOVE:
-        return "major"
-    return style_mode
+def _valence_between(features: VideoFeatures, t0: float, t1: float) -> float:
+    """The shots' valence over ``[t0, t1)``, weighted by how long each is in it."""
+    acc = total = 0.0
+    for s, f in zip(features.timeline.shots, features.shots):
+        w = max(0.0, min(s.end_s, t1) - max(s.start_s, t0))
+        acc += w * float(f.valence)
+        total += w
+    return acc / total if total else 0.0
+
+
+def section_modes(
+    style_mode: str, features: VideoFeatures, spans: list[tuple[float, float]], forced: str | None = None
+) -> list[str]:
+    """The mode of every span (start, end in seconds): ``forced`` (``--key``'s
+    or the prompt's mode) everywhere, else the style's unless the span's shots
+    read clearly otherwise."""
+    out = []
+    for t0, t1 in spans:
+        mode = forced or style_mode
+        if forced is None:
+            v = _valence_between(features, t0, t1)
+            if style_mode == "major" and v < MAJOR_BELOW:
+                mode = "minor"
+            elif style_mode == "minor" and v > MINOR_ABOVE:
+                mode = "major"
+        out.append(mode)
+    return out
+
+
+def cue_mode(modes: list[str], spans: list[tuple[float, float]], default: str) -> str:
+    """The mode most of the time is in (``default`` on a tie)."""
+    minor = sum(t1 - t0 for (t0, t1), m in zip(spans, modes) if m == "minor")
+    major = sum(t1 - t0 for (t0, t1), m in zip(spans, modes) if m == "major")
+    return "minor" if minor > major else "major" if major > minor else default
 
 
 def choose_key(
@@ -199,16 +223,22 @@ def choose_key(
     features: VideoFeatures,
     request: str | None = None,
     prompt_mode: str | None = None,
-) -> Key:
-    """The key of a cue (module docstring): ``request`` is ``--key`` text."""
+    spans: list[tuple[float, float]] | None = None,
+) -> tuple[Key, list[str]]:
+    """The key of a cue (module docstring) and the mode of each of ``spans``
+    (the plan's sections; default: the whole cue as one). ``request`` is
+    ``--key`` text; its mode, else ``prompt_mode``, holds everywhere."""
     req = parse_key(request) if request else None
+    spans = spans or [(0.0, features.timeline.duration_s)]
+    forced = req.mode if req is not None else prompt_mode
+    modes = section_modes(style_mode, features, spans, forced)
     if req is not None and req.tonic is not None:
-        return Key(req.tonic, req.mode)
-    mode = req.mode if req is not None else cue_mode(style_mode, features, prompt_mode)
+        return Key(req.tonic, req.mode), modes
+    mode = cue_mode(modes, spans, forced or style_mode)
     tonics = STYLE_TONICS.get(style, STYLE_TONICS["acoustic"])[mode]
     target = picture_fifths(features) * 5.0
     # rank: the fit to the picture first (in fifths), the style's order breaking ties
     fit = [abs(Key(t, mode).fifths - target) + 0.4 * i for i, t in enumerate(tonics)]
     best = [tonics[i] for i in np.argsort(fit, kind="stable")[:3]]
     pick = np.random.default_rng([picture_digest(features), zlib.crc32(style.encode()), mode == "minor"])
-    return Key(int(best[int(pick.choice(3, p=[0.5, 0.3, 0.2]))]), mode)
+    return Key(int(best[int(pick.choice(3, p=[0.5, 0.3, 0.2]))]), mode), modes

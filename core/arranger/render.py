@@ -27,6 +27,7 @@ from .compose import EXPRESSION, PARTS, Note, Score
 from .styles import Style
 
 SR = 48000
+KICK_NOTE, KICKS = 36, (35, 36)  # GM bass drums
 TARGET_LUFS = -14.0
 CEILING_DBTP = -1.0
 
@@ -50,11 +51,41 @@ def render_part(
     n: int,
     soundfont: str,
     controls: list[tuple[float, int, int]] | None = None,
+    tonic: int | None = None,
 ) -> np.ndarray:
     """(2, n) float32 of ``notes`` played by GM ``program`` (bank 128 for drums);
     notes that name another program play it on a second channel. ``controls``:
-    (time, controller, value) sent to every channel."""
-    return _synth(notes, program, drums, n, soundfont, controls).T.copy()
+    (time, controller, value) sent to every channel. ``tonic`` (drums): the
+    pitch class the kick drum is tuned to (:func:`kick_shift`)."""
+    return _synth(notes, program, drums, n, soundfont, controls, tonic).T.copy()
+
+
+def kick_shift(pitch: float, tonic: int) -> float:
+    """Semitones (-6 to 6) that tune a kick drum sounding at ``pitch`` (MIDI
+    number) to the key's tonic: a kick's boom is a low, pitched tone (an
+    808's is a sine), heard as a bass note; off the key it is a wrong one,
+    and on the fifth it pulls the key towards the dominant."""
+    return float(((tonic % 12 - pitch + 6.0) % 12.0) - 6.0)
+
+
+def _kick_pitch(synth: object, chan: int) -> float | None:
+    """The pitch (MIDI number) of the kick drum on drum channel ``chan``: the
+    strongest partial between 30 and 200 Hz of its first half second. The
+    synthesiser is silent again afterwards."""
+    n = SR // 2
+    buf = np.zeros((n, 2), np.float32)
+    synth.noteon(chan, KICK_NOTE, 100)  # type: ignore[attr-defined]
+    synth.generate(n, buffer=buf.data.cast("B"))  # type: ignore[attr-defined]
+    synth.sounds_off(chan)  # type: ignore[attr-defined]
+    synth.generate(SR // 10, buffer=np.zeros((SR // 10, 2), np.float32).data.cast("B"))  # type: ignore[attr-defined]
+    x = buf[:, 0] * np.hanning(n)
+    if not np.any(x):
+        return None
+    spectrum = np.abs(np.fft.rfft(x, 8 * n))
+    freqs = np.fft.rfftfreq(8 * n, 1 / SR)
+    band = (freqs >= 30) & (freqs <= 200)
+    f0 = float(freqs[band][np.argmax(spectrum[band])])
+    return 69 + 12 * float(np.log2(f0 / 440.0))
 
 
 def _synth(
@@ -64,6 +95,7 @@ def _synth(
     n: int,
     soundfont: str,
     controls: list[tuple[float, int, int]] | None = None,
+    tonic: int | None = None,
 ) -> np.ndarray:
     """:func:`render_part` as the synthesiser writes it: (n, 2), interleaved.
 
@@ -86,9 +118,18 @@ def _synth(
             synth.program_select(chan, sfid, 128 if drums else 0, prog, is_drums=drums)
         except Exception:
             synth.program_select(chan, sfid, 128 if drums else 0, 0, is_drums=drums)  # the font lacks it
+    kick_chan = None
+    if drums and tonic is not None:  # the kicks play on a channel of their own, tuned to the key
+        kick_chan = 1
+        synth.program_select(kick_chan, sfid, 128, program, is_drums=True)
+        pitch = _kick_pitch(synth, kick_chan)
+        if pitch is not None:
+            synth.set_tuning(kick_chan, kick_shift(pitch, tonic))
     events = []  # (sample, kind: 0 off, 1 on, 2 control, channel, pitch or controller, velocity or value)
     for note in notes:
         chan = channels.get(note.program, 0) if note.program >= 0 else 0
+        if kick_chan is not None and note.pitch in KICKS:
+            chan = kick_chan
         events.append((int(note.start * SR), 1, chan, note.pitch, note.velocity))
         events.append((int(note.end * SR), 0, chan, note.pitch, 0))
     for t, controller, value in controls or ():
@@ -379,7 +420,8 @@ def render(
             if drums and style.drums is None:
                 stems[part] = np.zeros((2, n), np.float32)
             else:
-                audio = _synth(score.parts[part], program, drums, n, sf, None if drums else _controls(score))
+                controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
+                audio = _synth(score.parts[part], program, drums, n, sf, controls, tonic)
                 pending[part] = pool.submit(finish, part, audio)
         stems.update((part, future.result()) for part, future in pending.items())
     stems = {part: stems[part] for part in PARTS}
