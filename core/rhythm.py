@@ -214,11 +214,12 @@ def plan(
     hard, dropped = _hard_points(anchors, duration_s, hi, m)
     warnings = []
     if dropped:
-        from .wording import bpm, plural
+        from . import wording
 
         they = "they share its grid point or are" if dropped > 1 else "it shares its grid point or is"
         warnings.append(
-            f"{plural(dropped, 'cut')} closer than one subdivision at {bpm(hi)} to a stronger one: {they} missed."
+            f"{wording.plural(dropped, 'cut')} closer than one subdivision at {wording.bpm(hi)} to a stronger "
+            f"one: {they} missed."
         )
     if flex == 0.0:
         grid, phases, tempo = _constant(hard, duration_s, lo, hi, target, m)

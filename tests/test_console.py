@@ -323,3 +323,14 @@ def test_no_carriage_returns_in_a_logged_run(tmp_path, monkeypatch):
     code, _, err = run("analyze", video, "--json", tmp_path / "a.json")
     assert code == 0
     assert "\r" not in err and "analysing picture (" in err and f"wrote {tmp_path / 'a.json'}" in err
+
+
+def test_close_cuts_warning_pluralises(tmp_path):
+    """At 60 BPM a sixteenth is 0.25 s: a cut one frame (1/24 s) after another cannot have its own."""
+    t = timeline(video_track(clip("a", 24), clip("b", 1), clip("c", 71)))
+    code, _, err = run("plan", save(t, tmp_path / "close.otio"), "--bpm", "60-60")
+    assert code == 0
+    assert (
+        "warning: 1 cut closer than one subdivision at 60 BPM to a stronger one: it shares its grid point or is "
+        "missed.\n" in err
+    )
