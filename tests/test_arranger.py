@@ -475,3 +475,114 @@ def test_every_style_renders_music(demo_cut, style):
     i = int(round(s.final_s * 48000))
     before, after = music.mix[:, i - 2400 : i], music.mix[:, i : i + 2400]
     assert np.sqrt(np.mean(after**2)) > 1.4 * np.sqrt(np.mean(before**2))  # +3 dB
+
+
+def test_the_bus_never_turns_the_ring_out_up(demo_cut, monkeypatch):
+    import importlib
+
+    from vidmusician.core.arranger.compose import Score
+
+    r = importlib.import_module("vidmusician.core.arranger.render")
+    # known answer: a loud strike, then a decaying ring. The bus compressor turns
+    # the strike down and, releasing, the ring back up; the ending holds it
+    sr, n = 48000, 48000 * 8
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(5)
+    mix = (0.05 * rng.standard_normal((2, n))).astype(np.float32)
+    mix[:, 5 * sr :] = 0.6 * np.sin(2 * np.pi * 220 * t[5 * sr :]) * np.exp(-(t[5 * sr :] - 5) / 0.6)
+    mix[:, 5 * sr : 5 * sr + 4800] *= 2.0
+    raw, _ = r.bus_gain(mix)
+    after = raw[5 * sr + 4800 :]
+    assert after.max() > 1.05 * after[0]  # the compressor's release re-raises the ring
+    g = r.ending(raw.copy(), Score(final_s=5.0, fade_s=0.15))
+    assert (np.diff(g[5 * sr :]) <= 0).all() and g[-1] == 0.0
+    assert np.array_equal(g[: 5 * sr], raw[: 5 * sr])  # before the strike the bus is untouched
+    held = np.minimum.accumulate(raw[5 * sr :])  # never above any earlier gain since the strike
+    assert np.array_equal(g[5 * sr : -7200], held[:-7200])
+    cosine = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, 7200))  # then a 150 ms fade to 0
+    assert np.allclose(g[-7200:], held[-7200:] * cosine, atol=1e-7)
+
+    # and on a real arrangement: the gain the bus applies never rises after the strike
+    seen = {}
+    real = r.bus_gain
+
+    def spy(m):
+        gain, loud = real(m)
+        seen["gain"] = gain  # the ending changes this array in place: it is the gain applied
+        return gain, loud
+
+    monkeypatch.setattr(r, "bus_gain", spy)
+    f = analyze(demo_cut)
+    p, _ = plan_for(f, style="rock")
+    music = arrange(p, f, "rock", seed=2)
+    i = int(round(music.score.final_s * 48000))
+    assert (np.diff(seen["gain"][i:]) <= 0).all() and seen["gain"][-1] == 0.0
+
+
+def test_a_regenerated_take_keeps_the_key_and_the_ending(scored, tmp_path):
+    import shutil
+
+    import pretty_midi
+
+    from vidmusician.core.score import regenerate
+    from vidmusician.core.session import Session
+
+    out = tmp_path / "session"
+    shutil.copytree(scored.out, out)
+    plan = json.loads((out / "plan.json").read_text())
+    last = len(Session.load(out).data["timeline"]["shots"]) - 1
+    s = regenerate(out, last, seed=11)  # the last shot: its bars run into the ring-out
+    take = s.take(2)
+    assert take["key"] == s.take(1)["key"] and take["range_s"][1] is None
+    mix, _ = read(out / take["files"]["mix"])
+    assert_ends_well(mix, plan["duration_s"])
+    # the shot keeps the take's key, even one the picture would not choose now
+    data = json.loads((out / "session.json").read_text())
+    data["takes"][0]["key"] = "C# minor"
+    (out / "session.json").write_text(json.dumps(data))
+    s = regenerate(out, 2, seed=12)
+    take = s.take(3)
+    assert take["key"] == "C# minor" and take["parent"] == 1
+    pm = pretty_midi.PrettyMIDI(str(out / take["files"]["midi"]))
+    assert pm.key_signature_changes[0].key_number == pretty_key_number("C# minor")
+    mix, _ = read(out / take["files"]["mix"])
+    assert_ends_well(mix, plan["duration_s"])
+
+
+def test_the_ending_with_a_constant_tempo_and_without_a_ring_out(demo_cut):
+    from vidmusician.core.arranger.compose import ending_times
+
+    f = analyze(demo_cut)
+    assert f.timeline.rate == 25
+    # one constant tempo: the grid need not reach the timeline's end
+    for style, on_grid in (("rock", True), ("acoustic", False)):
+        p, _ = plan_for(f, style=style, flex=0.0)
+        strike, release, end, fade = ending_times(p, f.timeline.rate)
+        inside = p.grid_s[(p.grid_s >= p.duration_s - 0.04) & (p.grid_s < p.duration_s)]
+        assert len(inside) == on_grid
+        # the latest grid point on the last frame, else the frame's first instant
+        assert strike == (inside[-1] if on_grid else p.duration_s - 0.04)
+        assert (release, end, fade) == pytest.approx(
+            (strike + 0.4 * (end - strike), p.duration_s + 2.0, 0.15)
+        )
+        music = arrange(p, f, style, seed=3)
+        assert_ends_well(music.mix, p.duration_s)
+    p, _ = plan_for(f, style="acoustic", ring_out_s=0.0)
+    music = arrange(p, f, "acoustic", seed=3)
+    s = music.score
+    assert s.final_s is None and s.end_s == p.duration_s  # no room to strike: the last bar resolves
+    last_bar = [n for n in s.parts["bass"] if n.start >= p.downbeats_s[-2] - 1e-6]
+    assert {n.pitch % 12 for n in last_bar} == {s.tonic}
+    assert max(n.end for part, ns in s.parts.items() if part != "drums" for n in ns) <= s.end_s - s.fade_s
+    last, last10_db, _ = ending_figures(music.mix, p.duration_s)
+    assert last < 1e-6 and last10_db < -60
+
+
+def test_the_kick_is_tuned_to_the_tonic():
+    from vidmusician.core.arranger.render import kick_shift
+
+    # an 808 kick at G#1 + 24 cents (32.24), as TimGM6mb's sounds
+    assert kick_shift(32.24, 8) == pytest.approx(-0.24)
+    assert kick_shift(32.24, 10) == pytest.approx(1.76)  # Bb: up
+    assert kick_shift(32.24, 2) == pytest.approx(5.76)  # D: up to D2 (down would be over 6 semitones)
+    assert all(-6 <= kick_shift(32.24, t) < 6 for t in range(12))
