@@ -80,8 +80,12 @@ class Console:
                 leave=False,
                 bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
             )
-        self._bar.set_description_str(label or "working", refresh=False)
-        self._bar.update(int(fraction * 1000) - self._bar.n)
+        bar, label = self._bar, label or "working"
+        changed = label != bar.desc
+        bar.set_description_str(label, refresh=False)
+        bar.update(int(fraction * 1000) - bar.n)
+        if changed and time.time() - bar.start_t >= bar.delay:
+            bar.refresh()  # a new stage shows at once, however small its step
 
     def _plain(self, fraction: float, label: str) -> None:
         """One line per stage (the label up to a colon: ``measuring the music:

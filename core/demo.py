@@ -211,14 +211,14 @@ def run_demo(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputError(f"{out}: exists and is not an empty folder. Choose a new folder for the demo.")
-    files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.5), cancel)
+    files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.3), cancel)
     note(f"demo cut written: {files['otio']} (and {files['fcp7'].name} for Premiere)")
     from .score import ScoreOptions, score
 
-    feats = analyze(files["otio"], progress=scaled(progress, 0.5, 0.7), cancel=cancel)
+    feats = analyze(files["otio"], progress=scaled(progress, 0.3, 0.4), cancel=cancel)
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")
     session = score(
-        files["otio"], out / "score", ScoreOptions(seed=1, fmt="fcp7"), scaled(progress, 0.7, 1.0), cancel
+        files["otio"], out / "score", ScoreOptions(seed=1, fmt="fcp7"), scaled(progress, 0.4, 1.0), cancel
     )
     report(progress, 1.0, "scored")
     from .wording import bpm_range, duration, heard, landings, plural

@@ -118,14 +118,16 @@ def measure(features: VideoFeatures, mix: np.ndarray, progress: ProgressFn | Non
     stages report to ``progress`` so that a bar over this step moves.
     """
     tell(progress, 0.0, "measuring the music: loading librosa")
-    import librosa
+    from librosa import (
+        resample,
+    )  # librosa loads lazily: this compiles its kernels (15 s in a new environment)
 
     from .metrics import SR as EVAL_SR
     from .metrics import evaluate
 
-    tell(progress, 0.1, "measuring the music: resampling")
-    mono = librosa.resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
-    tell(progress, 0.45, "measuring the music: tracking beats")
+    tell(progress, 0.2, "measuring the music: resampling")
+    mono = resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
+    tell(progress, 0.5, "measuring the music: tracking beats")
     figures = evaluate(
         mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion
     ).to_json()
