@@ -392,7 +392,7 @@ def test_the_key_follows_the_style_and_the_picture_not_the_seed():
         choose_key("acoustic", "major", _picture([(f, 0.75, -0.05)]))[0].fifths for f in range(100, 160, 7)
     ]
     dark = [choose_key("acoustic", "major", _picture([(f, 0.2, 0.3)]))[0].fifths for f in range(100, 160, 7)]
-    assert min(bright) > max(dark)
+    assert np.mean(bright) - np.mean(dark) >= 2 and min(bright) >= max(dark)  # two fifths apart on average
     # the mood sets the mode: a major style under dark, cold shots is minor, its tonic from the minor list
     gloomy, modes = choose_key("acoustic", "major", _picture([(150, 0.1, -0.2)]))
     assert gloomy.mode == "minor" and modes == ["minor"] and gloomy.tonic in STYLE_TONICS["acoustic"]["minor"]

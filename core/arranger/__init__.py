@@ -15,7 +15,7 @@ import numpy as np
 from ..model import VideoFeatures
 from ..rhythm import RhythmPlan
 from .compose import Score, compose
-from .keys import Key, check_key, choose_key, parse_key
+from .keys import Key, choose_key, parse_key
 from .render import SR, mix_of, render, to_midi
 from .styles import STYLES, get_style
 
@@ -101,7 +101,6 @@ __all__ = [
     "Stems",
     "arrange",
     "bars_in",
-    "check_key",
     "choose_key",
     "compose_score",
     "notes_between",

@@ -136,7 +136,7 @@ def ending_times(plan: RhythmPlan, rate: float) -> tuple[float | None, float, fl
     first = max(0.0, plan.duration_s - frame)
     inside = plan.grid_s[(plan.grid_s >= first - 1e-9) & (plan.grid_s < plan.duration_s - 1e-3)]
     strike = float(inside[-1]) if len(inside) else first
-    if end - strike < MIN_TAIL_S or (len(plan.downbeats_s) and strike <= plan.downbeats_s[-2] + 1e-3):
+    if end - strike < MIN_TAIL_S or (len(plan.downbeats_s) >= 2 and strike <= plan.downbeats_s[-2] + 1e-3):
         tail = max(end - float(plan.downbeats_s[-2]), 1e-3) if len(plan.downbeats_s) >= 2 else end
         fade = min(FADE_S, 0.25 * tail)
         return None, max(0.0, end - fade - min(0.25 * tail, 0.3)), end, fade

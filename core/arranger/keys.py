@@ -22,10 +22,11 @@ The key of a cue (:func:`choose_key`) is decided, in this order, by
    brightness and warmth set where on the circle of fifths the key should
    sit (bright, cool pictures: sharp keys, whose open-string resonance and
    conventional character are the brighter; dark or warm ones: flat keys,
-   mellower), which ranks the six; the three that fit best are then picked
-   from by a generator seeded with a digest of the picture (the shots' frame
-   ranges and descriptors), so the same cut always gets the same key and
-   other cuts, even of similar pictures, other keys.
+   mellower), which ranks the six; a generator seeded with a digest of the
+   picture (the shots' frame ranges and descriptors) then picks one of the
+   four that fit best, the better the likelier (4:3:2:1), or any of the six
+   alike when no shot's picture could be read, so the same cut always gets
+   the same key and other cuts, even of similar pictures, other keys.
 
 The take's seed plays no part: every take of a cut is in the same key, so
 the takes of one session can be played side by side (``takes --use``) and a
@@ -76,6 +77,7 @@ STYLE_TONICS: dict[str, dict[str, tuple[int, ...]]] = {
     # steel-string and nylon guitar keys
     "acoustic": {"major": (7, 2, 0, 9, 4, 5), "minor": (4, 9, 11, 2, 6, 7)},
 }
+PICK_WEIGHTS = (0.4, 0.3, 0.2, 0.1)  # of the four keys that fit the picture best, the best first
 MAJOR_BELOW = -0.25  # a major style turns minor under shots reading below this
 MINOR_ABOVE = 0.35  # and a minor style major above this
 
@@ -133,11 +135,6 @@ def parse_key(text: str, label: str = "--key") -> KeyRequest:
     mode = "major" if mode_word == "M" else _MODES[mode_word.lower()]
     tonic = (_LETTERS[m["letter"].lower()] + _ACCIDENTALS[(m["acc"] or "").lower()]) % 12
     return KeyRequest(tonic, mode)
-
-
-def check_key(value: str) -> str:
-    """The options table's check for ``--key``: the canonical name ('Bbm' -> 'Bb minor')."""
-    return parse_key(value).name
 
 
 def _weighted(features: VideoFeatures, name: str) -> float | None:
@@ -236,9 +233,11 @@ def choose_key(
         return Key(req.tonic, req.mode), modes
     mode = cue_mode(modes, spans, forced or style_mode)
     tonics = STYLE_TONICS.get(style, STYLE_TONICS["acoustic"])[mode]
+    pick = np.random.default_rng([picture_digest(features), zlib.crc32(style.encode()), mode == "minor"])
+    if _weighted(features, "brightness") is None:  # no picture to go by: the style's keys alike
+        return Key(int(tonics[int(pick.integers(len(tonics)))]), mode), modes
     target = picture_fifths(features) * 5.0
     # rank: the fit to the picture first (in fifths), the style's order breaking ties
     fit = [abs(Key(t, mode).fifths - target) + 0.4 * i for i, t in enumerate(tonics)]
-    best = [tonics[i] for i in np.argsort(fit, kind="stable")[:3]]
-    pick = np.random.default_rng([picture_digest(features), zlib.crc32(style.encode()), mode == "minor"])
-    return Key(int(best[int(pick.choice(3, p=[0.5, 0.3, 0.2]))]), mode), modes
+    best = [tonics[i] for i in np.argsort(fit, kind="stable")[:4]]
+    return Key(int(best[int(pick.choice(4, p=PICK_WEIGHTS))]), mode), modes

@@ -435,12 +435,14 @@ def render(
 
 def ending(gain: np.ndarray, score: Score) -> np.ndarray:
     """The bus gain (in place) for the end of the music: from the final strike
-    on it never rises (a compressor or limiter releasing after the strike
-    would turn the decaying ring-out back up), and it falls to exactly 0 at
-    the file's end along a raised cosine of ``score.fade_s``."""
+    (or, without one, from the last chord's release) on it never rises (a
+    compressor or limiter releasing after the strike would turn the decaying
+    ring-out back up), and it falls to exactly 0 at the file's end along a
+    raised cosine of ``score.fade_s``."""
     n = len(gain)
-    if score.final_s is not None:
-        i = min(n, max(0, int(round(score.final_s * SR))))
+    since = score.final_s if score.final_s is not None else score.release_s
+    if since > 0:
+        i = min(n, int(round(since * SR)))
         np.minimum.accumulate(gain[i:], out=gain[i:])
     k = min(n, int(round(score.fade_s * SR)))
     if k > 1:
