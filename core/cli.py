@@ -438,7 +438,7 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _done(session: Any, console: Console) -> None:
     """What a command that made a take or a timeline version prints."""
-    from .wording import RecordClock, bpm_range, heard
+    from .wording import RecordClock, bpm_range, heard, landings
 
     console.close()
     for note in session.warnings:
@@ -458,8 +458,9 @@ def _done(session: Any, console: Console) -> None:
         what = f"{t['style']} in {t['key']}" if t["key"] else f"{t['style']} ({t.get('model')})"
         written = ["mix.wav"] + (["stems/"] if t["files"]["stems"] else [])
         written += (["music.mid"] if t["files"].get("midi") else []) + ["report.json"]
+        plan = json.loads((session.out / t["plan"]).read_text(encoding="utf-8"))
         print(
-            f"take {t['id']}{under}: {what} at {bpm_range(*t['bpm'])}, seed {seed}\n"
+            f"take {t['id']}{under}: {what} at {bpm_range(*t['bpm'])}, seed {seed}; {landings(plan)}\n"
             f"heard: {heard(m)}\n"
             f"wrote {session.out / t['folder']}: {', '.join(written)}",
             file=console.out,

@@ -189,7 +189,7 @@ def test_regenerate_and_takes_in_record_timecode(hour_session, tmp_path):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("take 2 under shot 1 (01:00:03:22-01:00:08:00): lo-fi in ")
-    assert lines[0].endswith(" at 60 BPM, seed 7")
+    assert lines[0].endswith(" at 60 BPM, seed 7; 1 cut, on a downbeat")
     assert lines[1].startswith("heard: tempo ") and " of 1 cut on a beat (chance " in lines[1]
     assert lines[-1] == f"timeline version 2: {s / 'timeline-v2.otio'}"
     code, out, _ = run("takes", s)
@@ -334,3 +334,22 @@ def test_close_cuts_warning_pluralises(tmp_path):
         "warning: 1 cut closer than one subdivision at 60 BPM to a stronger one: it shares its grid point or is "
         "missed.\n" in err
     )
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_new_stage_shows_on_the_bar_at_once():
+    """On a terminal, a stage that starts with a tiny step (0.1%) still shows
+    its label at once (tqdm alone waits for a big enough step)."""
+    err = _Terminal()
+    c = Console(err=err)
+    for i in range(200):  # many quick steps teach tqdm to skip small ones
+        c.progress(i / 400, "analysing picture")
+    c._bar.start_t -= 2  # as if two seconds had passed
+    c.progress(0.5, "analysing picture")
+    c.progress(0.501, "measuring the music: tracking beats")
+    c.close()
+    assert "measuring the music: tracking beats  50%" in err.getvalue()
