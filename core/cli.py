@@ -153,12 +153,8 @@ def _check_outputs(args: argparse.Namespace, *names: str) -> None:
         fsutil.check_output(p, force)
 
 
-def _add_force(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="replace a --json or --plot file that exists already (atomically)",
-    )
+def _add_force(p: argparse.ArgumentParser, what: str = "a --json or --plot file") -> None:
+    p.add_argument("--force", action="store_true", help=f"replace {what} that exists already (atomically)")
 
 
 def _emit_json(data: Any, dest: str, console: Console, force: bool = False) -> None:
@@ -671,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE|-", help="write the figures as JSON ('-' = stdout)")
     p.add_argument("--reference", metavar="AUDIO", help="reference music for BCS and BHS")
     _add_options(p, "eval")
-    _add_force(p)
+    _add_force(p, "a --json file")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
