@@ -353,3 +353,23 @@ def test_a_new_stage_shows_on_the_bar_at_once():
     c.progress(0.501, "measuring the music: tracking beats")
     c.close()
     assert "measuring the music: tracking beats  50%" in err.getvalue()
+
+
+def test_check_output_says_what_cannot_be_written(tmp_path, monkeypatch):
+    from vidmusician.core import fsutil
+    from vidmusician.core.errors import OutputError
+
+    fsutil.check_output(None)
+    fsutil.check_output("-")  # standard output
+    fsutil.check_output(tmp_path / "new.json")
+    (tmp_path / "old.json").write_text("x")
+    fsutil.check_output(tmp_path / "old.json", force=True)
+    with pytest.raises(OutputError, match="exists already; add --force"):
+        fsutil.check_output(tmp_path / "old.json")
+    with pytest.raises(OutputError, match="no such folder"):
+        fsutil.check_output(tmp_path / "nowhere" / "a.json", force=True)
+    with pytest.raises(OutputError, match="is a folder"):
+        fsutil.check_output(tmp_path, force=True)
+    monkeypatch.setattr(fsutil.os, "access", lambda path, mode: False)  # as a read-only folder answers
+    with pytest.raises(OutputError, match="cannot write here"):
+        fsutil.check_output(tmp_path / "new.json")
