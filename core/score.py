@@ -321,6 +321,7 @@ def _take_record(
         "soundfont": Path(o.soundfont or default_soundfont()).name if o.backend == "arranger" else None,
         "style": style,
         "key": music.key,
+        "key_number": _key_number(music.key),
         "seed": o.seed,
         "bar_seeds": {str(k): v for k, v in sorted((bar_seeds or {}).items())},
         "prompt": o.prompt,
@@ -330,6 +331,27 @@ def _take_record(
         **neural,
         **extra,
     }
+
+
+def _key_number(key: str) -> int | None:
+    """pretty_midi's number (0-11 major, 12-23 minor) of a take's key, None when unknown."""
+    from .arranger.keys import Key, parse_key
+
+    if not key:
+        return None
+    k = parse_key(key)
+    return None if k.tonic is None else Key(k.tonic, k.mode).key_number
+
+
+def _take_key(take: dict[str, Any]) -> str | None:
+    """A take's key as ``--key`` text. A take without ``key_number`` was named
+    by the old table, which called D "Eb", Eb "E", F "F#", G "Ab" and A "Bb"."""
+    from .arranger.keys import legacy_key
+
+    key = take.get("key") or None
+    if key and "key_number" not in take:
+        return legacy_key(key)
+    return key
 
 
 def _summary(feats: VideoFeatures) -> dict[str, Any]:
@@ -683,7 +705,7 @@ def regenerate(
             gain = 1.0
         else:
             p, style = _replan(feats, o, stored, base_id, session)
-            o = dataclasses.replace(o, key=base.get("key") or o.key)  # the shot keeps the take's key
+            o = dataclasses.replace(o, key=_take_key(base) or o.key)  # the shot keeps the take's key
             bar_seeds, new_seed, warnings = _new_bar_seeds(
                 p, feats, style, o, base, rng, shot, seed, pick, new_seed
             )

@@ -547,6 +547,14 @@ def test_a_regenerated_take_keeps_the_key_and_the_ending(scored, tmp_path):
     assert pm.key_signature_changes[0].key_number == pretty_key_number("C# minor")
     mix, _ = read(out / take["files"]["mix"])
     assert_ends_well(mix, plan["duration_s"])
+    assert take["key_number"] == pretty_key_number("C# minor")
+    # a take from before key numbers was named by the old table: its "Ab major" was G major
+    data = json.loads((out / "session.json").read_text())
+    data["takes"][0]["key"] = "Ab major"
+    del data["takes"][0]["key_number"]
+    (out / "session.json").write_text(json.dumps(data))
+    s = regenerate(out, 5, seed=13)
+    assert s.take(4)["key"] == "G major" and s.take(4)["parent"] == 1
 
 
 def test_the_ending_with_a_constant_tempo_and_without_a_ring_out(demo_cut):

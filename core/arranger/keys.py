@@ -137,6 +137,19 @@ def parse_key(text: str, label: str = "--key") -> KeyRequest:
     return KeyRequest(tonic, mode)
 
 
+#: The names the arranger's first key table gave its six tonics (C D Eb F G A).
+LEGACY_NAMES = {"C": 0, "Eb": 2, "E": 3, "F#": 5, "Ab": 7, "Bb": 9}
+
+
+def legacy_key(label: str) -> str | None:
+    """The real key of a take labelled by the first key table ("Ab major" was
+    G major); None for a label that table could not write."""
+    tonic, _, mode = label.partition(" ")
+    if tonic not in LEGACY_NAMES or mode not in ("major", "minor"):
+        return None
+    return Key(LEGACY_NAMES[tonic], mode).name
+
+
 def _weighted(features: VideoFeatures, name: str) -> float | None:
     """Duration-weighted mean of a descriptor over the analysed shots; None
     when no shot was analysed."""
