@@ -589,7 +589,7 @@ def cmd_train(args: argparse.Namespace, console: Console, cancel: threading.Even
     what = {1: "semantic path and LoRA", 2: "semantic path, LoRA and rhythm path"}[result.stage]
     if result.music_only:
         what = "rhythm path, from the music's onsets"
-    fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
+    fmt = lambda x: "not measured" if x is None else f"{x:.4f}"  # noqa: E731
     held = f"{result.val_items} held out" if result.val_items else "measured on the training item"
     print(
         f"trainable parameters: {result.trainable:,} (stage {result.stage}: {what})\n"
