@@ -55,10 +55,6 @@ _KEY_RE = re.compile(
     r"^\s*(?P<letter>[a-g])\s*-?\s*(?P<acc>sharp|flat|#|♯|b|♭)?\s*(?P<mode>major|maj|minor|min|m)?\s*$",
     re.IGNORECASE,
 )
-KEY_HELP = (
-    "the key: a tonic and a mode (D minor, F# major, Bbm, C#m), or only a mode "
-    "(minor: the picture chooses the tonic); default: chosen from the picture and the style"
-)
 
 #: Tonics (pitch classes) per style and mode, the best first.
 STYLE_TONICS: dict[str, dict[str, tuple[int, ...]]] = {
