@@ -19,7 +19,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from . import units
+from . import units, wording
 from .errors import InputError, NoVideoError, OptionError, UnsupportedFormatError
 from .model import Anchor, InputSource, Marker, Shot, Timeline
 
@@ -588,12 +588,14 @@ def from_otio(
             f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
         )
         warnings.append(
-            f"{len(missing)} referenced media file(s) not found; the cuts still come from "
+            f"{wording.plural(len(missing), 'referenced media file')} not found; the cuts still come from "
             f"the timeline, but the picture inside them cannot be analysed:\n  {shown}"
         )
     no_ref = sum(1 for s in shots if s.kind == "clip" and s.media is None)
     if no_ref:
-        warnings.append(f"{no_ref} shot(s) have no media reference (the cuts still count).")
+        warnings.append(
+            f"{wording.plural(no_ref, 'shot')} {'has' if no_ref == 1 else 'have'} no media reference (the cuts still count)."
+        )
     if warnings:
         tl = Timeline(**{**tl.__dict__, "warnings": tuple(warnings)})
     return tl

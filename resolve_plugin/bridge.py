@@ -59,6 +59,7 @@ from vidmusician.core import fsutil
 from vidmusician.core.errors import InputError, OptionError, OutputError, VidMusicianError
 from vidmusician.core.progress import ProgressFn, report
 from vidmusician.core.session import Session
+from vidmusician.core.wording import plural
 from vidmusician.core.writeback import METADATA_KEY
 
 RT = otio.opentime.RationalTime
@@ -494,8 +495,8 @@ class ApplyReport:
     def summary(self) -> str:
         lines = [
             f"VidMusician: session {self.session} (timeline version {self.version}) on '{self.timeline}':",
-            f"  {len(self.placed)} clip(s) placed, {self.kept} kept, {self.removed} replaced, "
-            f"{self.imported} file(s) imported into the '{BIN_NAME}' bin",
+            f"  {plural(len(self.placed), 'clip', zero='')} placed, {self.kept} kept, {self.removed} replaced, "
+            f"{plural(self.imported, 'file', zero='')} imported into the '{BIN_NAME}' bin",
         ]
         for name, idx in self.tracks.items():
             how = ", ".join(
@@ -503,7 +504,7 @@ class ApplyReport:
             )
             lines.append(f"  {name}: audio track A{idx}{f' ({how})' if how else ''}")
         if self.markers:
-            lines.append(f"  {len(self.markers)} marker(s) added")
+            lines.append(f"  {plural(len(self.markers), 'marker', zero='')} added")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -827,5 +828,7 @@ def _markers(timeline: Any, music: SessionMusic, kind: str, rate: float, rep: Ap
         else:
             busy += 1
     if busy:
-        rep.notes.append(f"{busy} marker(s) not added: a marker of yours sits on that frame already.")
+        rep.notes.append(
+            f"{plural(busy, 'marker', zero='')} not added: a marker of yours sits on that frame already."
+        )
     return added

@@ -191,7 +191,7 @@ def test_apply_places_the_music_and_changes_nothing_else(media, session):
     bin_ = [f for f in resolve.project.media_pool.root.GetSubFolderList() if f.GetName() == "VidMusician"]
     assert len(bin_) == 1 and [c.GetClipProperty("File Path") for c in bin_[0].GetClipList()] == [mix]
     assert resolve.project.media_pool.GetCurrentFolder() is resolve.project.media_pool.root  # put back
-    assert "1 clip(s) placed" in rep.summary()
+    assert "1 clip placed" in rep.summary()
 
 
 def before_markers():
@@ -254,7 +254,7 @@ def test_markers_where_asked_and_the_editors_kept(media, session, kind):
     ours = {f for f, m in tl.markers.items() if m["customData"].startswith("vidmusician")}
     assert ours == want - {min(want)} and set(rep.markers) == ours
     assert tl.markers[min(want)]["name"] == "mine" and tl.markers[30]["name"] == "editor's"
-    assert any("marker(s) not added" in n for n in rep.notes)
+    assert any("not added: a marker of yours" in n for n in rep.notes)
     colour = "Green" if kind == "downbeats" else "Red"
     assert {tl.markers[f]["color"] for f in ours} == {colour}
     apply_session(resolve, folder, markers=kind)  # again: ours replaced, not doubled
@@ -409,7 +409,7 @@ def test_menu_round_trip_applies_what_the_panel_sends(media, scored, tmp_path):
     assert clips_on(tl, 2) == [(0, DURATION, str((stamp / "session" / "mix.wav").resolve()))]
     assert any(m["customData"].startswith("vidmusician") for m in tl.markers.values())  # downbeats, as sent
     assert editor_part(tl.snapshot()) == editor_part(before)
-    assert "1 clip(s) placed" in lines[-1]
+    assert "1 clip placed" in lines[-1]
 
 
 @pytest.mark.parametrize(
@@ -542,7 +542,7 @@ def test_resolve_command_exports_and_applies_through_the_running_resolve(
     assert [s.start_frame for s in read_timeline(tmp_path / "cut.otio").shots] == [0, 60, 130, 200, 220]
     code, out, err = cli("resolve", "apply", folder, "--markers", "downbeats")
     assert code == 0, err
-    assert "1 clip(s) placed" in out
+    assert "1 clip placed" in out
     assert clips_on(tl, 2) == [(0, DURATION, str((folder / "mix.wav").resolve()))]
     assert any(m["customData"].startswith("vidmusician") for m in tl.markers.values())
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import wording
 from ..errors import Cancelled
 from ..model import Anchor, MotionCurve, Shot, ShotFeatures, Timeline, VideoFeatures
 from ..progress import CancelToken, ProgressFn, check, report, scaled
@@ -166,7 +167,10 @@ def analyze_timeline(
         try:
             info = probe(path)
         except MediaError as e:
-            warnings.append(f"{e}; {len(shots)} shot(s) keep their cuts but get no picture features.")
+            warnings.append(
+                f"{e}; {wording.plural(len(shots), 'shot')} {'keeps its cut' if len(shots) == 1 else 'keep their cuts'} "
+                "but get no picture features."
+            )
             continue
         infos[path] = info
         outside = []
@@ -181,7 +185,7 @@ def analyze_timeline(
             wanted.append((max(0.0, r[0] - handle), min(info.duration_s + handle, r[1] + handle)))
         if outside:
             warnings.append(
-                f"{path}: the source range of shot(s) {', '.join(map(str, outside))} lies outside "
+                f"{path}: the source range of {'shot' if len(outside) == 1 else 'shots'} {', '.join(map(str, outside))} lies outside "
                 f"the media (0-{info.duration_s:.2f} s); those shots get no picture features."
             )
         if wanted:
