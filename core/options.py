@@ -7,7 +7,9 @@ an explicit value > the config file > the default.
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,21 +63,93 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
     def check(self, value: Any, where: str = "") -> Any:
-        """``value`` converted to :attr:`type` and checked; raises ``OptionError``."""
+        """``value`` converted to :attr:`type` and checked; raises ``OptionError``.
+
+        The same check for the command line (strings) and a config file (TOML
+        values): a number must be finite and in range, an ``int`` a whole
+        number (``1.5`` and ``true`` are not), a ``bool`` a boolean and a
+        ``str`` text.
+        """
         label = where or self.flag
         if value is None:
             return None
-        try:
-            if self.type is bool and not isinstance(value, bool):
-                raise ValueError
-            v = self.type(value)
-        except (TypeError, ValueError):
-            raise OptionError(f"{label} {value!r}: expected {self.type.__name__}. {self.help}.") from None
+        v = _convert(self, value, label)
         if self.choices is not None and v not in self.choices:
             raise OptionError(f"{label} {v!r}: choose one of {', '.join(map(str, self.choices))}.")
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
-            raise OptionError(f"{label} {v!r}: must be between {self.min:g} and {self.max:g}.")
+            lo = "" if self.min is None else _num(self.min)
+            hi = "" if self.max is None else _num(self.max)
+            span = f"between {lo} and {hi}" if lo and hi else (f"at least {lo}" if lo else f"at most {hi}")
+            raise OptionError(f"{label} {v!r}: must be {span}.")
         return self.parse(v, label) if self.parse is not None else v
+
+
+def _num(x: float) -> str:
+    """A range bound as written: ``2147483647``, ``0.5``."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _shown(value: Any) -> str:
+    """A value as the user wrote it (TOML spells booleans ``true``/``false``)."""
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
+def _convert(opt: Option, value: Any, label: str) -> Any:
+    """``value`` as ``opt.type``, or an ``OptionError`` naming ``label``."""
+    kind = opt.type
+    wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(
+        kind, kind.__name__
+    )
+
+    def bad() -> OptionError:
+        return OptionError(f"{label} {_shown(value)}: expected {wanted}. {opt.help.replace('%%', '%')}.")
+
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if isinstance(value, bool):  # bool is an int subclass: true is not 1
+        raise bad()
+    if kind is str:
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    if kind is int:
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise bad() from None
+        raise bad()  # a float (1.5, or 2.0 from TOML) is not a whole number
+    if kind is float:
+        if isinstance(value, (int, float)):
+            try:
+                v = float(value)
+            except OverflowError:  # an int too large for a float
+                v = math.inf
+        elif isinstance(value, str):
+            try:
+                v = float(value.strip())
+            except ValueError:
+                raise bad() from None
+        else:
+            raise bad()
+        if not math.isfinite(v):
+            raise OptionError(f"{label} {value!r}: not a finite number. {opt.help.replace('%%', '%')}.")
+        return v
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise bad() from None
+
+
+def _bpm(value: str, label: str) -> str:
+    from .rhythm import parse_bpm
+
+    parse_bpm(value)  # refuses what is not a tempo or a range, with its own message
+    return value
 
 
 def _key(value: str, label: str) -> str:
@@ -152,6 +226,7 @@ OPTIONS: tuple[Option, ...] = (
         "tempo range MIN-MAX, or one tempo (default: the style's)",
         commands=("plan", "score"),
         metavar="MIN-MAX",
+        parse=_bpm,
     ),
     Option("meter", str, "4/4", "time signature", choices=tuple(METERS), commands=("plan", "fit", "score")),
     Option(
@@ -276,29 +351,68 @@ def for_command(command: str) -> list[Option]:
     return [o for o in OPTIONS if command in o.commands]
 
 
+#: A config file larger than this is refused before it is read (bytes).
+CONFIG_MAX_BYTES = 1 << 20
+
+
 def load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
     """Read a TOML config file (a ``[vidmusician]`` table, or top-level keys).
 
-    Unknown keys and bad values are errors that name the file and key.
+    Unknown keys and bad values are errors that name the file and key. Only
+    a regular file of at most :data:`CONFIG_MAX_BYTES` is read (a FIFO or a
+    device such as ``/dev/zero`` is refused before anything is read).
     """
     if path is None:
         return {}
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        st = p.stat()
     except FileNotFoundError:
         raise OptionError(f"{p}: config file not found.") from None
+    except OSError as e:
+        raise OptionError(f"{p}: cannot read the config file ({e.strerror or e}).") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise OptionError(f"{p}: is a folder; --config takes a TOML file.")
+    if not stat.S_ISREG(st.st_mode):
+        raise OptionError(f"{p}: not a regular file (a device, pipe or socket); --config takes a TOML file.")
+    if st.st_size > CONFIG_MAX_BYTES:
+        raise OptionError(
+            f"{p}: {st.st_size} bytes is too large for a config file (at most {CONFIG_MAX_BYTES} bytes)."
+        )
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(CONFIG_MAX_BYTES + 1)  # the file may have grown since stat
+        if len(raw) > CONFIG_MAX_BYTES:
+            raise OptionError(f"{p}: too large for a config file (at most {CONFIG_MAX_BYTES} bytes).")
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
         raise OptionError(f"{p}: not a valid TOML config file ({e}).") from None
+    except RecursionError:
+        raise OptionError(f"{p}: not a valid TOML config file (nested too deeply).") from None
     table = data.get("vidmusician", data)
+    if not isinstance(table, dict):
+        raise OptionError(
+            f"{p}: 'vidmusician' is {_toml_type(table)}; it must be a table ([vidmusician] and its settings below)."
+        )
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
         if name not in BY_NAME:
             known = ", ".join(sorted(BY_NAME))
             raise OptionError(f"{p}: unknown setting '{key}'. Known settings: {known}.")
+        if isinstance(value, (dict, list)):
+            raise OptionError(f"{p}: {key} = {_toml_type(value)}: expected one value. {BY_NAME[name].help}.")
         out[name] = BY_NAME[name].check(value, f"{p}: {key} =")
     return out
+
+
+def _toml_type(value: Any) -> str:
+    """The TOML name of ``value``'s type, with its article."""
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "a table", list: "an array", int: "an integer", float: "a float", str: "a string"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def resolve(explicit: dict[str, Any], config: dict[str, Any], names: list[str]) -> dict[str, Any]:
