@@ -11,7 +11,9 @@ whatever its start timecode.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -443,6 +445,80 @@ def _media_of(clip: Any, base_dir: Path) -> tuple[str, str | None, bool, float |
 # --------------------------------------------------------------------------- build
 
 
+def _describe(item: Any, track: str) -> str:
+    """An item as an editor finds it: ``clip 'A001' on track 'V1'``."""
+    kind = {
+        otio.schema.Clip: "clip",
+        otio.schema.Gap: "gap",
+        otio.schema.Transition: "transition",
+        otio.schema.Track: "track",
+        otio.schema.Stack: "stack",
+    }.get(type(item), type(item).__name__.lower())
+    shown = " ".join(str(getattr(item, "name", "") or "").split())  # one line, whatever the file holds
+    name = f" '{shown[:80]}'" if shown else ""
+    track = " ".join(track.split())[:80]
+    where = f" on track '{track}'" if track and not isinstance(item, otio.schema.Track) else ""
+    return f"{kind}{name}{where}"
+
+
+def _time_fields(item: Any) -> list[tuple[str, Any]]:
+    """(label, RationalTime) of every time an item carries that reading uses."""
+    out: list[tuple[str, Any]] = []
+
+    def rng(label: str, r: Any) -> None:
+        if r is not None:
+            out.extend([(f"{label} start", r.start_time), (f"{label} duration", r.duration)])
+
+    if isinstance(item, otio.schema.Transition):
+        out += [("in offset", item.in_offset), ("out offset", item.out_offset)]
+    else:
+        rng("source range", getattr(item, "source_range", None))
+    ref = getattr(item, "media_reference", None)
+    if ref is not None:
+        rng("media's available range", getattr(ref, "available_range", None))
+    for m in getattr(item, "markers", []) or []:
+        rng(f"marker '{m.name}'" if m.name else "marker", m.marked_range)
+    return out
+
+
+def check_numbers(t: Any, path: str | os.PathLike[str]) -> None:
+    """Refuse a timeline any of whose times is not a number a real edit has
+    (``InputError`` naming the element and the number): every rate positive
+    and finite, every value finite, every time within 48 hours of zero
+    (:func:`units.time_problem`). Run before anything computes with them."""
+
+    def check(label: str, where: str, rt: Any) -> None:
+        problem = units.time_problem(rt)
+        if problem:
+            raise InputError(
+                f"{path}: {where}: its {label} is unusable ({problem}). The file is corrupt; "
+                "export the timeline again."
+            )
+
+    if t.global_start_time is not None:
+        check("start time", "the timeline", t.global_start_time)
+
+    def walk(comp: Any, track: str) -> None:
+        for label, rt in _time_fields(comp):
+            check(label, _describe(comp, track), rt)
+        for child in comp:
+            name = child.name if isinstance(child, otio.schema.Track) else track
+            if isinstance(child, otio.schema.Track | otio.schema.Stack):
+                walk(child, name)
+                continue
+            for label, rt in _time_fields(child):
+                check(label, _describe(child, track), rt)
+
+    walk(t.tracks, "")
+    try:
+        total = t.duration()
+    except Exception as e:  # OTIO's own arithmetic on what passed the checks above
+        raise InputError(f"{path}: the timeline's length cannot be computed ({e}). Export it again.") from e
+    problem = units.time_problem(total)
+    if problem:
+        raise InputError(f"{path}: the timeline is too long to be an edit ({problem}). Export it again.")
+
+
 def _timeline_rate(t: Any, fmt: str, rate: float | None) -> float:
     if fmt == "cmx_3600":
         return float(rate if rate is not None else EDL_DEFAULT_RATE)
@@ -500,6 +576,7 @@ def from_otio(
     """
     path = Path(source.path)
     base = base_dir if base_dir is not None else path.parent
+    check_numbers(t, path)
     rate = _timeline_rate(t, source.format, source.rate_override)
     if not units.valid_rate(rate):
         raise InputError(
@@ -636,6 +713,37 @@ def _edit_anchors(
     return out
 
 
+_FCP_NUMBER = re.compile(rb"<(timebase|in|out|start|end|duration)>\s*([^<]{0,64}?)\s*</\1>")
+
+
+def check_fcp_numbers(path: str | os.PathLike[str]) -> None:
+    """Refuse an FCP 7 XML whose time numbers no edit has, naming the element
+    and its line, before the adapter computes with them: a ``<timebase>`` that
+    is not a frame rate (``0``, ``nan``), or an ``<in>``/``<out>``/``<start>``/
+    ``<end>``/``<duration>`` that is not finite or lies beyond 48 hours at
+    the fastest rate (``1e400``). What does not parse as a number is left to
+    the adapter."""
+    data = Path(path).read_bytes()
+    bound = units.MAX_TIME_S * units.MAX_RATE
+    for m in _FCP_NUMBER.finditer(data):
+        tag, text = m.group(1).decode(), m.group(2).decode("utf-8", "replace")
+        try:
+            v = float(text)
+        except ValueError:
+            continue
+        if tag == "timebase":
+            bad = not (math.isfinite(v) and units.MIN_RATE <= v <= units.MAX_RATE)
+        else:
+            bad = not (math.isfinite(v) and abs(v) <= bound)
+        if bad:
+            line = data.count(b"\n", 0, m.start()) + 1
+            what = "a frame rate" if tag == "timebase" else "a frame count an edit can have"
+            raise InputError(
+                f"{path}: line {line}: <{tag}>{text}</{tag}> is not {what}. The file is corrupt; "
+                "export the timeline again."
+            )
+
+
 def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Timeline:
     """Read a timeline file (not a plain video) into a :class:`Timeline`.
 
@@ -651,6 +759,8 @@ def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Ti
     """
     if rate is not None:
         rate = units.snap_rate(rate)
+    if Path(path).suffix.lower() == ".xml" and Path(path).is_file() and input_kind(path) == "fcp_xml":
+        check_fcp_numbers(path)
     t, adapter = read_otio(path, rate)
     src = InputSource(str(Path(path).resolve()), adapter, rate if adapter == "cmx_3600" else None)
     tl = from_otio(t, src, media_folder(Path(path), adapter))

@@ -17,6 +17,14 @@ from opentimelineio.opentime import TimeRange as TimeRange
 MIN_RATE = 1.0
 MAX_RATE = 1000.0
 
+#: No time in a timeline (a start, a duration, a timecode) lies further than this
+#: from zero: 48 hours (seconds). Longer is a corrupt or hostile number.
+MAX_TIME_S = 48 * 3600.0
+
+#: The largest rate a RationalTime inside a timeline may have (audio sample rates
+#: such as 48000 and 192000 appear in real timelines; per second).
+MAX_TIME_RATE = 1_000_000.0
+
 
 def frames(t: RationalTime, rate: float) -> int:
     """``t`` as a whole number of frames at ``rate`` (fps), rounded to nearest."""
@@ -81,6 +89,20 @@ def clock(s: float) -> str:
     m, rem = divmod(rem, 60_000)
     sec, ms = divmod(rem, 1000)
     return f"{h:02d}:{m:02d}:{sec:02d}.{ms:03d}"
+
+
+def time_problem(t: RationalTime) -> str | None:
+    """What makes ``t`` unusable as a time in a timeline, or None when it is fine:
+    a rate that is not a positive finite number (up to :data:`MAX_TIME_RATE`),
+    a value that is not finite, or a time further than :data:`MAX_TIME_S` from 0."""
+    rate, value = float(t.rate), float(t.value)
+    if not (math.isfinite(rate) and 0 < rate <= MAX_TIME_RATE):
+        return f"rate {rate:g} is not a frame rate"
+    if not math.isfinite(value):
+        return f"{value:g} is not a finite number"
+    if abs(value / rate) > MAX_TIME_S:
+        return f"{value:g} frames at {rate:g} fps is more than {MAX_TIME_S / 3600:g} hours"
+    return None
 
 
 def valid_rate(rate: float) -> bool:
