@@ -8,6 +8,7 @@ scanned in parallel processes. Results are then laid out in record time.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import os
@@ -210,7 +211,7 @@ def analyze_timeline(
     anchors, note = check_through_edits(tl, shot_scan)
     if note:
         warnings.append(note)
-    edits = [x.time_s for x in anchors if x.kind in ("cut", "transition", "scene")]
+    edits = sorted(x.time_s for x in anchors if x.kind in ("cut", "transition", "scene"))
     for s in tl.shots:  # cuts inside the media become scene anchors
         if s.index not in shot_scan:
             continue
@@ -218,11 +219,11 @@ def analyze_timeline(
         for c in sc.cuts:
             if a + frame < c < b - frame * 0.5:
                 t = s.start_s + (c - a)
-                if not edits or min(abs(e - t) for e in edits) > frame * 1.01:
+                if _nearest(edits, t) > frame * 1.01:
                     anchors.append(
                         Anchor(round(t, 6), "scene", STRENGTH_SCENE, f"scene cut in shot {s.index}")
                     )
-                    edits.append(t)
+                    bisect.insort(edits, t)
 
     n = max(1, math.ceil(tl.duration_s / opts.hop_s))
     tr = np.arange(n) * opts.hop_s
@@ -235,7 +236,7 @@ def analyze_timeline(
         if s.index not in shot_scan:
             continue
         sc, a, _ = shot_scan[s.index]
-        mask = (tr >= s.start_s) & (tr < s.end_s)
+        mask = _span(tr, s.start_s, s.end_s)  # tr is sorted: the shot's samples are one slice
         tm = a + (tr[mask] - s.start_s)
         for dest, src in (
             (total, sc.motion),
@@ -258,6 +259,19 @@ def analyze_timeline(
     if opts.clip:
         clip, feats = _with_clip(opts.clip, tl, shot_scan, feats, cancel)
     return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings), clip)
+
+
+def _nearest(sorted_times: list[float], t: float) -> float:
+    """Distance from ``t`` to the nearest of ``sorted_times`` (inf when empty), by bisection."""
+    i = bisect.bisect_left(sorted_times, t)
+    near = sorted_times[max(0, i - 1) : i + 1]
+    return min((abs(e - t) for e in near), default=math.inf)
+
+
+def _span(tr: np.ndarray, start_s: float, end_s: float) -> slice:
+    """The slice of the sorted sample times ``tr`` with ``start_s <= t < end_s``
+    (what the mask ``(tr >= start_s) & (tr < end_s)`` selects, in O(log n))."""
+    return slice(int(np.searchsorted(tr, start_s, "left")), int(np.searchsorted(tr, end_s, "left")))
 
 
 def check_through_edits(
@@ -433,7 +447,7 @@ def _shot_features(
 ) -> ShotFeatures:
     mid = (s.start_s + s.end_s) / 2
     lo, hi = max(0.0, mid - CUT_RATE_WINDOW_S), min(tl.duration_s, mid + CUT_RATE_WINDOW_S)
-    n_edits = sum(1 for e in edits if lo <= e <= hi)
+    n_edits = bisect.bisect_right(edits, hi) - bisect.bisect_left(edits, lo)  # edits is sorted
     d: dict[str, float] = {"cut_rate": round(60.0 * n_edits / max(hi - lo, 1e-6), 3)}
     analysed = False
     if found is not None:
@@ -452,12 +466,13 @@ def _shot_features(
             faces = sc.faces[sel]
             faces = faces[~np.isnan(faces)]
             d["faces"] = round(float((faces > 0).mean()), 4) if len(faces) else 0.0
-            mask = (tr >= s.start_s) & (tr < s.end_s)
-            m = total[mask] if mask.any() else np.zeros(1)
+            mask = _span(tr, s.start_s, s.end_s)
+            some = mask.stop > mask.start
+            m = total[mask] if some else np.zeros(1)
             d["motion"] = round(float(m.mean()), 4)
             d["motion_peak"] = round(float(np.percentile(m, 90)), 4)
-            d["camera_motion"] = round(float(camera[mask].mean()) if mask.any() else 0.0, 4)
-            d["object_motion"] = round(float(obj[mask].mean()) if mask.any() else 0.0, 4)
+            d["camera_motion"] = round(float(camera[mask].mean()) if some else 0.0, 4)
+            d["object_motion"] = round(float(obj[mask].mean()) if some else 0.0, 4)
             d["motion_level"] = round(semantics.motion_level(d["motion"]), 4)
     valence, arousal = semantics.mood(d, analysed)
     return ShotFeatures(
