@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -161,6 +162,10 @@ def _emit_json(data: Any, dest: str, console: Console, force: bool = False) -> N
     from . import fsutil
 
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8: JSON's own escapes keep it
+        text = json.dumps(data, indent=2) + "\n"
     if dest == "-":
         console.out.write(text)
         console.out.flush()
@@ -848,10 +853,115 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 
+class _Signals:
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP while a command runs: each cancels it
+    the same way. The handler sets the command's cancel token and raises
+    KeyboardInterrupt, so the work stops where it is and every ``finally``
+    removes what it half wrote; the exit status is 128 + the signal (130, 143).
+
+    A library can swallow the KeyboardInterrupt (raised inside a ctypes
+    callback while numba compiles, it is only printed): the token stays set,
+    so the next :func:`~.progress.check` cancels, and :func:`main` exits with
+    the signal's status whatever the library did.
+    """
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self, cancel: threading.Event):
+        self.cancel = cancel
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+        self._old_hook: Any = None
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signal handlers can only be set from the main thread
+        for name in self.NAMES:
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (OSError, ValueError):
+                continue
+        self._old_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signum
+        self.cancel.set()
+        raise KeyboardInterrupt
+
+    def _unraisable(self, info: Any) -> None:
+        """A KeyboardInterrupt a library could not raise (a ctypes callback):
+        noted, not printed; anything else as Python prints it."""
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            self.cancel.set()
+            if self.received is None:
+                self.received = signal.SIGINT
+            return
+        (self._old_hook or sys.__unraisablehook__)(info)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            with _suppress():
+                signal.signal(sig, old)
+        if self._old_hook is not None:
+            sys.unraisablehook = self._old_hook
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.received) if self.received is not None else Cancelled.exit_code
+
+    def message(self) -> str:
+        if self.received in (None, signal.SIGINT):
+            return "vidmusician: cancelled."
+        name = signal.Signals(self.received).name
+        return f"vidmusician: cancelled ({name}); nothing half-written was left."
+
+
+def _suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(OSError, ValueError, TypeError)
+
+
+def _safe_text(text: str) -> str:
+    """``text`` printable on any stream: a file name that is not UTF-8 (held
+    as surrogates) is shown with backslash escapes instead of failing."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _tolerant(stream: Any) -> None:
+    """Let a real stdout/stderr print file names that are not UTF-8."""
+    with _suppress():
+        if getattr(stream, "errors", "strict") == "strict":
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _environment(e: BaseException) -> VidMusicianError | None:
+    """An error of the user's disk or file system that reached ``main``
+    unconverted (an ``OSError``, soundfile's ``System error``): as what it is."""
+    from . import fsutil
+
+    return fsutil.environment_error(e, writing=None)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 cancelled)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input or the
+    environment, 1 a bug, 128 + the signal when cancelled: 130 Ctrl-C, 143 SIGTERM)."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if out is None:
+        _tolerant(sys.stdout)
+    if err is None:
+        _tolerant(sys.stderr)
     err_stream = err or sys.stderr
     try:
         args = parser.parse_args(argv)
@@ -866,31 +976,58 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     console = Console(args.quiet, out, err)
     cancel = threading.Event()
     func: Callable[[argparse.Namespace, Console, threading.Event], int] = args.func
-    try:
-        return func(args, console, cancel)
-    except KeyboardInterrupt:
+    signals = _Signals(cancel)
+
+    def say(text: str) -> None:
+        with _suppress():
+            print(_safe_text(text), file=err_stream, flush=True)
+
+    def cancelled() -> int:
         cancel.set()
         console.close()
-        print("vidmusician: cancelled.", file=err_stream)
-        return Cancelled.exit_code
-    except VidMusicianError as e:
-        console.close()
-        if debug:
-            traceback.print_exc(file=err_stream)
-        print(f"vidmusician: error: {e}", file=err_stream)
-        return e.exit_code
-    except BrokenPipeError:
-        return 0
-    except Exception as e:  # a bug: say so, briefly, unless debugging
-        console.close()
-        if debug:
-            traceback.print_exc(file=err_stream)
-        print(
-            f"vidmusician: internal error: {type(e).__name__}: {e}\n"
-            "This is a bug. Run again with --debug for the traceback and report it.",
-            file=err_stream,
-        )
-        return 1
+        say(signals.message())
+        return signals.exit_code
+
+    try:
+        with signals:
+            try:
+                code = func(args, console, cancel)
+            except KeyboardInterrupt:
+                return cancelled()
+            except Cancelled:
+                if signals.received is None:
+                    signals.received = signal.SIGINT  # the panel's or a caller's cancel: as Ctrl-C
+                return cancelled()
+            except VidMusicianError as e:
+                if signals.received is not None:  # a library turned the interrupt into an error
+                    return cancelled()
+                console.close()
+                if debug:
+                    traceback.print_exc(file=err_stream)
+                say(f"vidmusician: error: {e}")
+                return e.exit_code
+            except BrokenPipeError:
+                return 0
+            except Exception as e:
+                if signals.received is not None:
+                    return cancelled()
+                console.close()
+                if debug:
+                    traceback.print_exc(file=err_stream)
+                env = _environment(e)
+                if env is not None:  # the user's disk or file system: not a bug
+                    say(f"vidmusician: error: {env}")
+                    return env.exit_code
+                say(
+                    f"vidmusician: internal error: {type(e).__name__}: {e}\n"
+                    "This is a bug. Run again with --debug for the traceback and report it."
+                )
+                return 1
+            if signals.received is not None:  # interrupted, and a library swallowed it
+                return cancelled()
+            return code
+    except KeyboardInterrupt:  # a signal while reporting another outcome
+        return cancelled()
     finally:
         console.close()
 

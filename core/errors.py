@@ -38,3 +38,25 @@ class Cancelled(VidMusicianError):
     """The user cancelled a long job."""
 
     exit_code = 130
+
+
+class DiskError(OutputError, OSError):
+    """The file system refused a write: the disk is full, read-only or failing,
+    a name is too long, or permission is denied.
+
+    It is the user's environment, not a bug (exit status 2), and it is still an
+    :class:`OSError` (with ``errno``), so that code which shrugs off a failed
+    write of something optional (the analysis cache) keeps doing so.
+    """
+
+    def __init__(self, message: str, errno: int | None = None, filename: str | None = None):
+        OSError.__init__(self, errno, message)
+        self.message = message
+        if filename is not None:
+            self.filename = filename
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.errno, self.filename))

@@ -189,6 +189,9 @@ def _write_take(
     from .results import measure, write_music
     from .splice import write_pcm
 
+    tracks = 1 + (len(music.stems) if pcm is None else len(pcm) - 1)
+    seconds = float(plan_data["duration_s"]) + float(plan_data.get("ring_out_s") or 0.0)
+    fsutil.ensure_space(folder, fsutil.audio_bytes(seconds, tracks))  # a full disk is said before writing
     if pcm is None:
         files = write_music(folder, final, music.mix, music.stems, music.midi)
         mix = music.mix
