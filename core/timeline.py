@@ -532,18 +532,83 @@ def _timeline_rate(t: Any, fmt: str, rate: float | None) -> float:
     return float(d.rate) if d.rate > 0 else 24.0
 
 
-def _drop_frame(source: InputSource) -> bool | None:
-    """An EDL's own ``FCM:`` line (DROP FRAME / NON-DROP FRAME), else None (infer from the rate)."""
-    if source.format != "cmx_3600":
-        return None
+_EDL_EVENT = re.compile(r"^\s*\d{1,6}\s")
+_EDL_TC = re.compile(r"\b\d{2}:\d{2}:\d{2}([:;.,])\d{2}\b")
+
+
+@dataclass(frozen=True)
+class EdlFrameMode:
+    """How an EDL counts its frames.
+
+    Attributes
+    ----------
+    header : str or None
+        The first ``FCM:`` line as written (``FCM: NON-DROP FRAME``), None when it has none.
+    header_drop : bool or None
+        What that line says (True = drop frame).
+    drop : bool or None
+        How the first event's record timecode counts: ``;`` (or ``.``/``,``)
+        before the frames is drop frame, ``:`` non-drop. This is how OTIO's
+        EDL reader reads each timecode, whatever the ``FCM:`` line says; None
+        when there is no event.
+    mismatched : tuple of int
+        Event numbers whose timecodes count otherwise than the ``FCM:`` line in
+        force above them says.
+    """
+
+    header: str | None = None
+    header_drop: bool | None = None
+    drop: bool | None = None
+    mismatched: tuple[int, ...] = ()
+
+
+def edl_frame_mode(path: str | os.PathLike[str]) -> EdlFrameMode:
+    """The frame counting of the CMX 3600 EDL at ``path`` (:class:`EdlFrameMode`).
+
+    Each event's timecodes count as their own separator says (the per-event
+    rule the EDL's readers follow); an ``FCM:`` line sets the mode the
+    timecodes below it should use, and an event that disagrees is listed.
+    """
+    header: str | None = None
+    header_drop: bool | None = None
+    current: bool | None = None
+    first: bool | None = None
+    mismatched: list[int] = []
     try:
-        with open(source.path, encoding="utf-8", errors="replace") as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.upper().startswith("FCM:"):
-                    return "NON" not in line.upper()
+                text = line.strip()
+                if text.upper().startswith("FCM:"):
+                    current = "NON" not in text.upper()
+                    if header is None:
+                        header, header_drop = text, current
+                    continue
+                if not _EDL_EVENT.match(line):
+                    continue
+                seps = [m.group(1) for m in _EDL_TC.finditer(line)]
+                if len(seps) < 2:
+                    continue
+                drops = {sep != ":" for sep in seps}
+                rec_drop = seps[-2] != ":"  # the record-in timecode
+                if first is None:
+                    first = rec_drop
+                if current is not None and (len(drops) > 1 or current not in drops):
+                    mismatched.append(int(text.split()[0]))
     except OSError:
         pass
-    return None
+    return EdlFrameMode(header, header_drop, first, tuple(mismatched))
+
+
+def _edl_mismatch_warning(path: Path, mode: EdlFrameMode) -> str:
+    events = mode.mismatched
+    shown = ", ".join(map(str, events[:5])) + (f" and {len(events) - 5} more" if len(events) > 5 else "")
+    counted = "non-drop-frame (:)" if mode.header_drop else "drop-frame (;)"
+    return (
+        f"{path.name} says '{mode.header}' but {wording.plural(len(events), 'event')} ({shown}) "
+        f"{'uses' if len(events) == 1 else 'use'} {counted} timecodes: each timecode is read as its own "
+        "separator says (as OpenTimelineIO's EDL reader does), and the music EDL's record times are "
+        "written as the picture's, under the same FCM line."
+    )
 
 
 def _start_frame(t: Any, fmt: str, rate: float) -> int:
@@ -584,6 +649,9 @@ def from_otio(
             f"{units.MIN_RATE:g}-{units.MAX_RATE:g}). Re-export the timeline, or pass --rate."
         )
     warnings: list[str] = []
+    edl_mode = edl_frame_mode(path) if source.format == "cmx_3600" else EdlFrameMode()
+    if edl_mode.mismatched and units.has_drop_frame(rate):
+        warnings.append(_edl_mismatch_warning(path, edl_mode))
     if not t.video_tracks():
         n_audio = len(t.audio_tracks())
         raise NoVideoError(
@@ -652,7 +720,7 @@ def from_otio(
         name=t.name or path.stem,
         rate=rate,
         duration_frames=duration_frames,
-        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate, _drop_frame(source)),
+        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate, edl_mode.drop),
         shots=tuple(shots),
         markers=tuple(markers),
         anchors=tuple(anchors),

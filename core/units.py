@@ -74,6 +74,13 @@ def is_drop_frame(tc: str) -> bool:
     return ";" in tc
 
 
+def has_drop_frame(rate: float) -> bool:
+    """True for the rates SMPTE counts drop frame at (29.97 and 59.94, as their
+    exact NTSC values or written short)."""
+    exact = snap_rate(rate)
+    return round(exact) != exact and round(exact) % 30 == 0
+
+
 def snap_rate(rate: float) -> float:
     """``rate`` as SMPTE timecode needs it: an NTSC rate written short (29.97,
     23.976, 23.98, 59.94) becomes the exact one (30000/1001, ...); any other

@@ -325,7 +325,7 @@ def write_timelines(
         elif f == "edl":
             p = out / f"{basename}.edl"
             try:
-                text = audio_edl(result, timeline.rate, timeline.start_timecode)
+                text = audio_edl(result, timeline.rate, timeline.start_timecode, _picture_fcm(timeline))
             except Exception as e:
                 notes.append(
                     f"EDL not written: the CMX 3600 writer failed on the music track "
@@ -345,13 +345,28 @@ def _bytes_writer(data: bytes) -> Callable[[Path], None]:
     return write
 
 
-def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:00:00:00") -> str:
+def _picture_fcm(timeline: Timeline) -> str | None:
+    """The ``FCM:`` line of the editor's own EDL, None for other inputs or none."""
+    if timeline.source.format != "cmx_3600":
+        return None
+    from .timeline import edl_frame_mode
+
+    return edl_frame_mode(timeline.source.path).header
+
+
+def audio_edl(
+    with_music_timeline: Any, rate: float, start_timecode: str = "00:00:00:00", fcm: str | None = None
+) -> str:
     """The ``VidMusician Mix`` track as a CMX 3600 audio EDL (events on channels AA).
 
     The adapter's writer handles one track of a stack, so the music track is
     written alone, after a gap as long as the timeline's start timecode so
     that its record times match the editor's EDL; each take's file gets its
-    own reel name (``MIX001``...).
+    own reel name (``MIX001``...). The record timecodes count as the
+    picture's start timecode does (``;`` drop frame, ``:`` non-drop) and
+    ``fcm``, the picture EDL's own ``FCM:`` line, is repeated as it is, so a
+    reader counts the music's record times exactly as the picture's, even
+    where that line and the picture's timecodes disagree.
     """
     from otio_cmx3600_adapter.cmx_3600 import EDLWriter
 
@@ -373,7 +388,7 @@ def audio_edl(with_music_timeline: Any, rate: float, start_timecode: str = "00:0
             tracks=otio.schema.Stack(children=[track]), rate=rate, style="avid"
         ).get_content_for_track_at_index(0, title=title)
     )
-    return _frame_count_mode(_both_channels(text), rate, units.is_drop_frame(start_timecode))
+    return _frame_count_mode(_both_channels(text), rate, units.is_drop_frame(start_timecode), fcm)
 
 
 _AUDIO_EVENT = re.compile(r"^(\d{3,}\s+\S+\s+)A( ?)(?=\s)", re.M)
@@ -392,17 +407,20 @@ def _both_channels(edl: str) -> str:
 _TIMECODE = re.compile(r"\b\d\d:\d\d:\d\d[:;]\d\d\b")
 
 
-def _frame_count_mode(edl: str, rate: float, drop: bool) -> str:
+def _frame_count_mode(edl: str, rate: float, drop: bool, header: str | None = None) -> str:
     """The adapter's EDL in the editor's counting mode, said on an ``FCM:`` line.
 
     The writer counts 29.97 and 59.94 drop-frame always (and writes no FCM
     line): for a non-drop edit its timecodes are rewritten non-drop (the same
     frames), so they read like the editor's picture EDL. Rates without drop
-    frame (24, 25, 23.976, ...) say ``FCM: NON-DROP FRAME``.
+    frame (24, 25, 23.976, ...) say ``FCM: NON-DROP FRAME``. ``header`` (the
+    picture EDL's ``FCM:`` line) is written instead of the line that ``drop``
+    implies, at the rates that have drop frame.
     """
     exact = units.snap_rate(rate)
-    if round(exact) == exact or round(exact) % 30 != 0:  # no drop-frame at 24, 25, 23.976, ...
+    if not units.has_drop_frame(exact):  # no drop-frame at 24, 25, 23.976, ...
         drop = False
+        header = None
     elif not drop:
 
         def ndf(m: re.Match[str]) -> str:
@@ -412,7 +430,7 @@ def _frame_count_mode(edl: str, rate: float, drop: bool) -> str:
         edl = "\n".join(_TIMECODE.sub(ndf, line) if line[:3].isdigit() else line for line in edl.split("\n"))
     lines = edl.split("\n")
     at = 1 if lines and lines[0].startswith("TITLE:") else 0
-    lines.insert(at, "FCM: DROP FRAME" if drop else "FCM: NON-DROP FRAME")
+    lines.insert(at, header or ("FCM: DROP FRAME" if drop else "FCM: NON-DROP FRAME"))
     return "\n".join(lines)
 
 
