@@ -21,7 +21,8 @@ from typing import Any
 
 import opentimelineio as otio
 
-from . import units, wording
+from . import guard, units, wording
+from .cache import cache_dir  # noqa: F401  (where it was; doctor and train import it from here)
 from .errors import InputError, NoVideoError, OptionError, UnsupportedFormatError
 from .model import Anchor, InputSource, Marker, Shot, Timeline
 
@@ -110,51 +111,20 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{path}: the file is empty (0 bytes). Export the timeline again.")
 
 
-def cache_dir() -> Path:
-    """Where VidMusician keeps what it can make again (``VIDMUSICIAN_CACHE``,
-    else ``$XDG_CACHE_HOME/vidmusician``, else ``~/.cache/vidmusician``)."""
-    env = os.environ.get("VIDMUSICIAN_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vidmusician"
-
-
-def media_folder(path: Path, adapter: str) -> Path:
+def media_folder(path: Path, adapter: str, timeline: Any = None) -> Path:
     """The folder that relative media paths of this timeline are relative to.
 
     For an .otioz bundle the media lives inside the zip, where no decoder can
-    read it: the bundle is unpacked once into the cache (keyed by path, size and
-    time) and that folder is returned. The bundle itself is never changed.
+    read it: the media files that ``timeline`` references are unpacked once
+    into the cache (keyed by path, size and time; within the bundle limits
+    and the cache's size limit, see :mod:`.cache`) and that folder is
+    returned. The bundle itself is never changed.
     """
     if adapter != "otioz":
         return path.parent
-    import hashlib
-    import shutil
-    import tempfile
-    import zipfile
+    from .cache import referenced_media, unpack_bundle
 
-    st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:20]
-    dest = cache_dir() / "otioz" / key
-    if (dest / ".complete").exists():
-        return dest
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=dest.parent))
-        with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():  # refuse paths that climb out of the folder
-                if name.startswith("/") or ".." in Path(name).parts:
-                    raise InputError(f"{path}: the bundle holds an unsafe path '{name}'.")
-            zf.extractall(tmp)
-        (tmp / ".complete").touch()
-        try:
-            tmp.rename(dest)
-        except OSError:  # another process unpacked it meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
-    except (OSError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: cannot unpack the bundle's media ({e}).") from e
-    return dest
+    return unpack_bundle(path, referenced_media(timeline) if timeline is not None else ())
 
 
 def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[Any, str]:
@@ -186,7 +156,18 @@ def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[
     if adapter == "cmx_3600":
         kwargs["rate"] = rate if rate is not None else EDL_DEFAULT_RATE
     try:
-        result = otio.adapters.read_from_file(str(p), adapter_name=adapter, **kwargs)
+        guard.check_timeline(p, adapter)  # before OTIO's C++ JSON reader sees it
+        if adapter == "otioz":  # content.otio through the bundle limits, read once
+            result = otio.adapters.read_from_string(guard.bundle_timeline(p), "otio_json")
+        else:
+            result = otio.adapters.read_from_file(str(p), adapter_name=adapter, **kwargs)
+    except InputError:
+        raise  # the structural checks' own words
+    except RecursionError as e:
+        raise InputError(
+            f"{p}: nested too deeply to read (Python's recursion limit); refused. "
+            "The file is damaged or was not written by an editor."
+        ) from e
     except otio.exceptions.UnsupportedSchemaError as e:
         raise InputError(
             f"{p}: written by a newer OpenTimelineIO than this one "
@@ -831,7 +812,10 @@ def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Ti
         check_fcp_numbers(path)
     t, adapter = read_otio(path, rate)
     src = InputSource(str(Path(path).resolve()), adapter, rate if adapter == "cmx_3600" else None)
-    tl = from_otio(t, src, media_folder(Path(path), adapter))
+    try:
+        tl = from_otio(t, src, media_folder(Path(path), adapter, t))
+    except RecursionError as e:
+        raise InputError(f"{path}: nested too deeply to read (Python's recursion limit); refused.") from e
     notes: list[str] = []
     if adapter == "cmx_3600" and rate is None:
         notes.append(
