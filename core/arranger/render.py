@@ -104,6 +104,9 @@ def _synth(
     output array and leaves every other step to the caller."""
     import tinysoundfont
 
+    from ..guard import check_soundfont
+
+    check_soundfont(soundfont)  # structure first: a damaged font crashes sfload (remembered per file)
     synth = tinysoundfont.Synth(samplerate=SR)
     try:
         sfid = synth.sfload(soundfont)
