@@ -100,11 +100,41 @@ def input_kind(path: str | os.PathLike[str]) -> str:
     )
 
 
+#: Folder bundles OTIO reads (``content.otio`` and ``media/`` inside).
+FOLDER_BUNDLES = frozenset([".otiod"])
+
+
 def check_readable(path: Path) -> None:
+    import stat
+
     if not path.exists():
+        if path.is_symlink():
+            raise InputError(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist.")
         raise InputError(f"{path}: no such file. Check the path.")
     if path.is_dir():
+        if path.suffix.lower() in FOLDER_BUNDLES:
+            if not (path / "content.otio").is_file():
+                raise InputError(
+                    f"{path}: an .otiod bundle holds content.otio, and this folder has none. "
+                    "Export the timeline again."
+                )
+            return
         raise InputError(f"{path}: is a folder; give a timeline or video file.")
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        what = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
+        raise InputError(
+            f"{path}: is {what}, not a file; VidMusician reads timeline and video files. "
+            "Save the timeline or video to a file and give that."
+        )
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: cannot be read (permission denied).")
     if path.stat().st_size == 0:
@@ -120,11 +150,43 @@ def media_folder(path: Path, adapter: str, timeline: Any = None) -> Path:
     and the cache's size limit, see :mod:`.cache`) and that folder is
     returned. The bundle itself is never changed.
     """
+    if adapter == "otiod":  # a folder bundle: media paths are relative to it
+        return path
     if adapter != "otioz":
         return path.parent
     from .cache import referenced_media, unpack_bundle
 
     return unpack_bundle(path, referenced_media(timeline) if timeline is not None else ())
+
+
+def edl_encoding(path: Path) -> str:
+    """How an EDL's text is encoded: ``utf-8``, else ``latin-1`` (Avid and
+    older systems write clip names in Latin-1; EDL readers fall back to it)."""
+    try:
+        path.read_bytes().decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "latin-1"
+    except OSError:
+        return "utf-8"
+
+
+def _text_read(p: Path) -> tuple[str, str] | None:
+    """(text, encoding) of a timeline that OTIO cannot be handed by name: an
+    EDL that is not UTF-8 (read as Latin-1), or any file whose own name is not
+    UTF-8 (OTIO's C++ reader takes only UTF-8 paths). None: read it by name."""
+    try:
+        str(p).encode("utf-8")
+        named = True
+    except UnicodeEncodeError:
+        named = False
+    if named and (p.suffix.lower() != ".edl" or edl_encoding(p) == "utf-8"):
+        return None
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
 
 
 def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[Any, str]:
@@ -159,6 +221,9 @@ def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[
         guard.check_timeline(p, adapter)  # before OTIO's C++ JSON reader sees it
         if adapter == "otioz":  # content.otio through the bundle limits, read once
             result = otio.adapters.read_from_string(guard.bundle_timeline(p), "otio_json")
+        elif adapter in ("cmx_3600", "otio_json") and _text_read(p):
+            text, _ = _text_read(p)  # type: ignore[misc]
+            result = otio.adapters.read_from_string(text, adapter_name=adapter, **kwargs)
         else:
             result = otio.adapters.read_from_file(str(p), adapter_name=adapter, **kwargs)
     except InputError:
@@ -817,6 +882,11 @@ def read_timeline(path: str | os.PathLike[str], rate: float | None = None) -> Ti
     except RecursionError as e:
         raise InputError(f"{path}: nested too deeply to read (Python's recursion limit); refused.") from e
     notes: list[str] = []
+    if adapter == "cmx_3600" and edl_encoding(Path(path)) == "latin-1":
+        notes.append(
+            f"{Path(path).name} is not UTF-8: read as Latin-1 (ISO 8859-1), as EDL readers do; "
+            "check the clip names."
+        )
     if adapter == "cmx_3600" and rate is None:
         notes.append(
             f"EDLs carry no frame rate: assumed {EDL_DEFAULT_RATE:g} fps. Pass --rate if the "
