@@ -432,6 +432,10 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
     from .score import options_from, score
 
     opts = options_from(_settings(args, "score"))
+    if opts.soundfont:  # before any work: a damaged font would crash the renderer
+        from .guard import check_soundfont
+
+        check_soundfont(opts.soundfont)
     session = score(args.input, args.output, opts, console.progress, cancel, new_take=args.new_take)
     _done(session, console)
     return 0
@@ -537,6 +541,16 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
         )
     tl = session.timeline
     print(f"timeline version {tl['version']}: {', '.join(tl['files'].values())}", file=console.out)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
+    from . import cache
+
+    if args.clear:
+        print(cache.clear_line(), file=console.out)
+    else:
+        print("\n".join(cache.info_lines()), file=console.out)
     return 0
 
 
@@ -741,6 +755,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_result_args(p)
     _add_options(p, "fit")
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser(
+        "cache",
+        parents=[common],
+        help="where the cache is and what it holds (--info), or empty it (--clear)",
+        description="VidMusician's cache: unpacked .otioz bundles, analysis results, prepared training "
+        "items, under one size limit (VIDMUSICIAN_CACHE_LIMIT, default 5G; the bundles used longest ago go "
+        "first). --clear removes what can be made again; trained adapters are kept.",
+    )
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--info", action="store_true", help="where, how big, how many entries (the default)")
+    what.add_argument("--clear", action="store_true", help="remove everything the cache can make again")
+    p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser(
         "doctor", parents=[common], help="what is installed and usable (backends, weights, Qt, GPU)"
