@@ -304,3 +304,34 @@ def sweep_partial(max_age_s: float = 3600.0) -> None:
                 shutil.rmtree(p, ignore_errors=True)
         except OSError:
             continue
+
+
+# --------------------------------------------------------------------------- the cache command
+
+_WHAT = {
+    "otioz": "unpacked .otioz bundles",
+    "analysis": "analysis results",
+    "train": "prepared training items",
+    "adapters": "trained adapter sets (kept: not a cache)",
+}
+
+
+def info_lines() -> list[str]:
+    """What ``vidmusician cache --info`` prints: where, the limit, each part."""
+    parts = info()
+    limit = cache_limit()
+    total = sum(p.bytes for p in parts if p.name in CACHES)
+    src = "VIDMUSICIAN_CACHE_LIMIT" if os.environ.get("VIDMUSICIAN_CACHE_LIMIT", "").strip() else "default"
+    lines = [f"cache: {cache_dir()}", f"size: {human(total)} of a {human(limit)} limit ({src})"]
+    for p in parts:
+        n = f"{p.entries} entr{'y' if p.entries == 1 else 'ies'}"
+        lines.append(f"  {p.name + '/':<10} {human(p.bytes):>10}  {n:<12} {_WHAT[p.name]}")
+    return lines
+
+
+def clear_line() -> str:
+    """Clear the cache; what ``vidmusician cache --clear`` prints."""
+    freed, entries = clear()
+    kept = [p for p in info() if p.name in KEPT and p.entries]
+    tail = "".join(f"; kept {p.name}/ ({human(p.bytes)})" for p in kept)
+    return f"freed {human(freed)} ({entries} entr{'y' if entries == 1 else 'ies'}) from {cache_dir()}{tail}"
