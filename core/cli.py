@@ -901,6 +901,9 @@ class _Signals:
         self._old_hook: Any = None
 
     def __enter__(self) -> _Signals:
+        from .progress import INTERRUPTED
+
+        INTERRUPTED.clear()
         if threading.current_thread() is not threading.main_thread():
             return self  # signal handlers can only be set from the main thread
         for name in self.NAMES:
@@ -916,22 +919,31 @@ class _Signals:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
+        from .progress import INTERRUPTED
+
         if self.received is None:
             self.received = signum
         self.cancel.set()
+        INTERRUPTED.set()
         raise KeyboardInterrupt
 
     def _unraisable(self, info: Any) -> None:
         """A KeyboardInterrupt a library could not raise (a ctypes callback):
         noted, not printed; anything else as Python prints it."""
         if isinstance(info.exc_value, KeyboardInterrupt):
+            from .progress import INTERRUPTED
+
             self.cancel.set()
+            INTERRUPTED.set()
             if self.received is None:
                 self.received = signal.SIGINT
             return
         (self._old_hook or sys.__unraisablehook__)(info)
 
     def __exit__(self, *exc: Any) -> None:
+        from .progress import INTERRUPTED
+
+        INTERRUPTED.clear()
         for sig, old in self._old.items():
             with _suppress():
                 signal.signal(sig, old)

@@ -231,7 +231,7 @@ def atomic_path(
         there = os.path.lexists(dest)
         if there and not overwrite:
             if dest.is_symlink() and not dest.exists():
-                raise OutputError(_dangling(dest))
+                raise OutputError(dangling(dest))
             raise OutputError(
                 f"{shown(dest)}: exists already; VidMusician never overwrites. Choose a new output."
             )
@@ -283,7 +283,8 @@ def _refused(e: OSError, dest: Path) -> OutputError:
     return OutputError(f"{shown(dest.parent)}: cannot write here ({e.strerror}). Choose another folder.")
 
 
-def _dangling(dest: Path) -> str:
+def dangling(dest: Path) -> str:
+    """What to say about an output named through a symbolic link that points nowhere."""
     try:
         target = os.readlink(dest)
     except OSError:
@@ -322,7 +323,7 @@ def check_output(path: str | os.PathLike[str] | None, force: bool = False) -> No
 
 def _check_output(dest: Path, force: bool) -> None:
     if dest.is_symlink() and not dest.exists():
-        raise OutputError(_dangling(dest))
+        raise OutputError(dangling(dest))
     if len(os.fsencode(dest.name)) > NAME_MAX:
         raise _refused(OSError(errnos.ENAMETOOLONG, "File name too long", str(dest)), dest)
     if dest.is_dir():

@@ -4,10 +4,17 @@ Long work in ``core`` takes ``progress`` (called with a fraction in [0, 1] and
 a short label) and ``cancel`` (anything with ``is_set()``, such as a
 ``threading.Event``). The command line draws a bar, the panel a
 QProgressBar; ``core`` knows nothing of either.
+
+:data:`INTERRUPTED` is the process's own token: the command line sets it when
+a signal (Ctrl-C, SIGTERM) arrives, and :func:`check` honours it whatever
+token a caller passed, so a step that was not handed one (measuring the
+music after librosa's first use, where a library can swallow the
+KeyboardInterrupt) still stops.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
@@ -26,9 +33,13 @@ def report(progress: ProgressFn | None, fraction: float, label: str = "") -> Non
         progress(min(1.0, max(0.0, fraction)), label)
 
 
-def check(cancel: CancelToken | None) -> None:
-    """Raise :class:`Cancelled` when ``cancel`` is set."""
-    if cancel is not None and cancel.is_set():
+#: Set by the command line's signal handler; cleared when its command ends.
+INTERRUPTED = threading.Event()
+
+
+def check(cancel: CancelToken | None = None) -> None:
+    """Raise :class:`Cancelled` when ``cancel`` (or :data:`INTERRUPTED`) is set."""
+    if INTERRUPTED.is_set() or (cancel is not None and cancel.is_set()):
         raise Cancelled("cancelled")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from . import __version__, fsutil
 from .errors import OutputError
 from .model import VideoFeatures
-from .progress import ProgressFn, scaled
+from .progress import ProgressFn, check, scaled
 from .progress import report as tell
 from .rhythm import RhythmPlan, hard_cut_times
 
@@ -32,6 +32,12 @@ SR = 48000
 def output_folder(out: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``out`` when the block succeeds."""
     out = Path(out)
+    if out.is_symlink():  # checked now, not when the finished folder is renamed onto it
+        if not out.exists():
+            raise OutputError(fsutil.dangling(out))
+        raise OutputError(
+            f"{out}: is a symbolic link (to {os.readlink(out)}); give the folder's own path, or a new folder."
+        )
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputError(f"{out}: exists and is not an empty folder; every result goes into a new folder.")
     try:
@@ -125,12 +131,14 @@ def measure(features: VideoFeatures, mix: np.ndarray, progress: ProgressFn | Non
     from .metrics import SR as EVAL_SR
     from .metrics import evaluate
 
+    check()  # a Ctrl-C during librosa's first use can be swallowed in a ctypes callback
     tell(progress, 0.2, "measuring the music: resampling")
     mono = resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
     tell(progress, 0.5, "measuring the music: tracking beats")
     figures = evaluate(
         mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion
     ).to_json()
+    check()
     return figures
 
 

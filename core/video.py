@@ -66,8 +66,13 @@ def detect_cuts(
     Returns
     -------
     (rate, n_frames, cut_frames)
-        Nominal frame rate (fps), number of decoded frames, and the indices
-        of the frames (from 0) where a new scene starts, ascending, excluding 0.
+        Nominal frame rate (fps), number of frames, and the frames (from 0)
+        where a new scene starts, ascending, excluding 0. For constant frame
+        rate media the frames are the decoded ones; for variable frame rate
+        media (a screen recording: 25 fps nominal, 8.07 on average) the
+        timeline runs at the stream's nominal rate, which editors and the FCP 7
+        XML writer need, and frames count on that rate's grid from the
+        frames' own timestamps.
     """
     from .analysis.decode import MediaError
     from .analysis.features import AnalysisOptions, whole_file_scan
@@ -76,13 +81,22 @@ def detect_cuts(
     try:
         info, sc = whole_file_scan(p, opts or AnalysisOptions(), progress, cancel)
     except MediaError as e:
-        raise InputError(
-            f"{e}. The file may be corrupt or use a codec FFmpeg cannot read; re-encode it to H.264 MP4."
-        ) from e
+        hint = (
+            "Give a video file, or export the cut again."
+            if "holds no" in str(e)
+            else "The file may be corrupt or use a codec FFmpeg cannot read; re-encode it to H.264 MP4."
+        )
+        raise InputError(f"{e}. {hint}") from e
     if not units.valid_rate(info.rate):
         raise InputError(f"{p}: reports a frame rate of {info.rate:g} fps, which is not usable.")
     if len(sc.t) == 0:
         raise InputError(f"{p}: holds no decodable video frames.")
+    if info.variable_rate and info.nominal_rate is not None:
+        rate = info.nominal_rate
+        end_s = max(float(info.duration_s), float(sc.t[-1]) + 1.0 / info.rate)
+        n = max(1, int(round(end_s * rate)))
+        cuts = sorted({int(round(float(t) * rate)) for t in sc.cuts})
+        return rate, n, [c for c in cuts if 0 < c < n]
     cuts = sorted({int(i) for i in np.searchsorted(sc.t, sc.cuts - 1e-6)})
     return info.rate, len(sc.t), [c for c in cuts if 0 < c < len(sc.t)]
 

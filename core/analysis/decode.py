@@ -51,6 +51,12 @@ class MediaInfo:
         The file's own start timecode in seconds, when it carries one
         (source ranges in editors' timelines are expressed in it).
     codec : str
+    nominal_rate : float, optional
+        The stream's own frame rate (FFmpeg's guess: ``r_frame_rate`` and the
+        codec's), which an editor's timeline for this media uses; it differs
+        from ``rate`` for variable frame rate media (a screen recording that
+        holds still frames longer: 25 fps nominal, 6.25 on average). None
+        when the stream does not say one.
     """
 
     path: str
@@ -61,6 +67,12 @@ class MediaInfo:
     rotation: int
     start_timecode_s: float | None
     codec: str
+    nominal_rate: float | None = None
+
+    @property
+    def variable_rate(self) -> bool:
+        """The average rate is not the nominal one (by over 1%): variable frame rate."""
+        return self.nominal_rate is not None and abs(self.rate - self.nominal_rate) > 0.01 * self.nominal_rate
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
@@ -73,6 +85,34 @@ def _open(path: str | os.PathLike[str]) -> Any:
         return av.open(str(p))
     except Exception as e:  # FFmpeg's errors: InvalidDataError, ...
         raise MediaError(f"{p}: cannot be opened as media ({' '.join(str(e).split())})") from e
+
+
+def _no_video(path: str | os.PathLike[str], container: Any) -> str:
+    """Why a file that opened holds no picture: audio (or data) only, or no
+    streams at all (a damaged or unfinished file: its index, the MP4/MOV
+    ``moov`` atom, is missing or broken)."""
+    kinds = sorted({s.type for s in container.streams})
+    if not kinds:
+        return (
+            f"{path}: holds no streams FFmpeg can read: the file is damaged or unfinished (in an "
+            "MP4 or MOV, its index, the moov atom, is missing or broken; a recording that was cut "
+            "off looks like this)"
+        )
+    return f"{path}: holds no video stream (only {', '.join(kinds)})"
+
+
+def _nominal_rate(stream: Any) -> float | None:
+    """The stream's own frame rate: FFmpeg's guess, else ``r_frame_rate``
+    (each only when usable, 1-1000 fps)."""
+    for attr in ("guessed_rate", "base_rate"):
+        try:
+            r = getattr(stream, attr, None)
+            value = float(r) if r else 0.0
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if 1.0 <= value <= 1000.0:
+            return value
+    return None
 
 
 def _timecode_seconds(tc: str | None, rate: float) -> float | None:
@@ -97,8 +137,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """
     with _open(path) as c:
         if not c.streams.video:
-            kinds = ", ".join(sorted({s.type for s in c.streams})) or "nothing"
-            raise MediaError(f"{path}: holds no video stream ({kinds} only)")
+            raise MediaError(_no_video(path, c))
         vs = c.streams.video[0]
         if vs.codec_context is None or not vs.codec_context.name:
             raise MediaError(f"{path}: video codec not supported by this FFmpeg")
@@ -132,6 +171,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
             rotation=rotation,
             start_timecode_s=_timecode_seconds(tc, rate),
             codec=vs.codec_context.name,
+            nominal_rate=_nominal_rate(vs),
         )
 
 
@@ -252,7 +292,7 @@ def _decoded(path: str | os.PathLike[str], start_s: float, end_s: float) -> Iter
 
     with _open(path) as c:
         if not c.streams.video:
-            raise MediaError(f"{path}: holds no video stream")
+            raise MediaError(_no_video(path, c))
         vs = c.streams.video[0]
         configure_decoder(vs)
         tb = vs.time_base or Fraction(1, 1000)

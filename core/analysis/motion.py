@@ -29,7 +29,13 @@ MAX_STRENGTH = 0.7
 
 def novelty(curve: MotionCurve, vx: np.ndarray, vy: np.ndarray) -> np.ndarray:
     """The novelty function above, one value per hop."""
-    s = np.convolve(curve.values, np.ones(3) / 3.0, mode="same")
+    values = np.asarray(curve.values, float)
+    n = len(values)
+    if n == 0:
+        return np.zeros(0)
+    # the centred three-hop mean ("same" for n >= 3; numpy's "same" would give
+    # three values for a one- or two-frame video, which match nothing else)
+    s = np.convolve(values, np.ones(3) / 3.0, mode="full")[1 : 1 + n]
     rise = np.maximum(0.0, np.diff(s, prepend=s[:1]))
     mag = np.hypot(vx, vy)
     px, py, pm = np.roll(vx, 1), np.roll(vy, 1), np.roll(mag, 1)
