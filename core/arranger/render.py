@@ -18,13 +18,19 @@ only around the samples it turns down.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import OptionError
+from ..progress import CancelToken, ProgressFn
 from .compose import EXPRESSION, PARTS, Note, Score
 from .styles import Style
+
+if TYPE_CHECKING:
+    from ..blockaudio import DiskAudio
 
 SR = 48000
 KICK_NOTE, KICKS = 36, (35, 36)  # GM bass drums
@@ -102,6 +108,22 @@ def _synth(
     tinysoundfont holds the GIL while it renders, so this is the part of the
     rendering that cannot run beside itself; it writes straight into the
     output array and leaves every other step to the caller."""
+    if n == 0:
+        return np.empty((0, 2), np.float32)
+    return next(_synth_blocks(notes, program, drums, n, soundfont, controls, tonic))
+
+
+def _synth_setup(
+    notes: list[Note],
+    program: int,
+    drums: bool,
+    soundfont: str,
+    controls: list[tuple[float, int, int]] | None,
+    tonic: int | None,
+) -> tuple[Any, list[tuple[int, int, int, int, int]]]:
+    """A synthesiser with the part's programs selected (the kick tuned), and
+    its events in time order: (sample, kind: 0 off, 1 on, 2 control,
+    channel, pitch or controller, velocity or value)."""
     import tinysoundfont
 
     from ..guard import check_soundfont
@@ -138,22 +160,68 @@ def _synth(
     for t, controller, value in controls or ():
         events += [(int(t * SR), 2, chan, controller, value) for chan in channels.values()]
     events.sort()
-    out = np.empty((n, 2), np.float32)
-    pos = 0
-    for when, kind, chan, a, b in events:
-        when = min(when, n)
-        if when > pos:
-            synth.generate(when - pos, buffer=out[pos:when].data.cast("B"))
-            pos = when
+    return synth, events
+
+
+def _synth_blocks(
+    notes: list[Note],
+    program: int,
+    drums: bool,
+    n: int,
+    soundfont: str,
+    controls: list[tuple[float, int, int]] | None = None,
+    tonic: int | None = None,
+    block: int | None = None,
+) -> Iterator[np.ndarray]:
+    """:func:`_synth` a block of ``block`` frames at a time: (m, 2) float32
+    arrays for consecutive blocks (one block of ``n`` when ``block`` is None,
+    which is :func:`_synth`'s output exactly). The synthesiser is fed its
+    events in order and renders up to each one, or up to the block's end; a
+    block is a fresh array (the caller keeps it or lets it go)."""
+    synth, events = _synth_setup(notes, program, drums, soundfont, controls, tonic)
+    size = n if block is None else max(1, int(block))
+    ev = iter(events)
+    pending = next(ev, None)
+    # tinysoundfont renders a call in 64-sample steps from the call's first
+    # sample (its envelopes and filters update per step): a block boundary
+    # between two events must not restart those steps, so each block is
+    # rendered on to the next step boundary of the run that began at the last
+    # event, and the overshoot (under 64 samples) begins the next block
+    step = 64
+    start, pos, run = 0, 0, 0  # the block's first sample; rendered up to; the current run's first sample
+    buf = np.empty((size + step, 2), np.float32)
+
+    def play(kind: int, chan: int, a: int, b: int) -> None:
         if kind == 1:
             synth.noteon(chan, a, b)
         elif kind == 0:
             synth.noteoff(chan, a)
         else:
             synth.control_change(chan, a, b)
-    if pos < n:
-        synth.generate(n - pos, buffer=out[pos:n].data.cast("B"))
-    return out
+
+    while start < n:
+        stop = min(n, start + size)
+        while pending is not None and min(pending[0], n) < stop:
+            when, kind, chan, a, b = pending
+            when = min(when, n)
+            if when > pos:
+                synth.generate(when - pos, buffer=buf[pos - start : when - start].data.cast("B"))
+                pos = when
+            run = pos
+            play(kind, chan, a, b)
+            pending = next(ev, None)
+        if pos < stop:
+            target = run + -(-(stop - run) // step) * step
+            target = min(target, n if pending is None else max(stop, min(pending[0], n)))
+            synth.generate(target - pos, buffer=buf[pos - start : target - start].data.cast("B"))
+            pos = target
+        yield buf[: stop - start].copy() if block is not None else buf[: stop - start]
+        over = pos - stop
+        if over:
+            buf[:over] = buf[stop - start : pos - start]
+        if block is None:
+            break
+        start = stop
 
 
 def _controls(score: Score) -> list[tuple[float, int, int]]:
@@ -236,40 +304,68 @@ def compressor_gain(
     where it rises more than ``above_db`` over the mix's mean level, with a
     ~200 ms release. Gentle glue, not a squash. ``peak``: :func:`_abs_peak`
     of ``mix`` when the caller has it."""
-    from scipy.ndimage import maximum_filter1d, uniform_filter1d
-
-    hop = 64  # the level is followed at 750 Hz: plenty for 50 ms windows, 64x cheaper
+    hop = _HOP
     n = mix.shape[1]
     a = _abs_peak(mix) if peak is None else peak
     power = a * a  # the louder channel's power: max(|l|, |r|)^2 == max(l^2, r^2)
+    mean_power = float(power.mean())
+    g = _compressor_hops(_hop_power(power, hop), mean_power, above_db, ratio)
+    if g is None:
+        return np.ones(n, np.float32)
+    return _hop_gain_samples(g, n, 0, n)
+
+
+_HOP = 64  # the compressor follows the level at 750 Hz: plenty for 50 ms windows, 64x cheaper
+
+
+def _hop_power(power: np.ndarray, hop: int = _HOP) -> np.ndarray:
+    """Mean power per ``hop`` samples; a last, short block is averaged as if
+    padded with silence. Blocks of a signal split at multiples of ``hop``
+    give the whole signal's numbers, concatenated."""
+    n = len(power)
     full = n - n % hop
     blocks = power[:full].reshape(-1, hop).mean(axis=1)
-    if full < n:  # the last, short block is averaged as if padded with silence
+    if full < n:
         blocks = np.append(blocks, np.float32(power[full:].sum() / hop))
-    rate = SR / hop
+    return blocks
+
+
+def _compressor_hops(
+    blocks: np.ndarray, mean_power: float, above_db: float = 6.0, ratio: float = 2.0
+) -> np.ndarray | None:
+    """The compressor's gain at every hop's centre (float32), from the hops'
+    mean power (:func:`_hop_power`) and the whole mix's mean power; None
+    when it never turns anything down."""
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    rate = SR / _HOP
     rms_db = 10 * np.log10(uniform_filter1d(blocks, size=max(1, int(0.05 * rate))) + 1e-12)
-    mean_db = 10 * np.log10(float(power.mean()) + 1e-12)
+    mean_db = 10 * np.log10(mean_power + 1e-12)
     over = np.maximum(0.0, rms_db - (mean_db + above_db))
     reduce_db = over * (1 - 1 / ratio)
     reduce_db = uniform_filter1d(
         maximum_filter1d(reduce_db, size=max(1, int(0.02 * rate))), size=int(0.2 * rate)
     )
     if not reduce_db.any():
-        return np.ones(n, np.float32)
-    # the gain is interpolated linearly between the blocks' centres: over 64
-    # samples it changes by a small fraction of a dB, so interpolating it
-    # rather than its decibels differs by under 0.001 dB
-    g = (10 ** (-reduce_db / 20)).astype(np.float32)
-    half = hop // 2
-    out = np.empty(n, np.float32)
-    out[: min(half, n)] = g[0]
-    if len(g) > 1:
-        w = ((np.arange(hop) + 0.5) / hop).astype(np.float32)
-        ramp = (g[:-1, None] + (g[1:] - g[:-1])[:, None] * w[None, :]).ravel()[: max(0, n - half)]
-        out[half : half + len(ramp)] = ramp
-        out[half + len(ramp) :] = g[-1]
-    else:
-        out[half:] = g[0]
+        return None
+    return (10 ** (-reduce_db / 20)).astype(np.float32)
+
+
+def _hop_gain_samples(g: np.ndarray, n: int, a: int, b: int) -> np.ndarray:
+    """Samples ``[a, b)`` of the per-sample compressor gain of an ``n``-sample
+    signal whose hop gains are ``g``: interpolated linearly between the hops'
+    centres (over 64 samples the gain changes by a small fraction of a dB,
+    so interpolating it rather than its decibels differs by under 0.001 dB),
+    held before the first centre and after the last."""
+    hop, half = _HOP, _HOP // 2
+    w = ((np.arange(hop) + 0.5) / hop).astype(np.float32)
+    i = np.arange(a, min(b, n))
+    out = np.full(len(i), g[-1], np.float32)
+    out[i < half] = g[0]
+    j = (i - half) // hop
+    inside = (i >= half) & (j + 1 < len(g))
+    jj = j[inside]
+    out[inside] = g[jj] + (g[jj + 1] - g[jj]) * w[(i[inside] - half) % hop]
     return out
 
 
@@ -285,54 +381,82 @@ def integrated_loudness(audio: np.ndarray, sr: int = SR) -> float:
     400 ms blocks' energies come from a cumulative sum rather than a Python
     loop over blocks, and the channels are filtered side by side. Agrees with pyloudnorm to well under 0.001 LU
     (``tests/test_arranger.py``); -inf for silence, like pyloudnorm."""
-    import pyloudnorm
-    from scipy.signal import sosfilt
+    meter = LoudnessMeter(audio.shape[1], audio.shape[0], sr)
+    meter.feed(audio)
+    return meter.result()
 
-    meter = pyloudnorm.Meter(sr)
-    sos = np.array([np.concatenate([f.b, f.a]) for f in meter._filters.values()], np.float64)
-    gain = float(np.prod([f.passband_gain for f in meter._filters.values()]))
-    channels, n = audio.shape
-    if channels > 5:
-        raise ValueError("at most 5 channels (L, R, C, Ls, Rs)")
-    g_ch = (1.0, 1.0, 1.0, 1.41, 1.41)[:channels]
-    step = 1.0 - _OVERLAP
-    num_blocks = int(np.round((n / sr - _BLOCK_S) / (_BLOCK_S * step))) + 1
-    j = np.arange(num_blocks)
-    # the block bounds computed exactly as pyloudnorm computes them
-    lo = np.minimum((_BLOCK_S * (j * step) * sr).astype(np.int64), n)
-    hi = np.minimum((_BLOCK_S * (j * step + 1) * sr).astype(np.int64), n)
 
-    bounds, where = np.unique(np.concatenate([lo, hi]), return_inverse=True)
-    chunk = 1 << 16  # filtered in pieces that stay in the cache, the filter's state carried across
+class LoudnessMeter:
+    """:func:`integrated_loudness` of an ``n``-sample signal fed in
+    consecutive blocks (:meth:`feed`), the K-weighting filters' state and
+    the 400 ms blocks' running energies carried across: the same number as
+    the whole signal gives, whatever the blocks (those that are multiples of
+    65,536 samples give it to the last bit)."""
 
-    def energies(ch: np.ndarray) -> np.ndarray:  # mean square of the K-weighted channel per block
-        cum = np.zeros(len(bounds))  # sum of the squares before each bound
-        state = np.zeros((len(sos), 2))
-        total = 0.0
-        for start in range(0, n, chunk):
-            y, state = sosfilt(sos, ch[start : start + chunk].astype(np.float64), zi=state)
+    _CHUNK = 1 << 16  # filtered in pieces that stay in the cache
+
+    def __init__(self, n: int, channels: int, sr: int = SR) -> None:
+        import pyloudnorm
+
+        meter = pyloudnorm.Meter(sr)
+        self.sos = np.array([np.concatenate([f.b, f.a]) for f in meter._filters.values()], np.float64)
+        self.gain = float(np.prod([f.passband_gain for f in meter._filters.values()]))
+        if channels > 5:
+            raise ValueError("at most 5 channels (L, R, C, Ls, Rs)")
+        self.n, self.channels, self.sr = n, channels, sr
+        step = 1.0 - _OVERLAP
+        self.num_blocks = int(np.round((n / sr - _BLOCK_S) / (_BLOCK_S * step))) + 1
+        j = np.arange(self.num_blocks)
+        # the block bounds computed exactly as pyloudnorm computes them
+        lo = np.minimum((_BLOCK_S * (j * step) * sr).astype(np.int64), n)
+        hi = np.minimum((_BLOCK_S * (j * step + 1) * sr).astype(np.int64), n)
+        self.bounds, self.where = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+        self.cum = np.zeros((channels, len(self.bounds)))  # sum of the squares before each bound
+        self.state = np.zeros((channels, len(self.sos), 2))
+        self.total = np.zeros(channels)
+        self.pos = 0
+
+    def _channel(self, c: int, x: np.ndarray) -> None:
+        from scipy.signal import sosfilt
+
+        bounds, cum = self.bounds, self.cum[c]
+        state, total = self.state[c], float(self.total[c])
+        for off in range(0, len(x), self._CHUNK):
+            start = self.pos + off
+            y, state = sosfilt(self.sos, x[off : off + self._CHUNK].astype(np.float64), zi=state)
             np.square(y, out=y)
             np.cumsum(y, out=y)
             y += total
             a, b = np.searchsorted(bounds, [start + 1, start + len(y) + 1])
             cum[a:b] = y[bounds[a:b] - start - 1]
             total = float(y[-1])
-        cum *= gain * gain
-        return (cum[where[num_blocks:]] - cum[where[:num_blocks]]) / (_BLOCK_S * sr)
+        self.state[c], self.total[c] = state, total
 
-    from concurrent.futures import ThreadPoolExecutor
+    def feed(self, block: np.ndarray) -> None:
+        """The next (channels, m) samples."""
+        from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=channels) as pool:  # sosfilt releases the GIL
-        z = np.array(list(pool.map(energies, audio))).reshape(channels, num_blocks)
-    weighted = np.asarray(g_ch) @ z
-    with np.errstate(divide="ignore", invalid="ignore"):
-        block_lufs = -0.691 + 10.0 * np.log10(weighted)
-        gated = block_lufs >= _ABS_GATE
-        z_avg = z[:, gated].mean(axis=1) if gated.any() else np.full(channels, np.nan)
-        rel_gate = -0.691 + 10.0 * np.log10(float(np.dot(g_ch, z_avg))) - 10.0
-        gated = (block_lufs > rel_gate) & (block_lufs > _ABS_GATE)
-        z_avg = np.nan_to_num(z[:, gated].mean(axis=1) if gated.any() else np.full(channels, np.nan))
-        return float(-0.691 + 10.0 * np.log10(float(np.dot(g_ch, z_avg))))
+        if self.channels > 1:
+            with ThreadPoolExecutor(max_workers=self.channels) as pool:  # sosfilt releases the GIL
+                list(pool.map(self._channel, range(self.channels), block))
+        else:
+            self._channel(0, block[0])
+        self.pos += block.shape[1]
+
+    def result(self) -> float:
+        """The integrated loudness (LUFS) of what was fed; -inf for silence."""
+        nb, where, g_ch = self.num_blocks, self.where, (1.0, 1.0, 1.0, 1.41, 1.41)[: self.channels]
+        cum = self.cum * (self.gain * self.gain)
+        z = (cum[:, where[nb:]] - cum[:, where[:nb]]) / (_BLOCK_S * self.sr)
+        weighted = np.asarray(g_ch) @ z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            block_lufs = -0.691 + 10.0 * np.log10(weighted)
+            gated = block_lufs >= _ABS_GATE
+            z_avg = z[:, gated].mean(axis=1) if gated.any() else np.full(self.channels, np.nan)
+            rel_gate = -0.691 + 10.0 * np.log10(float(np.dot(g_ch, z_avg))) - 10.0
+            gated = (block_lufs > rel_gate) & (block_lufs > _ABS_GATE)
+            z_avg = np.nan_to_num(z[:, gated].mean(axis=1) if gated.any() else np.full(self.channels, np.nan))
+            return float(-0.691 + 10.0 * np.log10(float(np.dot(g_ch, z_avg))))
 
 
 def bus_gain(mix: np.ndarray) -> tuple[np.ndarray, float]:
@@ -491,3 +615,223 @@ def to_midi(score: Score, style: Style) -> object:
                 inst.control_changes = list(controls)
             pm.instruments.append(inst)
     return pm
+
+
+# --------------------------------------------------------------------------- long cues, in blocks
+
+#: Cues longer than this are rendered in blocks onto disk (:func:`render_long`);
+#: shorter ones in memory (:func:`render`): about 1 GB of arrays at the bound.
+LONG_S = 300.0
+#: How far the limiter's filters reach (samples): the look-ahead minimum and the
+#: mean, and one for the true peak's neighbours.
+_LIMIT_WIN = int(0.010 * SR)
+_LIMIT_REACH = 2 * ((4 * _LIMIT_WIN) // 2 + _LIMIT_WIN // 2 + 2) + 1
+
+
+def render_long(
+    score: Score,
+    style: Style,
+    duration_s: float,
+    soundfont: str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    block: int | None = None,
+) -> tuple[dict[str, DiskAudio], DiskAudio]:
+    """:func:`render`, a block at a time, onto disk: the stems (in
+    :data:`PARTS` order) and their mix as :class:`~..blockaudio.DiskAudio`
+    in a temporary folder. Memory stays at a few blocks whatever the length.
+
+    Three passes, as the bus needs the whole mix before it can turn a
+    sample down: (1) each part through the synthesiser and its effects
+    (pedalboard with ``reset=False``, its state carried from block to block),
+    onto disk, and the mix of the parts with its level per 64-sample hop and
+    mean power (the compressor's input); (2) the compressed mix through the
+    loudness meter (:class:`LoudnessMeter`); (3) per block, the limiter on
+    the block and a margin of the limiter's reach either side, the ending
+    (a running minimum carried across blocks, the fade), and the gain
+    applied to every stem, whose sum is the mix. Block by block this is the
+    whole-signal computation: the same numbers to within float rounding of
+    the mean power and the synthesiser's and effects' block boundaries
+    (``tests/test_long_timelines.py`` compares it with :func:`render`).
+    ``progress`` hears of every block; ``cancel`` is checked at each one.
+    """
+    from ..blockaudio import BLOCK, DiskAudio, TempFolder
+    from ..progress import check, report
+
+    size = int(block or BLOCK)
+    sf = soundfont or default_soundfont()
+    if not Path(sf).is_file():
+        raise OptionError(f"{sf}: SoundFont not found; give an SF2/SF3 file with --soundfont.")
+    n = int(round(duration_s * SR))
+    nblocks = max(1, -(-n // size))
+    folder = TempFolder("vidmusician-render-")
+    steps = [0]
+    total_steps = len(PARTS) * nblocks + 3 * nblocks
+
+    def tick(label: str) -> None:
+        steps[0] += 1
+        report(progress, steps[0] / total_steps, label)
+        check(cancel)
+
+    # pass 1: the parts, one after another, block by block; the effects of a
+    # part run on a thread of their own beside the synthesiser (which holds the GIL)
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    stems: dict[str, DiskAudio] = {part: DiskAudio.create(folder, part, 2, n) for part in PARTS}
+    pools: list[ThreadPoolExecutor] = []
+    in_flight: list[Future[None]] = []
+    try:
+        for part in ("pad", "lead", "drums", "harmony", "bass"):  # those with effects first, as render does
+            out = stems[part]
+            program, drums = _program(style, part)
+            if drums and style.drums is None:
+                for _ in range(nblocks):
+                    tick(f"rendering {part}")
+                continue
+            controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
+            board = _board(part)
+
+            def finish(start: int, interleaved: np.ndarray, board: Any = board, out: DiskAudio = out) -> None:
+                audio = np.ascontiguousarray(interleaved.T)
+                if board is not None:
+                    audio = board.process(audio, SR, reset=False).astype(np.float32)
+                out.write(start, audio)
+
+            pool = ThreadPoolExecutor(max_workers=1)  # one part's blocks in order; parts side by side
+            pools.append(pool)
+            queue: list[Future[None]] = []
+            blocks = _synth_blocks(score.parts[part], program, drums, n, sf, controls, tonic, size)
+            for k, audio in enumerate(blocks):
+                queue.append(pool.submit(finish, k * size, audio))
+                if len(queue) > 2:  # at most a few blocks of a part in flight
+                    queue.pop(0).result()
+                tick(f"rendering {part}")
+            in_flight += queue
+        for f in in_flight:
+            f.result()
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # pass 1b: the mix before the bus, and what the compressor needs of it
+    raw_mix = DiskAudio.create(folder, "mix-raw", 2, n)
+    hops, power_sum = [], 0.0
+    for start in range(0, n, size):
+        parts = [stems[p].read(start, start + size) for p in PARTS]
+        mix = parts[0].copy()
+        for v in parts[1:]:
+            mix += v
+        raw_mix.write(start, mix)
+        level = _abs_peak(mix)
+        power = level * level
+        hops.append(_hop_power(power))
+        power_sum += float(np.sum(power, dtype=np.float64))
+        tick("mixing")
+    g_comp = _compressor_hops(np.concatenate(hops), power_sum / max(1, n))
+    del hops
+
+    def comp_at(a: int, b: int) -> np.ndarray:
+        return (
+            np.ones(max(0, min(b, n) - a), np.float32)
+            if g_comp is None
+            else _hop_gain_samples(g_comp, n, a, b)
+        )
+
+    # pass 2: the loudness of the compressed mix
+    meter = LoudnessMeter(n, 2, SR) if n > SR // 2 else None
+    for start, mix in raw_mix.blocks(size):
+        if meter is not None:
+            meter.feed(mix * comp_at(start, start + mix.shape[1])[None, :])
+        tick("measuring the loudness")
+    loud = meter.result() if meter is not None else -70.0
+    if not np.isfinite(loud):
+        loud = -70.0
+    g0 = 10 ** ((TARGET_LUFS - loud) / 20)
+    ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
+
+    # pass 3: the limiter, the ending and the gain on every stem
+    since = score.final_s if score.final_s is not None else score.release_s
+    hold_from = min(n, int(round(since * SR))) if since > 0 else n
+    held = np.float32(np.inf)
+    k_fade = min(n, int(round(score.fade_s * SR)))
+    fade = (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, k_fade))).astype(np.float32) if k_fade > 1 else None
+    mix_out = DiskAudio.create(folder, "mix", 2, n)
+    peaks = dict.fromkeys(PARTS, 0.0)
+    mix_peak = 0.0
+    for start in range(0, n, size):
+        stop = min(n, start + size)
+        c0, c1 = max(0, start - _LIMIT_REACH), min(n, stop + _LIMIT_REACH)
+        ctx = raw_mix.read(c0, c1)
+        comp = comp_at(c0, c1)
+        gain = comp[start - c0 : stop - c0] * np.float32(g0)
+        need = _limiter_need(ctx, comp, g0, ceiling)
+        if need is not None:
+            gain *= need[start - c0 : stop - c0].astype(np.float32)
+        # the ending: from the strike on the gain never rises, then the fade to 0
+        if stop > hold_from:
+            i = max(hold_from, start) - start
+            seg = gain[i:]
+            seg[0] = min(seg[0], held)
+            np.minimum.accumulate(seg, out=seg)
+            held = seg[-1]
+        if fade is not None and stop > n - k_fade:
+            i = max(n - k_fade, start)
+            gain[i - start :] *= fade[i - (n - k_fade) : stop - (n - k_fade)]
+        elif fade is None and stop == n and n:
+            gain[-1] = 0.0
+        mix = None
+        for p in PARTS:
+            v = stems[p].read(start, stop)
+            np.multiply(v, gain[None, :], out=v)
+            stems[p].write(start, v)
+            peaks[p] = max(peaks[p], float(np.abs(v).max()) if v.size else 0.0)
+            if mix is None:
+                mix = v.copy()
+            else:
+                mix += v
+        assert mix is not None
+        mix_out.write(start, mix)
+        mix_peak = max(mix_peak, float(np.abs(mix).max()) if mix.size else 0.0)
+        tick("applying the bus")
+    raw_mix.path.unlink(missing_ok=True)
+    for p in PARTS:
+        stems[p].set_peak(peaks[p])
+    mix_out.set_peak(mix_peak)
+    return stems, mix_out
+
+
+def _board(part: str) -> Any:
+    """The pedalboard of a part's effects (None: none), as :func:`_effects` uses."""
+    import pedalboard
+
+    if part in ("pad", "lead"):
+        return pedalboard.Pedalboard([pedalboard.Reverb(room_size=0.6, wet_level=0.22, dry_level=0.8)])
+    if part == "drums":
+        return pedalboard.Pedalboard(
+            [pedalboard.Compressor(threshold_db=-14, ratio=3, attack_ms=5, release_ms=80)]
+        )
+    return None
+
+
+def _limiter_need(mix: np.ndarray, comp: np.ndarray, g0: float, ceiling: float) -> np.ndarray | None:
+    """The limiter's gain (float64, filtered) over a stretch ``mix`` of the raw
+    mix with its compressor gain ``comp``, as :func:`bus_gain` computes it on
+    the whole signal; exact at least :data:`_LIMIT_REACH` samples in from a
+    side that is not the signal's own start or end. None: 1 throughout."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    level = _abs_peak(mix)
+    hot = level * comp > ceiling / (1.3 * g0)
+    if not hot.any():
+        return None
+    near = hot.copy()
+    near[1:] |= hot[:-1]
+    near[:-1] |= hot[1:]
+    idx = np.flatnonzero(near)
+    squeezed = mix * comp[None, :]
+    need_at = np.minimum(1.0, ceiling / np.maximum(_true_peak_at(squeezed, idx) * g0, 1e-9))
+    if not (need_at < 1.0).any():
+        return None
+    need = np.ones(mix.shape[1])
+    need[idx] = need_at
+    return uniform_filter1d(minimum_filter1d(need, size=4 * _LIMIT_WIN), size=_LIMIT_WIN)
