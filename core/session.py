@@ -134,18 +134,12 @@ def locked(folder: str | os.PathLike[str], wait_s: float = 0.0) -> Iterator[None
         deadline = time.monotonic() + wait_s
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
-                try:
-                    holder = path.read_text().strip() or "?"
-                except OSError:
-                    holder = "?"
                 raise SessionBusy(
-                    f"{folder}: another VidMusician process (pid {holder}) is working on this session. "
-                    "Wait for it to finish, or cancel it, and run again."
+                    f"{folder}: {fsutil.holder_words(path)} is working on this session. "
+                    "Wait for it to finish (--wait S), or cancel it, and run again."
                 )
             time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, str(os.getpid()).encode())  # for the message another process shows
+        fsutil.write_holder(fd)  # for the message another process shows
         yield
     finally:
         os.close(fd)  # closing releases the lock
