@@ -436,7 +436,9 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
         from .guard import check_soundfont
 
         check_soundfont(opts.soundfont)
-    session = score(args.input, args.output, opts, console.progress, cancel, new_take=args.new_take)
+    session = score(
+        args.input, args.output, opts, console.progress, cancel, new_take=args.new_take, wait_s=args.wait
+    )
     _done(session, console)
     return 0
 
@@ -624,6 +626,19 @@ def cmd_train(args: argparse.Namespace, console: Console, cancel: threading.Even
 # --------------------------------------------------------------------------- parser
 
 
+def _wait_seconds(text: str) -> float:
+    """``--wait S``: seconds, 0 to a day (not negative, not nan, which would wait forever)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text}: give seconds from 0 to 86400 (a day)")
+    return value
+
+
 def _add_result_args(p: argparse.ArgumentParser) -> None:
     """What every command that writes a result folder takes."""
     p.add_argument("-o", "--output", metavar="OUT", required=True, help="a new folder for the result")
@@ -703,6 +718,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="OUT holds a session of this cut: add a whole new take to it (and a new timeline version)",
     )
+    p.add_argument(
+        "--wait",
+        type=_wait_seconds,
+        default=0.0,
+        metavar="S",
+        help="with --new-take: wait up to S seconds for a busy session",
+    )
     _add_options(p, "score")
     p.set_defaults(func=cmd_score)
 
@@ -718,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shot", type=int, required=True, metavar="N", help="the shot (index from analyze)")
     p.add_argument("--seed", type=int, metavar="S", help="seed of the new bars (default: a new one)")
     p.add_argument(
-        "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
+        "--wait", type=_wait_seconds, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
     )
     p.set_defaults(func=cmd_regenerate)
 
@@ -737,7 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="FILE.png", help="draw the shots, which take plays where, and the music's level"
     )
     p.add_argument(
-        "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
+        "--wait", type=_wait_seconds, default=0.0, metavar="S", help="wait up to S seconds for a busy session"
     )
     _add_force(p)
     p.set_defaults(func=cmd_takes)

@@ -350,3 +350,45 @@ def write_with(dest: str | os.PathLike[str], writer: Callable[[Path], None], ove
     with atomic_path(dest, overwrite) as tmp:
         writer(tmp)
     return Path(dest)
+
+
+# --------------------------------------------------------------------------- lock holders
+
+#: A lock file's record of its holder: the pid, padded to a fixed width and
+#: written in one call over the old one, so that a reader never finds it empty
+#: or half written (truncating first left a moment with no pid: "pid ?").
+_HOLDER_WIDTH = 20
+
+
+def write_holder(fd: int) -> None:
+    """Record this process as the holder of the lock file open as ``fd``."""
+    record = f"{os.getpid():<{_HOLDER_WIDTH}}\n".encode()
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, record)
+    os.ftruncate(fd, len(record))  # only shortens a longer record of an older version
+
+
+def lock_holder(path: str | os.PathLike[str], wait_s: float = 0.5) -> int | None:
+    """The pid a lock file records, or None when it records none (a holder
+    that has only just taken the lock writes it a moment later: read again
+    for up to ``wait_s`` seconds)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            text = Path(path).read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            text = ""
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def holder_words(path: str | os.PathLike[str]) -> str:
+    """``another VidMusician process (pid 123)``, or without the pid when the
+    lock file does not say it."""
+    pid = lock_holder(path)
+    return "another VidMusician process" + (f" (pid {pid})" if pid is not None else "")
