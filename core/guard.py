@@ -63,11 +63,12 @@ _CHUNK = 1 << 20
 # --------------------------------------------------------------------------- JSON
 
 
-def _json_depth(chunks: Iterable[bytes], limit: int) -> int | None:
-    """The first depth above ``limit`` that the JSON text reaches (None when
-    it never does), counting ``[``/``{`` outside strings. Vectorised per
-    chunk: string state and trailing backslashes carry across chunks."""
-    depth, in_str, carry = 0, False, 0  # carry: backslashes ending the previous chunk
+def json_depth(chunks: Iterable[bytes], limit: int = 2**62) -> int:
+    """The deepest bracket nesting of the JSON text (``[``/``{`` outside
+    strings), or the first depth above ``limit`` it reaches, where it stops
+    reading. Vectorised per chunk: the string state and trailing
+    backslashes carry across chunks."""
+    depth, deepest, in_str, carry = 0, 0, False, 0  # carry: backslashes ending the previous chunk
     for chunk in chunks:
         if not chunk:
             continue
@@ -89,13 +90,13 @@ def _json_depth(chunks: Iterable[bytes], limit: int) -> int | None:
             kinds = a[br[outside]]
             if kinds.size:
                 d = depth + np.cumsum(np.where((kinds == 91) | (kinds == 123), 1, -1))
-                top = int(d.max())
-                if top > limit:
-                    return top
+                deepest = max(deepest, int(d.max()))
+                if deepest > limit:
+                    return deepest
                 depth = int(d[-1])
         in_str ^= bool(quotes.size % 2)
         carry = carry + a.size if last_other[-1] < 0 else a.size - 1 - int(last_other[-1])
-    return None
+    return deepest
 
 
 def _read_chunks(f: IO[bytes], name: str, max_bytes: int) -> Iterator[bytes]:
@@ -128,8 +129,8 @@ def check_json(
             kept.append(chunk)
             yield chunk
 
-    deepest = _json_depth(keep(), limit)
-    if deepest is not None:
+    deepest = json_depth(keep(), limit)
+    if deepest > limit:
         raise _too_deep(name, limit, deepest)
     return b"".join(kept)
 
@@ -151,8 +152,8 @@ def check_json_file(path: str | os.PathLike[str], limit: int = MAX_JSON_DEPTH) -
             "limit: refused before parsing (real timelines are a few MB)."
         )
     with open(p, "rb") as f:
-        deepest = _json_depth(_read_chunks(f, str(p), MAX_TIMELINE_BYTES), limit)
-    if deepest is not None:
+        deepest = json_depth(_read_chunks(f, str(p), MAX_TIMELINE_BYTES), limit)
+    if deepest > limit:
         raise _too_deep(str(p), limit, deepest)
 
 
@@ -184,16 +185,20 @@ def _unsafe(name: str) -> bool:
     return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
 
 
+def _too_many(path: str | os.PathLike[str], n: int) -> InputError:
+    return InputError(
+        f"{path}: the bundle holds {n} entries, over the limit of {MAX_BUNDLE_ENTRIES}: refused "
+        "before unpacking (a bundle holds one timeline and its media)."
+    )
+
+
 def bundle_entries(path: str | os.PathLike[str], zf: zipfile.ZipFile) -> dict[str, BundleEntry]:
     """The bundle's entries from its central directory, after the limits:
     entry count, unsafe names, the timeline's size and every entry's
     compression ratio. Nothing is decompressed."""
     infos = zf.infolist()
     if len(infos) > MAX_BUNDLE_ENTRIES:
-        raise InputError(
-            f"{path}: the bundle holds {len(infos)} entries, over the limit of {MAX_BUNDLE_ENTRIES}: "
-            "refused before unpacking (a bundle holds one timeline and its media)."
-        )
+        raise _too_many(path, len(infos))
     out: dict[str, BundleEntry] = {}
     for info in infos:
         if _unsafe(info.filename):
@@ -218,7 +223,38 @@ def bundle_entries(path: str | os.PathLike[str], zf: zipfile.ZipFile) -> dict[st
     return out
 
 
+def _declared_entries(path: str | os.PathLike[str]) -> int | None:
+    """The entry count in the zip's end record (zip64 too), read before
+    zipfile parses the whole central directory (a million entries would
+    take seconds and hundreds of MB)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65557))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None  # zipfile says what is wrong
+    n = struct.unpack("<H", tail[at + 10 : at + 12])[0]
+    loc = at - 20
+    if n == 0xFFFF and loc >= 0 and tail[loc : loc + 4] == b"PK\x06\x07":
+        with open(path, "rb") as f:
+            f.seek(struct.unpack("<Q", tail[loc + 8 : loc + 16])[0])
+            rec = f.read(56)
+        if rec[:4] == b"PK\x06\x06" and len(rec) == 56:
+            n = struct.unpack("<Q", rec[32:40])[0]
+    return n
+
+
 def open_bundle(path: str | os.PathLike[str]) -> zipfile.ZipFile:
+    """The bundle as a ZipFile, once its end record's entry count is within
+    :data:`MAX_BUNDLE_ENTRIES`."""
+    try:
+        n = _declared_entries(path)
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror}).") from e
+    if n is not None and n > MAX_BUNDLE_ENTRIES:
+        raise _too_many(path, n)
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as e:
