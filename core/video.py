@@ -101,6 +101,13 @@ def detect_cuts(
     return info.rate, len(sc.t), [c for c in cuts if 0 < c < len(sc.t)]
 
 
+def _text(name: str) -> str:
+    """A file name as text a timeline can hold: bytes that are not UTF-8
+    (kept by Python as surrogates) become U+FFFD. The path itself stays as it
+    is, to open the file."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def read_video(
     path: str | os.PathLike[str],
     opts: AnalysisOptions | None = None,
@@ -122,7 +129,7 @@ def read_video(
             end_frame=b,
             start_s=a / rate,
             end_s=b / rate,
-            name=f"{p.stem} scene {i + 1}",
+            name=f"{_text(p.stem)} scene {i + 1}",
             kind="clip",
             media=str(p),
             media_found=True,
@@ -135,7 +142,7 @@ def read_video(
     )
     anchors = tuple(Anchor(c / rate, "scene", STRENGTH_SCENE, f"scene {i + 2}") for i, c in enumerate(cuts))
     return Timeline(
-        name=p.stem,
+        name=_text(p.stem),
         rate=rate,
         duration_frames=n_frames,
         start_timecode=units.timecode(0, rate),

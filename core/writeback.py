@@ -128,7 +128,8 @@ def source_otio(timeline: Timeline) -> Any:
         track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
         rng = TR(RT(0, timeline.rate), RT(timeline.duration_frames, timeline.rate))
         ref = otio.schema.ExternalReference(target_url=Path(src.path).as_uri(), available_range=rng)
-        track.append(otio.schema.Clip(name=Path(src.path).name, media_reference=ref, source_range=rng))
+        name = Path(src.path).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        track.append(otio.schema.Clip(name=name, media_reference=ref, source_range=rng))  # any file name
         t.tracks.append(track)
         return t
     t, _ = read_otio(src.path, src.rate_override)

@@ -124,7 +124,7 @@ def cache_key(path: str, start_s: float, end_s: float, params: ScanParams) -> st
     """Media identity (path, size, mtime), range (ms) and parameters, hashed."""
     st = os.stat(path)
     ident = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{start_s:.3f}|{end_s:.3f}|{params.key()}"
-    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+    return hashlib.sha256(ident.encode("utf-8", "surrogateescape")).hexdigest()[:32]  # any file name
 
 
 class _Faces:
