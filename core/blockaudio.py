@@ -113,3 +113,7 @@ class DiskAudio:
 def is_long(audio: Any) -> bool:
     """Whether ``audio`` lives on disk and must be read in blocks."""
     return isinstance(audio, DiskAudio)
+
+
+#: What holds audio: an array in memory, or a :class:`DiskAudio`.
+Audio = np.ndarray | DiskAudio

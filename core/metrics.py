@@ -133,20 +133,7 @@ def evaluate(
     corr = None
     if motion is not None and len(motion.values):
         n = int(min(duration_s, len(y) / SR) // BIN_S)
-        if n >= 3:
-            per = max(1, int(round(BIN_S / motion.hop_s)))
-            pic = np.array([motion.values[i * per : (i + 1) * per].mean() for i in range(n)])
-            seg = int(BIN_S * SR)
-            loud = np.array(
-                [
-                    20 * math.log10(float(np.sqrt(np.mean(y[i * seg : (i + 1) * seg] ** 2))) + 1e-9)
-                    for i in range(n)
-                ]
-            )
-            if np.ptp(pic) > 1e-9 and np.ptp(loud) > 1e-9:
-                from scipy.stats import spearmanr
-
-                corr = float(spearmanr(pic, loud).statistic)
+        corr = energy_corr(loudness_bins(y, n), motion)
 
     bcs = bhs = None
     if reference is not None:
@@ -163,6 +150,30 @@ def evaluate(
         bcs=bcs,
         bhs=bhs,
     )
+
+
+def loudness_bins(y: np.ndarray, n: int) -> np.ndarray:
+    """RMS (dB) of the first ``n`` :data:`BIN_S` windows of ``y`` (mono, :data:`SR`)."""
+    seg = int(BIN_S * SR)
+    return np.array(
+        [20 * math.log10(float(np.sqrt(np.mean(y[i * seg : (i + 1) * seg] ** 2))) + 1e-9) for i in range(n)]
+    )
+
+
+def energy_corr(loud: np.ndarray, motion: MotionCurve) -> float | None:
+    """``energy_corr``: Spearman correlation of the music's loudness per
+    :data:`BIN_S` window (:func:`loudness_bins`) with the picture's motion
+    over the same windows; None under 3 windows or when either is flat."""
+    n = len(loud)
+    if n < 3 or not len(motion.values):
+        return None
+    per = max(1, int(round(BIN_S / motion.hop_s)))
+    pic = np.array([motion.values[i * per : (i + 1) * per].mean() for i in range(n)])
+    if np.ptp(pic) > 1e-9 and np.ptp(loud) > 1e-9:
+        from scipy.stats import spearmanr
+
+        return float(spearmanr(pic, loud).statistic)
+    return None
 
 
 def beat_scores(generated: np.ndarray, reference: np.ndarray) -> tuple[float, float]:

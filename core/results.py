@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, fsutil
+from .blockaudio import Audio, DiskAudio
 from .errors import OutputError
 from .model import VideoFeatures
 from .progress import ProgressFn, check, scaled
@@ -83,9 +84,23 @@ def _sweep_dead(out: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sr: int = SR) -> Path:
-    """(channels, n) float32 as a 24-bit WAV, atomically; scaled down if it would clip."""
+def write_wav(path: str | os.PathLike[str], audio: Audio, sr: int = SR) -> Path:
+    """(channels, n) float32 as a 24-bit WAV, atomically; scaled down if it would clip.
+
+    A :class:`~.blockaudio.DiskAudio` is written a block at a time (the same
+    bytes as writing it whole)."""
     import soundfile
+
+    if isinstance(audio, DiskAudio):
+        long_peak = audio.peak()
+        scale = np.float32(0.97 / long_peak) if long_peak > 0.97 else None
+
+        def write_blocks(tmp: Path) -> None:
+            with soundfile.SoundFile(str(tmp), "w", sr, audio.channels, subtype="PCM_24", format="WAV") as f:
+                for _, block in audio.blocks():
+                    f.write((block if scale is None else block / long_peak * np.float32(0.97)).T)
+
+        return fsutil.write_with(path, write_blocks)
 
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     data = audio / peak * 0.97 if peak > 0.97 else audio
@@ -99,8 +114,8 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sr: int = SR) -> 
 def write_music(
     folder: Path,
     final: Path,
-    mix: np.ndarray,
-    stems: dict[str, np.ndarray] | None = None,
+    mix: Audio,
+    stems: dict[str, Audio] | None = None,
     midi: Any = None,
 ) -> dict[str, str]:
     """Write ``mix.wav``, ``stems/*.wav`` and ``music.mid`` into ``folder``
@@ -117,12 +132,21 @@ def write_music(
     return files
 
 
-def measure(features: VideoFeatures, mix: np.ndarray, progress: ProgressFn | None = None) -> dict[str, Any]:
+#: Mixes longer than this are measured a window at a time (:func:`_measure_windows`).
+MEASURE_WINDOW_S = 300.0
+
+
+def measure(features: VideoFeatures, mix: Audio, progress: ProgressFn | None = None) -> dict[str, Any]:
     """The alignment figures of ``mix`` (48 kHz, from the first frame) against the cut.
 
     librosa is slow here (its kernels compile in each new process): the
-    stages report to ``progress`` so that a bar over this step moves.
+    stages report to ``progress`` so that a bar over this step moves. A mix
+    longer than :data:`MEASURE_WINDOW_S` is measured in windows of that
+    length (:func:`_measure_windows`), so memory stays bounded.
     """
+    if mix.shape[1] > MEASURE_WINDOW_S * SR:
+        return _measure_windows(features, mix, progress)
+    mix = np.asarray(mix)
     tell(progress, 0.0, "measuring the music: loading librosa")
     from librosa import (
         resample,
@@ -140,6 +164,60 @@ def measure(features: VideoFeatures, mix: np.ndarray, progress: ProgressFn | Non
     ).to_json()
     check()
     return figures
+
+
+def _measure_windows(features: VideoFeatures, mix: Audio, progress: ProgressFn | None) -> dict[str, Any]:
+    """:func:`measure` on a long mix, :data:`MEASURE_WINDOW_S` at a time: each
+    window is read (from disk when the mix is there), resampled to 22,050 Hz
+    mono and measured on its own (beats, onsets and the chance levels of the
+    cuts inside it); the figures are the windows' weighted by their cuts
+    (``cut_beat_hit``, ``cut_accent`` and their chance levels), the median
+    of their tempos, the sum of their beats, and ``energy_corr`` over the
+    whole mix's 1-second loudness (each window's, joined). The beat tracker
+    starts afresh in each window, so a cut in a window's first or last
+    seconds may find its beat a little less often than in one pass."""
+    tell(progress, 0.0, "measuring the music: loading librosa")
+    from librosa import resample
+
+    from .metrics import BIN_S, Metrics, energy_corr, evaluate, loudness_bins
+    from .metrics import SR as EVAL_SR
+
+    cuts = np.sort(np.asarray(hard_cut_times(features.anchors), float))
+    duration = features.timeline.duration_s
+    n = mix.shape[1]
+    win = int(MEASURE_WINDOW_S * SR)
+    n_bins = int(min(duration, n / SR) // BIN_S)
+    rows: list[tuple[int, Metrics]] = []
+    loud: list[np.ndarray] = []
+    for k, a in enumerate(range(0, n, win)):
+        tell(progress, 0.1 + 0.9 * a / n, f"measuring the music: window {k + 1} of {-(-n // win)}")
+        block = mix.read(a, a + win) if isinstance(mix, DiskAudio) else np.asarray(mix[:, a : a + win])
+        mono = resample(block.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
+        del block
+        t0 = a / SR
+        inside = cuts[(cuts >= t0) & (cuts < t0 + MEASURE_WINDOW_S)] - t0
+        span = max(0.0, min(duration, t0 + MEASURE_WINDOW_S) - t0)
+        rows.append((len(inside), evaluate(mono, inside, span, None, seed=k)))
+        loud.append(loudness_bins(mono, min(int(span // BIN_S), int(len(mono) / EVAL_SR // BIN_S))))
+
+    def weighted(name: str) -> float | None:
+        pairs = [(w, getattr(m, name)) for w, m in rows if w and getattr(m, name) is not None]
+        total = sum(w for w, _ in pairs)
+        return float(sum(w * v for w, v in pairs) / total) if total else None
+
+    corr = None
+    if features.motion is not None and len(features.motion.values):
+        corr = energy_corr(np.concatenate(loud)[:n_bins], features.motion)
+    return Metrics(
+        tempo_bpm=float(np.median([m.tempo_bpm for _, m in rows])),
+        n_cuts=len(cuts),
+        n_beats=int(sum(m.n_beats for _, m in rows)),
+        cut_beat_hit=weighted("cut_beat_hit"),
+        cut_beat_hit_chance=weighted("cut_beat_hit_chance"),
+        cut_accent=weighted("cut_accent"),
+        cut_accent_chance=weighted("cut_accent_chance"),
+        energy_corr=corr,
+    ).to_json()
 
 
 def write_result(

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import __version__, fsutil
 from .analyze import analyze
+from .blockaudio import Audio
 from .errors import InputError, OptionError, OutputError
 from .model import Timeline, VideoFeatures
 from .options import BY_NAME
@@ -98,8 +99,8 @@ class Music:
     known) and the plan the music follows (the arranger's is the score's
     plan; MusicGen's is the one its music was fitted to)."""
 
-    mix: np.ndarray
-    stems: dict[str, np.ndarray]
+    mix: Audio  # a long arrangement's are on disk (blockaudio.DiskAudio), read in blocks
+    stems: dict[str, Audio]
     midi: Any
     key: str
     plan: RhythmPlan | None
@@ -294,7 +295,18 @@ def _generate(
         return Music(n.mix, {}, None, "", n.plan, n.model, n.prompt, n.warnings)
     from .arranger import arrange
 
-    a = arrange(plan, feats, style, o.seed, o.prompt, o.soundfont, bar_seeds=bar_seeds, key=o.key)
+    a = arrange(
+        plan,
+        feats,
+        style,
+        o.seed,
+        o.prompt,
+        o.soundfont,
+        bar_seeds=bar_seeds,
+        key=o.key,
+        progress=progress,
+        cancel=cancel,
+    )
     return Music(a.mix, a.stems, a.midi, f"{a.score.key} {a.score.mode}", plan)
 
 

@@ -12,20 +12,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..blockaudio import Audio
 from ..model import VideoFeatures
+from ..progress import CancelToken, ProgressFn
 from ..rhythm import RhythmPlan
 from .compose import Score, compose
 from .keys import Key, choose_key, parse_key
-from .render import SR, mix_of, render, to_midi
+from .render import LONG_S, SR, mix_of, render, render_long, to_midi
 from .styles import STYLES, get_style
 
 
 @dataclass(frozen=True)
 class Stems:
-    """Rendered music: ``stems`` part -> (2, n) float32 at ``sr``, summing to ``mix``."""
+    """Rendered music: ``stems`` part -> (2, n) float32 at ``sr``, summing to ``mix``.
 
-    stems: dict[str, np.ndarray]
-    mix: np.ndarray
+    A cue longer than :data:`.render.LONG_S` is rendered in blocks and its
+    stems and mix are :class:`~..blockaudio.DiskAudio` (read in blocks)."""
+
+    stems: dict[str, Audio]
+    mix: Audio
     sr: int
     score: Score
     midi: object
@@ -44,6 +49,8 @@ def arrange(
     new_seed: int | None = None,
     bar_seeds: dict[int, int] | None = None,
     key: str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
 ) -> Stems:
     """Compose and render the music for ``plan``; see the module docstring.
 
@@ -51,6 +58,9 @@ def arrange(
     wrote; ``regenerate`` adds the bars of a new range on top of them.
     ``key`` (``--key`` text: "D minor", "F#m", "minor") overrides the key the
     picture and the style choose (:mod:`.keys`); a take's key keeps it.
+    A cue longer than :data:`.render.LONG_S` (five minutes) is rendered in
+    blocks onto disk (:func:`.render.render_long`), reporting each block to
+    ``progress`` and checking ``cancel``.
     """
     st = get_style(style)
     if len(plan.downbeats_s) < 2:
@@ -64,8 +74,16 @@ def arrange(
         for b in bars_in(plan.downbeats_s, *regenerate):
             seeds[b] = int(new_seed if new_seed is not None else seed + 1)
     score = compose(plan, features, st, seed, prompt, seeds or None, key)
-    stems = render(score, st, plan.duration_s + plan.ring_out_s, soundfont)
-    mix = mix_of(stems)  # the stems added in order, without stacking them
+    length = plan.duration_s + plan.ring_out_s
+    stems: dict[str, Audio]
+    mix: Audio
+    if length > LONG_S:
+        stems_long, mix = render_long(score, st, length, soundfont, progress, cancel)
+        stems = dict(stems_long)
+    else:
+        short = render(score, st, length, soundfont)
+        mix = mix_of(short)  # the stems added in order, without stacking them
+        stems = dict(short)
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
 
 
