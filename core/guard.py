@@ -115,13 +115,13 @@ def _read_chunks(f: IO[bytes], name: str, max_bytes: int) -> Iterator[bytes]:
         yield chunk
 
 
-def check_json(
-    f: IO[bytes], name: str, limit: int = MAX_JSON_DEPTH, max_bytes: int = MAX_TIMELINE_BYTES
-) -> bytes:
+def check_json(f: IO[bytes], name: str, limit: int | None = None, max_bytes: int | None = None) -> bytes:
     """Read OTIO JSON from ``f`` through the depth scan; return its bytes.
 
     Raises InputError (one line naming ``name``) when it is nested deeper than
     ``limit`` or larger than ``max_bytes``."""
+    limit = MAX_JSON_DEPTH if limit is None else limit
+    max_bytes = MAX_TIMELINE_BYTES if max_bytes is None else max_bytes
     kept: list[bytes] = []
 
     def keep() -> Iterator[bytes]:
@@ -142,8 +142,9 @@ def _too_deep(name: str, limit: int, deepest: int) -> InputError:
     )
 
 
-def check_json_file(path: str | os.PathLike[str], limit: int = MAX_JSON_DEPTH) -> None:
+def check_json_file(path: str | os.PathLike[str], limit: int | None = None) -> None:
     """:func:`check_json` on a file (size checked first, without reading)."""
+    limit = MAX_JSON_DEPTH if limit is None else limit
     p = Path(path)
     size = p.stat().st_size
     if size > MAX_TIMELINE_BYTES:
@@ -206,20 +207,19 @@ def bundle_entries(path: str | os.PathLike[str], zf: zipfile.ZipFile) -> dict[st
         if info.is_dir():
             continue
         size, comp = info.file_size, info.compress_size
+        if info.filename == BUNDLE_TIMELINE and size > MAX_TIMELINE_BYTES:
+            raise InputError(
+                f"{path}: its {BUNDLE_TIMELINE} would unpack to {size / 2**20:.0f} MB, over the "
+                f"{MAX_TIMELINE_BYTES // 2**20} MB limit: refused before unpacking."
+            )
         if size > RATIO_FLOOR_BYTES and size > MAX_RATIO * max(comp, 1):
             raise InputError(
                 f"{path}: '{info.filename}' would unpack to {size / 2**20:.0f} MB from "
                 f"{comp / 2**20:.1f} MB (over {MAX_RATIO}:1): refused as a zip bomb before unpacking."
             )
         out[info.filename] = BundleEntry(info.filename, size, comp)
-    t = out.get(BUNDLE_TIMELINE)
-    if t is None:
+    if BUNDLE_TIMELINE not in out:
         raise InputError(f"{path}: not an OTIO bundle (no {BUNDLE_TIMELINE} inside).")
-    if t.size > MAX_TIMELINE_BYTES:
-        raise InputError(
-            f"{path}: its {BUNDLE_TIMELINE} would unpack to {t.size / 2**20:.0f} MB, over the "
-            f"{MAX_TIMELINE_BYTES // 2**20} MB limit: refused before unpacking."
-        )
     return out
 
 
