@@ -14,6 +14,7 @@ import json
 import os
 import random
 import shutil
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -291,3 +292,20 @@ def test_the_real_timelines_themselves_read(fuzzed):
             analyze(src, rate=rate)
         except Exception as e:  # the two sub-frame and audio-only timelines are refused, as before
             assert "no picture" in str(e) or "video" in str(e) or "short" in str(e), (src.name, e)
+
+
+def test_the_harness_sees_a_crash_and_a_hang_and_goes_on(tmp_path):
+    """A worker killed by a signal or stuck is charged to its case, and the cases after it still run."""
+    cases = [
+        fuzz.Case("ok", ("--version",)),
+        fuzz.Case("segfault", ("__harness__", "signal", str(int(signal.SIGSEGV)))),
+        fuzz.Case("bad option", ("plan", "--no-such-flag")),
+        fuzz.Case("hang", ("__harness__", "sleep", "30")),
+        fuzz.Case("ok again", ("doctor", "--no-such-flag")),
+    ]
+    outcomes = fuzz.run_cases(cases, tmp_path / "work", dict(os.environ), timeout_s=3.0)
+    assert [o.case.name for o in outcomes] == [c.name for c in cases]
+    assert outcomes[1].signal == signal.SIGSEGV and outcomes[1].problem() == "killed by signal 11"
+    assert outcomes[3].status is None and outcomes[3].problem() == "hung"
+    assert outcomes[2].status == 2 and outcomes[2].problem() is None
+    assert outcomes[4].status == 2
