@@ -498,8 +498,6 @@ def _new_take_folder(session: Session, take_id: int, undo: _Undo) -> Any:
     from .results import output_folder
 
     final = session.out / TAKES_DIR / f"take-{take_id:03d}"
-    if not final.parent.exists():
-        undo.paths.append(final.parent)  # a failed first new take leaves no empty takes/
     undo.paths.append(final)
     return final, output_folder(final)
 
@@ -606,6 +604,7 @@ def _session_context(
     take = session.take(take_id)
     o = _from_record(take["options"])
     feats = _features(rec_in["path"], o, progress, cancel)
+    session.check_cut(feats.timeline)
     stored = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
     return feats, stored, o
 

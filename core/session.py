@@ -618,6 +618,21 @@ class Session:
             f"shot {index}: this session's timeline has {which} (the index that vidmusician analyze prints)."
         )
 
+    def check_cut(self, timeline: Any) -> None:
+        """Refuse to work on a cut (a :class:`~.model.Timeline` read now from
+        the session's input) whose rate or shots are not the ones the session
+        recorded: its takes and shot numbers would not fit it."""
+        rec = self.data["timeline"]
+        was = [(int(s["start_frame"]), int(s["end_frame"])) for s in rec["shots"]]
+        now = [(s.start_frame, s.end_frame) for s in timeline.shots]
+        if was != now or not math.isclose(float(rec["rate"]), float(timeline.rate), rel_tol=1e-9):
+            raise InputError(
+                f"{self.out / SESSION_FILE}: its timeline record ({len(was)} shots at {float(rec['rate']):g} fps) "
+                f"is not the cut in {self.data['input']['path']} ({len(now)} shots at {timeline.rate:g} fps): "
+                "session.json was changed, or another VidMusician version reads the cut otherwise. "
+                "Score the cut into a new folder."
+            )
+
     # ---- writing (under the lock)
 
     def next_take_id(self) -> int:

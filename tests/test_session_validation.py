@@ -256,3 +256,18 @@ def test_seeded_tampering_gives_exit_0_or_2_with_one_line(scored, tmp_path):
         shutil.rmtree(out)
     print("exit codes of 300 runs:", codes)
     assert codes.get(2, 0) > 150  # most changes are caught (about 2 in 3 here)
+
+
+def test_a_timeline_record_that_is_not_the_cut_is_refused(session):
+    """Shots added to the record (valid on their own) no longer index past the cut read now."""
+    data = _data(session)
+    shots = data["timeline"]["shots"]
+    last = dict(shots[-1])
+    mid = (last["start_frame"] + last["end_frame"]) // 2
+    shots[-1]["end_frame"] = mid
+    shots.append({**last, "index": len(shots), "start_frame": mid})
+    _write(session, data)
+    line = _one_line_error(*run("regenerate", str(session), "--shot", "3", "--quiet")[::2])
+    assert (
+        "its timeline record (4 shots at 24 fps) is not the cut in" in line and "(3 shots at 24 fps)" in line
+    )
