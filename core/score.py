@@ -498,6 +498,8 @@ def _new_take_folder(session: Session, take_id: int, undo: _Undo) -> Any:
     from .results import output_folder
 
     final = session.out / TAKES_DIR / f"take-{take_id:03d}"
+    if not final.parent.exists():
+        undo.paths.append(final.parent)  # a failed first new take leaves no empty takes/
     undo.paths.append(final)
     return final, output_folder(final)
 
