@@ -110,6 +110,29 @@ class DiskAudio:
         return f"DiskAudio({str(self.path)!r}, channels={self.channels}, n={self.n})"
 
 
+class WavAudio(DiskAudio):
+    """A WAV file read as float32 (channels, n) blocks (the 24-bit grid as
+    ``int32 / 2**31``); read only."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import soundfile
+
+        info = soundfile.info(str(path))
+        super().__init__(path, info.channels, info.frames)
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        import soundfile
+
+        a, b = max(0, a), min(self.n, b)
+        if b <= a:
+            return np.zeros((self.channels, 0), np.float32)
+        data, _ = soundfile.read(str(self.path), start=a, stop=b, dtype="float32", always_2d=True)
+        return np.ascontiguousarray(data.T)
+
+    def write(self, a: int, block: np.ndarray) -> None:
+        raise TypeError(f"{self.path}: read only")
+
+
 def is_long(audio: Any) -> bool:
     """Whether ``audio`` lives on disk and must be read in blocks."""
     return isinstance(audio, DiskAudio)

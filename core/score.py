@@ -21,7 +21,7 @@ import numpy as np
 
 from . import __version__, fsutil
 from .analyze import analyze
-from .blockaudio import Audio
+from .blockaudio import Audio, WavAudio
 from .errors import InputError, OptionError, OutputError
 from .model import Timeline, VideoFeatures
 from .options import BY_NAME
@@ -37,7 +37,7 @@ from .session import (
     now,
     set_range,
 )
-from .splice import SpliceRange
+from .splice import SR, SplicedFile, SpliceRange
 
 #: Generation backends ``--backend`` accepts (the options table is the one list).
 BACKENDS: tuple[str, ...] = tuple(BY_NAME["backend"].choices or ())
@@ -178,12 +178,13 @@ def _write_take(
     music: Music,
     record: dict[str, Any],
     write_plan: bool,
-    pcm: dict[str, np.ndarray] | None = None,
+    pcm: dict[str, np.ndarray | SplicedFile] | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Write one take's files into ``folder`` (which becomes ``final``); returns its record.
 
-    ``pcm`` (role -> int32 samples, already spliced) replaces the rendered audio.
+    ``pcm`` (role -> int32 samples, already spliced, or a long take's
+    :class:`~.splice.SplicedFile`, spliced as it is written) replaces the rendered audio.
     Measuring the take (librosa) is most of the time here: ``progress`` shows it.
     """
     report(progress, 0.0, "writing the music")
@@ -200,12 +201,19 @@ def _write_take(
         files = {}
         for role, data in pcm.items():
             rel = "mix.wav" if role == "mix" else f"stems/{role}.wav"
-            write_pcm(folder / rel, data)
+            if isinstance(data, SplicedFile):
+                data.write(folder / rel)
+            else:
+                write_pcm(folder / rel, data)
             files["mix" if role == "mix" else f"stem:{role}"] = str(final / rel)
         if music.midi is not None:
             fsutil.write_with(folder / "music.mid", lambda tmp: music.midi.write(str(tmp)))
             files["midi"] = str(final / "music.mid")
-        mix = pcm["mix"].T.astype(np.float32) / float(1 << 31)
+        spliced = pcm["mix"]
+        if isinstance(spliced, SplicedFile):  # long: measured from the file, a window at a time
+            mix = WavAudio(folder / "mix.wav")
+        else:
+            mix = spliced.T.astype(np.float32) / float(1 << 31)
     if write_plan:
         fsutil.write_text(folder / "plan.json", json.dumps(plan_data, indent=2) + "\n")
     metrics = measure(feats, mix, scaled(progress, 0.1, 1.0))
@@ -678,7 +686,8 @@ def regenerate(
     """New music under shot ``shot``: a new take, bit-identical to the take it
     replaces outside the shot's bars (crossfades aside), and a new timeline
     version that plays it under the shot."""
-    from .splice import matching_gain, read_pcm, splice
+    from .arranger.render import LONG_S
+    from .splice import matching_gain, matching_gain_file, read_pcm, splice, wav_frames
 
     out = Path(out)
     with locked(out, wait_s):
@@ -698,15 +707,19 @@ def regenerate(
         pick = np.random.default_rng([base["seed"], shot, take_id])
         new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
         warnings: list[str] = []
-        old = {"mix": read_pcm(session.out / base["files"]["mix"])}
-        old.update({k: read_pcm(session.out / v) for k, v in base["files"]["stems"].items()})
+        old_paths = {"mix": session.out / base["files"]["mix"]}
+        old_paths.update({k: session.out / v for k, v in base["files"]["stems"].items()})
+        long = wav_frames(old_paths["mix"]) > LONG_S * SR  # spliced a block at a time
+        old = {} if long else {role: read_pcm(path) for role, path in old_paths.items()}
         bar_seeds: dict[int, int] = {}
         if base["backend"] == "musicgen":
             from .neural.backend import regenerate_range
 
             report(progress, 0.45, "generating")
             check(cancel)
-            base_mix = old["mix"].T.astype(np.float32) / float(1 << 31)
+            base_mix = (old["mix"] if old else read_pcm(old_paths["mix"])).T.astype(np.float32) / float(
+                1 << 31
+            )
             new_mix = regenerate_range(
                 feats,
                 base_mix,
@@ -730,11 +743,18 @@ def regenerate(
             report(progress, 0.45, "arranging")
             check(cancel)
             music = _generate(p, feats, style, o, bar_seeds)
-            gain = matching_gain(old["mix"], music.mix, rng)
+            if long:
+                gain = matching_gain_file(old_paths["mix"], music.mix, rng)
+            else:
+                gain = matching_gain(old["mix"], np.asarray(music.mix), rng)
         check(cancel)
         report(progress, 0.8, "splicing")
         new = {"mix": music.mix, **music.stems}
-        pcm = {role: splice(old[role], new[role], rng, gain) for role in old}
+        pcm: dict[str, np.ndarray | SplicedFile]
+        if long:
+            pcm = {role: SplicedFile(old_paths[role], new[role], rng, gain) for role in old_paths}
+        else:
+            pcm = {role: splice(old[role], np.asarray(new[role]), rng, gain) for role in old}
         f0, f1 = rng.frames(feats.timeline.rate)
         undo = _Undo()
         try:
@@ -835,7 +855,7 @@ def selection_audio(session: Session, role: str = "mix") -> np.ndarray:
     Returns int32 [shape=(n, channels)] on the 24-bit grid, 48 kHz, as long
     as the takes' files (the ring-out tail included).
     """
-    from .splice import SR, read_pcm
+    from .splice import read_pcm
 
     rate = float(session.data["timeline"]["rate"])
     files: dict[int, np.ndarray] = {}

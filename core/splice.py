@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fsutil
+from .blockaudio import BLOCK, Audio, DiskAudio
 
 SR = 48000
 #: Length of each crossfade; it ends on the bar line.
@@ -93,26 +94,121 @@ def splice(old: np.ndarray, new: np.ndarray, rng: SpliceRange, gain: float = 1.0
     the other way round.
     """
     n = old.shape[0]
-    new = np.asarray(new, np.float64).T[:n] * gain
-    if new.shape[0] < n:
-        new = np.pad(new, ((0, n - new.shape[0]), (0, 0)))
+    a0, a, b = _bounds(rng, n, sr)
     out = old.copy()
-    oldf = old.astype(np.float64) / _FULL
-    fade = max(1, int(round(rng.fade_s * sr)))
-    a0, a, b_ = rng.samples(sr)
-    a0, a = min(a0, n), min(a, n)
-    b = n if b_ is None else min(n, b_)
-    seg = new[a0:b].copy()
-    k = a - a0
-    if k > 0:  # old -> new, ending on the first bar line
-        fo, fi = _fade_gains(oldf[a0:a], new[a0:a])
-        seg[:k] = fo[:, None] * oldf[a0:a] + fi[:, None] * new[a0:a]
-    if b < n:  # new -> old, ending on the bar line after the range
-        k = min(fade, b - a)
-        fo, fi = _fade_gains(new[b - k : b], oldf[b - k : b])
-        seg[b - k - a0 : b - a0] = fo[:, None] * new[b - k : b] + fi[:, None] * oldf[b - k : b]
-    out[a0:b] = _to_pcm(seg)
+    out[a0:b] = _spliced(old[a0:b], _new_segment(new, a0, b, gain), a - a0, n - b, rng, sr)
     return out
+
+
+def _bounds(rng: SpliceRange, n: int, sr: int) -> tuple[int, int, int]:
+    """``rng``'s samples ``(a0, a, b)`` inside a take of ``n`` samples."""
+    a0, a, b_ = rng.samples(sr)
+    return min(a0, n), min(a, n), n if b_ is None else min(n, b_)
+
+
+def _new_segment(new: Audio, a0: int, b: int, gain: float) -> np.ndarray:
+    """Samples ``[a0, b)`` of ``new`` ((ch, n), in memory or on disk) as
+    float64 (b - a0, ch) times ``gain``, silence past its end."""
+    if isinstance(new, DiskAudio):
+        seg = new.read(a0, b).astype(np.float64).T * gain
+    else:
+        seg = np.asarray(new, np.float64).T[a0:b] * gain
+    if seg.shape[0] < b - a0:
+        seg = np.pad(seg, ((0, b - a0 - seg.shape[0]), (0, 0)))
+    return seg
+
+
+def _spliced(old: np.ndarray, new: np.ndarray, k: int, after: int, rng: SpliceRange, sr: int) -> np.ndarray:
+    """The spliced samples of a window ``[a0, b)``: ``old`` (int32) and ``new``
+    (float64, scaled) of that window, the lead-in crossfade its first ``k``
+    samples, and (when ``after`` samples of the take follow the window) the
+    fade back over its last ones."""
+    fade = max(1, int(round(rng.fade_s * sr)))
+    oldf = old.astype(np.float64) / _FULL
+    seg = new.copy()
+    m = len(seg)
+    if k > 0:  # old -> new, ending on the first bar line
+        fo, fi = _fade_gains(oldf[:k], new[:k])
+        seg[:k] = fo[:, None] * oldf[:k] + fi[:, None] * new[:k]
+    if after > 0:  # new -> old, ending on the bar line after the range
+        j = min(fade, m - k)
+        fo, fi = _fade_gains(new[m - j : m], oldf[m - j : m])
+        seg[m - j : m] = fo[:, None] * new[m - j : m] + fi[:, None] * oldf[m - j : m]
+    return _to_pcm(seg)
+
+
+def wav_frames(path: str | os.PathLike[str]) -> int:
+    """How many frames a WAV file holds (from its header)."""
+    import soundfile
+
+    return int(soundfile.info(str(path)).frames)
+
+
+@dataclass(frozen=True)
+class SplicedFile:
+    """A take's file with ``rng`` taken from ``new``, made a block at a time
+    (:meth:`write`): what :func:`splice` gives, for files too long to hold
+    in memory. Only the range (a few bars) is in memory at once."""
+
+    old: Path
+    new: Audio
+    rng: SpliceRange
+    gain: float = 1.0
+
+    def write(self, path: str | os.PathLike[str], sr: int = SR) -> Path:
+        """Write the spliced take as a 24-bit WAV at ``path``, atomically:
+        bit-identical to ``write_pcm(path, splice(read_pcm(old), ...))``."""
+        import soundfile
+
+        def write(tmp: Path) -> None:
+            with soundfile.SoundFile(str(self.old)) as src:
+                n, ch = src.frames, src.channels
+                a0, a, b = _bounds(self.rng, n, sr)
+                with soundfile.SoundFile(str(tmp), "w", sr, ch, subtype="PCM_24", format="WAV") as dst:
+                    for lo, hi in ((0, a0), (a0, b), (b, n)):
+                        src.seek(lo)
+                        if (lo, hi) == (a0, b):
+                            old = src.read(b - a0, dtype="int32", always_2d=True)
+                            new = _new_segment(self.new, a0, b, self.gain)
+                            dst.write(_spliced(old, new, a - a0, n - b, self.rng, sr))
+                            continue
+                        for start in range(lo, hi, BLOCK):
+                            dst.write(src.read(min(BLOCK, hi - start), dtype="int32", always_2d=True))
+
+        return fsutil.write_with(path, write)
+
+
+def matching_gain_file(
+    old_mix: str | os.PathLike[str], new_mix: Audio, rng: SpliceRange, sr: int = SR, ceiling_db: float = -1.0
+) -> float:
+    """:func:`matching_gain` with the old mix a WAV file and the new one in
+    memory or on disk, read a block at a time."""
+    import soundfile
+
+    with soundfile.SoundFile(str(old_mix)) as src:
+        n = src.frames
+        a, _, b_ = rng.samples(sr)
+        b = n if b_ is None else b_
+        keep_n = n - max(0, min(b, n) - min(a, n))
+        so = sn = 0.0
+        for start in range(0, n, BLOCK):
+            o = src.read(min(BLOCK, n - start), dtype="int32", always_2d=True).astype(np.float64) / _FULL
+            m = _new_segment(new_mix, start, start + len(o), 1.0)
+            keep = np.ones(len(o), bool)
+            keep[max(0, a - start) : max(0, min(len(o), b - start))] = False
+            so += float(np.sum(o[keep] ** 2))
+            sn += float(np.sum(m[keep] ** 2))
+    g = 1.0
+    if keep_n >= sr // 2 and so > 0 and sn > 0:
+        g = float(np.clip(np.sqrt(so / keep_n) / np.sqrt(sn / keep_n), 0.5, 2.0))
+    b_new = new_mix.shape[1] if b_ is None else b_
+    peak = 0.0
+    for start in range(a, b_new, BLOCK):
+        seg = _new_segment(new_mix, start, min(b_new, start + BLOCK), 1.0)
+        peak = max(peak, float(np.abs(seg).max()) if seg.size else 0.0)
+    peak *= g
+    ceiling = 10 ** (ceiling_db / 20) * 0.98
+    return g * min(1.0, ceiling / peak) if peak > 0 else g
 
 
 def _fade_gains(out_part: np.ndarray, in_part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ only around the samples it turns down.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from .compose import EXPRESSION, PARTS, Note, Score
 from .styles import Style
 
 if TYPE_CHECKING:
-    from ..blockaudio import DiskAudio
+    from ..blockaudio import DiskAudio, TempFolder
 
 SR = 48000
 KICK_NOTE, KICKS = 36, (35, 36)  # GM bass drums
@@ -713,11 +713,29 @@ def render_long(
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    return stems, bus_long(stems, score, folder, size, tick)
+
+
+def bus_long(
+    stems: dict[str, DiskAudio],
+    score: Score,
+    folder: TempFolder,
+    size: int,
+    tick: Callable[[str], None] = lambda label: None,
+) -> DiskAudio:
+    """The bus of :func:`render_long` on stems already on disk (changed in
+    place: the gain applied); returns their mix. What :func:`bus_gain` and
+    :func:`ending` do to the whole signal, in blocks of ``size`` (a multiple
+    of 64); ``tick`` is called after each block of each pass."""
+    from ..blockaudio import DiskAudio
+
+    n = next(iter(stems.values())).n
+    names = list(stems)  # added in this order, as mix_of adds them
     # pass 1b: the mix before the bus, and what the compressor needs of it
     raw_mix = DiskAudio.create(folder, "mix-raw", 2, n)
     hops, power_sum = [], 0.0
     for start in range(0, n, size):
-        parts = [stems[p].read(start, start + size) for p in PARTS]
+        parts = [stems[p].read(start, start + size) for p in names]
         mix = parts[0].copy()
         for v in parts[1:]:
             mix += v
@@ -756,7 +774,7 @@ def render_long(
     k_fade = min(n, int(round(score.fade_s * SR)))
     fade = (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, k_fade))).astype(np.float32) if k_fade > 1 else None
     mix_out = DiskAudio.create(folder, "mix", 2, n)
-    peaks = dict.fromkeys(PARTS, 0.0)
+    peaks = dict.fromkeys(names, 0.0)
     mix_peak = 0.0
     for start in range(0, n, size):
         stop = min(n, start + size)
@@ -779,25 +797,25 @@ def render_long(
             gain[i - start :] *= fade[i - (n - k_fade) : stop - (n - k_fade)]
         elif fade is None and stop == n and n:
             gain[-1] = 0.0
-        mix = None
-        for p in PARTS:
+        summed: np.ndarray | None = None
+        for p in names:
             v = stems[p].read(start, stop)
             np.multiply(v, gain[None, :], out=v)
             stems[p].write(start, v)
             peaks[p] = max(peaks[p], float(np.abs(v).max()) if v.size else 0.0)
-            if mix is None:
-                mix = v.copy()
+            if summed is None:
+                summed = v.copy()
             else:
-                mix += v
-        assert mix is not None
-        mix_out.write(start, mix)
-        mix_peak = max(mix_peak, float(np.abs(mix).max()) if mix.size else 0.0)
+                summed += v
+        assert summed is not None
+        mix_out.write(start, summed)
+        mix_peak = max(mix_peak, float(np.abs(summed).max()) if summed.size else 0.0)
         tick("applying the bus")
     raw_mix.path.unlink(missing_ok=True)
-    for p in PARTS:
+    for p in names:
         stems[p].set_peak(peaks[p])
     mix_out.set_peak(mix_peak)
-    return stems, mix_out
+    return mix_out
 
 
 def _board(part: str) -> Any:
