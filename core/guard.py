@@ -27,8 +27,11 @@ with one line that names the file and what is wrong (exit status 2):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import struct
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -113,26 +116,6 @@ def _read_chunks(f: IO[bytes], name: str, max_bytes: int) -> Iterator[bytes]:
                 "parsing (real timelines are a few MB). Export it again."
             )
         yield chunk
-
-
-def check_json(f: IO[bytes], name: str, limit: int | None = None, max_bytes: int | None = None) -> bytes:
-    """Read OTIO JSON from ``f`` through the depth scan; return its bytes.
-
-    Raises InputError (one line naming ``name``) when it is nested deeper than
-    ``limit`` or larger than ``max_bytes``."""
-    limit = MAX_JSON_DEPTH if limit is None else limit
-    max_bytes = MAX_TIMELINE_BYTES if max_bytes is None else max_bytes
-    kept: list[bytes] = []
-
-    def keep() -> Iterator[bytes]:
-        for chunk in _read_chunks(f, name, max_bytes):
-            kept.append(chunk)
-            yield chunk
-
-    deepest = json_depth(keep(), limit)
-    if deepest > limit:
-        raise _too_deep(name, limit, deepest)
-    return b"".join(kept)
 
 
 def _too_deep(name: str, limit: int, deepest: int) -> InputError:
@@ -261,26 +244,35 @@ def open_bundle(path: str | os.PathLike[str]) -> zipfile.ZipFile:
         raise InputError(f"{path}: not a readable .otioz bundle ({e}).") from e
 
 
-def bundle_timeline(path: str | os.PathLike[str]) -> str:
-    """The text of an .otioz bundle's content.otio, read through the bundle
-    limits and the depth scan (its bytes are counted as they stream)."""
-    with open_bundle(path) as zf:
-        bundle_entries(path, zf)
-        try:
-            with zf.open(BUNDLE_TIMELINE) as f:
-                data = check_json(f, f"{path} ({BUNDLE_TIMELINE})")
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            EOFError,
-            RuntimeError,
-            ValueError,
-        ) as e:  # bad CRC, truncated, ...
-            raise InputError(f"{path}: its {BUNDLE_TIMELINE} cannot be read ({e}).") from e
+@contextlib.contextmanager
+def bundle_timeline(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """An .otioz bundle's content.otio as a temporary file, streamed out
+    through the bundle limits and the depth scan (its bytes counted as they
+    come; never whole in memory), for OTIO to read from disk."""
+    tmp = Path(tempfile.mkdtemp(prefix="vidmusician-otioz-"))
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: its {BUNDLE_TIMELINE} is not UTF-8 text ({e}).") from e
+        dest = tmp / BUNDLE_TIMELINE
+        name = f"{path} ({BUNDLE_TIMELINE})"
+        with open_bundle(path) as zf:
+            bundle_entries(path, zf)
+            try:
+                with zf.open(BUNDLE_TIMELINE) as f, open(dest, "wb") as out:
+
+                    def through() -> Iterator[bytes]:
+                        for chunk in _read_chunks(f, name, MAX_TIMELINE_BYTES):
+                            out.write(chunk)
+                            yield chunk
+
+                    deepest = json_depth(through(), MAX_JSON_DEPTH)
+            except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as e:  # bad CRC, truncated, ...
+                raise InputError(f"{path}: its {BUNDLE_TIMELINE} cannot be read ({e}).") from e
+            except OSError as e:
+                raise InputError(f"{path}: its {BUNDLE_TIMELINE} cannot be read ({e.strerror or e}).") from e
+        if deepest > MAX_JSON_DEPTH:
+            raise _too_deep(name, MAX_JSON_DEPTH, deepest)
+        yield dest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def copy_entry(zf: zipfile.ZipFile, entry: BundleEntry, dest: Path, path: str | os.PathLike[str]) -> int:
