@@ -219,8 +219,9 @@ def read_otio(path: str | os.PathLike[str], rate: float | None = None) -> tuple[
         kwargs["rate"] = rate if rate is not None else EDL_DEFAULT_RATE
     try:
         guard.check_timeline(p, adapter)  # before OTIO's C++ JSON reader sees it
-        if adapter == "otioz":  # content.otio through the bundle limits, read once
-            result = otio.adapters.read_from_string(guard.bundle_timeline(p), "otio_json")
+        if adapter == "otioz":  # content.otio streamed out through the bundle limits
+            with guard.bundle_timeline(p) as content:
+                result = otio.adapters.read_from_file(str(content), adapter_name="otio_json")
         elif adapter in ("cmx_3600", "otio_json") and _text_read(p):
             text, _ = _text_read(p)  # type: ignore[misc]
             result = otio.adapters.read_from_string(text, adapter_name=adapter, **kwargs)
