@@ -396,6 +396,10 @@ def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event)
             "bars_dropped": result.bars_dropped,
             "bars_repeated": result.bars_repeated,
         }
+        from . import fsutil
+
+        seconds = result.audio.shape[-1] / 48000
+        fsutil.ensure_space(folder, fsutil.audio_bytes(seconds), out)  # a full disk said before writing
         report = write_result(
             folder,
             out,
