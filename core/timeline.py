@@ -557,6 +557,26 @@ def check_numbers(t: Any, path: str | os.PathLike[str]) -> None:
                 check(label, _describe(child, track), rt)
 
     walk(t.tracks, "")
+    for clip in t.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ImageSequenceReference):
+            rate, step, first, pad = ref.rate, ref.frame_step, ref.start_frame, ref.frame_zero_padding
+            problem = (
+                f"rate {rate:g} is not a frame rate"
+                if not (math.isfinite(rate) and 0 < rate <= units.MAX_RATE)
+                else f"frame step {step} is not a whole number of frames from 1"
+                if step < 1
+                else f"first frame {first} is negative"
+                if first < 0
+                else f"frame number padding {pad} is not 0-32 digits"
+                if not 0 <= pad <= 32
+                else None
+            )
+            if problem:
+                raise InputError(
+                    f"{path}: {_describe(clip, '')}: its image sequence is unusable ({problem}). "
+                    "The file is corrupt; export the timeline again."
+                )
     try:
         total = t.duration()
     except Exception as e:  # OTIO's own arithmetic on what passed the checks above

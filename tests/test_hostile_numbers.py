@@ -309,3 +309,28 @@ def test_an_edl_whose_timecodes_agree_with_its_fcm_line_gets_no_warning(tmp_path
     assert tl.start_timecode == "01:00:00;00" and not [w for w in tl.warnings if "FCM" in w]
     tl = read_timeline(_edl(tmp_path, "NON-DROP FRAME", ":"), rate=25)
     assert tl.start_timecode == "01:00:00:00" and not [w for w in tl.warnings if "FCM" in w]
+
+
+@pytest.mark.parametrize(
+    "key,bad,needle",
+    [
+        ("frame_step", "0", "frame step 0 is not a whole number of frames from 1"),  # was IndexError, exit 1
+        ("frame_step", "-1", "frame step -1 is not"),
+        ("frame_zero_padding", "1000000000", "frame number padding 1000000000 is not 0-32 digits"),
+    ],
+)
+def test_an_image_sequence_with_impossible_numbers(tmp_path, key, bad, needle):
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    ref = otio.schema.ImageSequenceReference(
+        "file:///tmp/", "f.", ".exr", start_frame=1, frame_step=1, rate=24, frame_zero_padding=4
+    )
+    t = timeline(
+        video_track(otio.schema.Clip("seq", media_reference=ref, source_range=tr(rt(0, 24), rt(48, 24))))
+    )
+    text = otio.adapters.write_to_string(t, "otio_json")
+    text = re.sub(rf'"{key}": [^,\n]+', f'"{key}": {bad}', text, count=1)
+    path = tmp_path / "seq.otio"
+    path.write_text(text)
+    assert f"clip 'seq': its image sequence is unusable ({needle}" in one_line(
+        *run("analyze", str(path))[::2]
+    )
