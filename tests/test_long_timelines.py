@@ -185,6 +185,42 @@ def test_a_long_mix_is_measured_in_windows(cue, tmp_path, monkeypatch):
     assert windows["energy_corr"] == pytest.approx(whole["energy_corr"], abs=0.05)
 
 
+def test_the_long_path_writes_the_short_paths_bytes(tmp_path, monkeypatch):
+    """Score the demo cut and regenerate a shot twice: as it is (in memory)
+    and with the long path's thresholds lowered to 5 s (rendered, written,
+    spliced and measured in blocks). Every WAV of both takes is the same bytes."""
+    from vidmusician.core import arranger, results
+    from vidmusician.core.score import regenerate, score
+
+    cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
+    runs = {}
+    calls = []
+    real = arranger.render_long
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    for name in ("memory", "blocks"):
+        if name == "blocks":
+            monkeypatch.setattr(arranger, "render_long", spy)
+            monkeypatch.setattr(R, "LONG_S", 5.0)
+            monkeypatch.setattr(arranger, "LONG_S", 5.0)
+            monkeypatch.setattr(results, "MEASURE_WINDOW_S", 12.0)
+        out = tmp_path / name
+        score(cut, out)
+        s = regenerate(out, 2, seed=11)
+        runs[name] = (out, s)
+    (a, sa), (b, sb) = runs["memory"], runs["blocks"]
+    assert len(calls) == 2  # the take and the regenerated one went the long way
+    assert sa.take(2)["gain"] == pytest.approx(sb.take(2)["gain"], abs=2e-6)
+    for take in (1, 2):
+        files = sa.take(take)["files"]
+        for rel in [files["mix"], *files["stems"].values()]:
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), (take, rel)
+    assert sb.take(1)["metrics"]["cut_beat_hit"] >= 0.9
+
+
 SCORE_AND_MEASURE = textwrap.dedent(
     """
     import json, resource, sys
