@@ -29,8 +29,8 @@ BLOCK = 48 * 8192
 class TempFolder:
     """A temporary folder removed when this object is garbage (or at exit)."""
 
-    def __init__(self, prefix: str = "vidmusician-audio-") -> None:
-        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+    def __init__(self, prefix: str = "vidmusician-audio-", dir: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
 
     def remove(self) -> None:

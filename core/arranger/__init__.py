@@ -51,6 +51,7 @@ def arrange(
     key: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    scratch: str | None = None,
 ) -> Stems:
     """Compose and render the music for ``plan``; see the module docstring.
 
@@ -60,7 +61,8 @@ def arrange(
     picture and the style choose (:mod:`.keys`); a take's key keeps it.
     A cue longer than :data:`.render.LONG_S` (five minutes) is rendered in
     blocks onto disk (:func:`.render.render_long`), reporting each block to
-    ``progress`` and checking ``cancel``.
+    ``progress`` and checking ``cancel``; its files go into ``scratch``
+    (default: the system's temporary folder).
     """
     st = get_style(style)
     if len(plan.downbeats_s) < 2:
@@ -78,7 +80,7 @@ def arrange(
     stems: dict[str, Audio]
     mix: Audio
     if length > LONG_S:
-        stems_long, mix = render_long(score, st, length, soundfont, progress, cancel)
+        stems_long, mix = render_long(score, st, length, soundfont, progress, cancel, scratch=scratch)
         stems = dict(stems_long)
     else:
         short = render(score, st, length, soundfont)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import fsutil
 from ..errors import OptionError
 from ..progress import CancelToken, ProgressFn
 from .compose import EXPRESSION, PARTS, Note, Score
@@ -636,6 +637,7 @@ def render_long(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     block: int | None = None,
+    scratch: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, DiskAudio], DiskAudio]:
     """:func:`render`, a block at a time, onto disk: the stems (in
     :data:`PARTS` order) and their mix as :class:`~..blockaudio.DiskAudio`
@@ -654,6 +656,11 @@ def render_long(
     the mean power and the synthesiser's and effects' block boundaries
     (``tests/test_long_timelines.py`` compares it with :func:`render`).
     ``progress`` hears of every block; ``cancel`` is checked at each one.
+
+    The files (seven of 4 bytes per sample and channel at most: 19 GB for
+    two hours) go into a temporary folder in ``scratch`` (default: the
+    system's, ``TMPDIR``), checked for room first; it goes when the last of
+    the returned audio does.
     """
     from ..blockaudio import BLOCK, DiskAudio, TempFolder
     from ..progress import check, report
@@ -664,7 +671,14 @@ def render_long(
         raise OptionError(f"{sf}: SoundFont not found; give an SF2/SF3 file with --soundfont.")
     n = int(round(duration_s * SR))
     nblocks = max(1, -(-n // size))
-    folder = TempFolder("vidmusician-render-")
+    folder = TempFolder("vidmusician-render-", scratch)
+    try:
+        fsutil.ensure_space(
+            folder.path, 4 * 2 * n * (len(PARTS) + 2), f"{folder.path} (the render's scratch files)"
+        )
+    except BaseException:
+        folder.remove()
+        raise
     steps = [0]
     total_steps = len(PARTS) * nblocks + 3 * nblocks
 
