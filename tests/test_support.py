@@ -15,7 +15,7 @@ def test_option_checks_type_range_and_choices():
     assert rate.check("25") == 25.0
     with pytest.raises(OptionError, match="between 1 and 1000"):
         rate.check(0)
-    with pytest.raises(OptionError, match="expected float"):
+    with pytest.raises(OptionError, match="expected a number"):
         rate.check("fast")
     with pytest.raises(OptionError, match="choose one of"):
         options.BY_NAME["scene_detector"].check("magic")
