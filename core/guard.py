@@ -126,7 +126,8 @@ def _too_deep(name: str, limit: int, deepest: int) -> InputError:
 
 
 def check_json_file(path: str | os.PathLike[str], limit: int | None = None) -> None:
-    """:func:`check_json` on a file (size checked first, without reading)."""
+    """Refuse an OTIO JSON file nested over ``limit`` (default :data:`MAX_JSON_DEPTH`)
+    or over :data:`MAX_TIMELINE_BYTES` (its size checked first, without reading)."""
     limit = MAX_JSON_DEPTH if limit is None else limit
     p = Path(path)
     size = p.stat().st_size
