@@ -174,6 +174,8 @@ class _Checker:
             span = (
                 f"at least {lo}"
                 if hi is None
+                else str(lo)
+                if lo == hi
                 else f"between {lo} and {hi}"
                 if lo is not None
                 else f"at most {hi}"

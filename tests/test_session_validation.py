@@ -96,7 +96,7 @@ KNOWN = [
     (_set("takes", _DELETE), "takes is missing"),
     (_set("takes", []), "takes is empty"),
     (_set("selection", []), "selection is empty"),
-    (_set("selection.0.start_frame", 5), "selection[0].start_frame is 5, must be between 0 and 0"),
+    (_set("selection.0.start_frame", 5), "selection[0].start_frame is 5, must be 0"),
     (_set("selection.0.take", 9), "selection[0].take is 9, which is no take of this session"),
     (_set("timeline.rate", 0), "timeline.rate is 0, must be between 1 and 1000"),
     (_set("timeline.rate", float("nan")), "timeline.rate is nan, not a finite number"),
