@@ -470,7 +470,7 @@ def _sections(
     starts = [0]
     for a in planned:
         if a.hard and a.strength >= 0.9 and a.on == "downbeat":
-            bar = int(np.argmin(np.abs(downbeats - a.time_s)))
+            bar = _nearest(downbeats, a.time_s)
             if bar - starts[-1] >= min_bars and len(downbeats) - 1 - bar >= min_bars:
                 starts.append(bar)
     out = []
@@ -478,6 +478,15 @@ def _sections(
         b1 = starts[k + 1] if k + 1 < len(starts) else len(downbeats) - 1
         t0 = 0.0 if k == 0 else float(downbeats[b0])
         t1 = float(downbeats[b1]) if k + 1 < len(starts) else float(duration)
-        sel = (beats >= t0) & (beats < t1)
-        out.append(Section(t0, t1, b0, max(1, b1 - b0), float(intensity[sel].mean()) if sel.any() else 0.0))
+        sel = slice(*np.searchsorted(beats, [t0, t1]))  # beats >= t0 and < t1: the beats are sorted
+        some = sel.stop > sel.start
+        out.append(Section(t0, t1, b0, max(1, b1 - b0), float(intensity[sel].mean()) if some else 0.0))
     return tuple(out)
+
+
+def _nearest(sorted_times: np.ndarray, t: float) -> int:
+    """``argmin(|sorted_times - t|)`` (the first of equals) by bisection."""
+    i = int(np.searchsorted(sorted_times, t))
+    if i <= 0 or i >= len(sorted_times):
+        return min(max(i, 0), len(sorted_times) - 1)
+    return i - 1 if abs(sorted_times[i - 1] - t) <= abs(sorted_times[i] - t) else i

@@ -113,6 +113,25 @@ def test_the_block_bus_is_the_whole_signals_bus():
     assert (R._true_peak_envelope(np.asarray(out)) <= 10 ** (R.CEILING_DBTP / 20)).all()
 
 
+def test_the_compressor_gain_in_blocks_is_the_ramp_between_hop_centres():
+    """Known answer: the gain between hop centres, as the whole signal's ramp
+    gives it (the formula the bus used before blocks), for every block size."""
+    rng = np.random.default_rng(0)
+    hop, half = 64, 32
+    w = ((np.arange(hop) + 0.5) / hop).astype(np.float32)
+    for m in (1, 2, 5, 1001):
+        g = rng.uniform(0.5, 1, m).astype(np.float32)
+        for n in (m * 64 - 40, m * 64, m * 64 + 13, m * 64 + 100):
+            want = np.full(n, g[-1], np.float32)
+            want[: min(half, n)] = g[0]
+            if m > 1:
+                ramp = (g[:-1, None] + (g[1:] - g[:-1])[:, None] * w[None, :]).ravel()[: max(0, n - half)]
+                want[half : half + len(ramp)] = ramp
+            for size in (7, 64, 100, 4096, n):
+                got = np.concatenate([R._hop_gain_samples(g, n, a, a + size) for a in range(0, n, size)])
+                assert np.array_equal(got, want), (m, n, size)
+
+
 def test_the_loudness_meter_in_blocks():
     rng = np.random.default_rng(0)
     n = 48000 * 9 + 77

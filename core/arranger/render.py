@@ -359,14 +359,18 @@ def _hop_gain_samples(g: np.ndarray, n: int, a: int, b: int) -> np.ndarray:
     so interpolating it rather than its decibels differs by under 0.001 dB),
     held before the first centre and after the last."""
     hop, half = _HOP, _HOP // 2
-    w = ((np.arange(hop) + 0.5) / hop).astype(np.float32)
-    i = np.arange(a, min(b, n))
-    out = np.full(len(i), g[-1], np.float32)
-    out[i < half] = g[0]
-    j = (i - half) // hop
-    inside = (i >= half) & (j + 1 < len(g))
-    jj = j[inside]
-    out[inside] = g[jj] + (g[jj + 1] - g[jj]) * w[(i[inside] - half) % hop]
+    b = min(b, n)
+    out = np.full(max(0, b - a), g[-1], np.float32)  # after the last centre: held
+    out[: max(0, min(b, half) - a)] = g[0]  # before the first centre: held
+    # hop j's ramp runs from g[j] at sample half + j * hop towards g[j + 1]
+    j0 = max(0, (a - half) // hop)
+    j1 = min(len(g) - 1, -(-(b - half) // hop))
+    if j1 > j0:
+        w = ((np.arange(hop) + 0.5) / hop).astype(np.float32)
+        ramp = (g[j0:j1, None] + (g[j0 + 1 : j1 + 1] - g[j0:j1])[:, None] * w[None, :]).ravel()
+        r0 = half + j0 * hop  # the sample ramp[0] belongs to
+        lo, hi = max(a, r0), min(b, r0 + len(ramp))
+        out[lo - a : hi - a] = ramp[lo - r0 : hi - r0]
     return out
 
 
@@ -694,33 +698,38 @@ def render_long(
     stems: dict[str, DiskAudio] = {part: DiskAudio.create(folder, part, 2, n) for part in PARTS}
     pools: list[ThreadPoolExecutor] = []
     in_flight: list[Future[None]] = []
+
+    def finish(start: int, interleaved: np.ndarray, board: Any, out: DiskAudio) -> None:
+        audio = np.ascontiguousarray(interleaved.T)
+        if board is not None:
+            audio = board.process(audio, SR, reset=False).astype(np.float32)
+        out.write(start, audio)
+
     try:
-        for part in ("pad", "lead", "drums", "harmony", "bass"):  # those with effects first, as render does
-            out = stems[part]
-            program, drums = _program(style, part)
-            if drums and style.drums is None:
-                for _ in range(nblocks):
-                    tick(f"rendering {part}")
-                continue
-            controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
-            board = _board(part)
-
-            def finish(start: int, interleaved: np.ndarray, board: Any = board, out: DiskAudio = out) -> None:
-                audio = np.ascontiguousarray(interleaved.T)
-                if board is not None:
-                    audio = board.process(audio, SR, reset=False).astype(np.float32)
-                out.write(start, audio)
-
-            pool = ThreadPoolExecutor(max_workers=1)  # one part's blocks in order; parts side by side
-            pools.append(pool)
-            queue: list[Future[None]] = []
-            blocks = _synth_blocks(score.parts[part], program, drums, n, sf, controls, tonic, size)
-            for k, audio in enumerate(blocks):
-                queue.append(pool.submit(finish, k * size, audio))
-                if len(queue) > 2:  # at most a few blocks of a part in flight
-                    queue.pop(0).result()
-                tick(f"rendering {part}")
-            in_flight += queue
+        # the two reverbs are the slow effects: their parts are synthesised
+        # block for block in turn, so that both reverbs run at once
+        for group in (("pad", "lead"), ("drums",), ("harmony",), ("bass",)):
+            lanes: list[tuple[str, Iterator[np.ndarray], ThreadPoolExecutor, Any, list[Future[None]]]] = []
+            for part in group:
+                program, drums = _program(style, part)
+                if drums and style.drums is None:
+                    for _ in range(nblocks):
+                        tick(f"rendering {part}")
+                    continue
+                controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
+                pool = ThreadPoolExecutor(max_workers=1)  # one part's blocks in order; parts side by side
+                pools.append(pool)
+                blocks = _synth_blocks(score.parts[part], program, drums, n, sf, controls, tonic, size)
+                lanes.append((part, blocks, pool, _board(part), []))
+            label = f"rendering {' and '.join(lane[0] for lane in lanes)}"
+            for k in range(nblocks):
+                for part, blocks, pool, board, queue in lanes:
+                    queue.append(pool.submit(finish, k * size, next(blocks), board, stems[part]))
+                    if len(queue) > 2:  # at most a few blocks of a part in flight
+                        queue.pop(0).result()
+                    tick(label)
+            for lane in lanes:
+                in_flight += lane[4]
         for f in in_flight:
             f.result()
     finally:
