@@ -230,6 +230,23 @@ def test_score_injected_enospc_mid_write_removes_the_partial_folder(tmp_path, me
     assert len(calls) == 3 and not out.exists() and leftovers(tmp_path) == []
 
 
+def test_fit_checks_the_space_for_the_fitted_music(tmp_path, media, monkeypatch):
+    import soundfile
+
+    sr = 48000
+    y = np.zeros(sr * 10)
+    for i in range(20):  # clicks at 120 BPM
+        a = int(i * 0.5 * sr)
+        y[a : a + 2000] += np.sin(np.arange(2000) / 3) * np.exp(-np.arange(2000) / 300)
+    music = tmp_path / "clicks.wav"
+    soundfile.write(str(music), np.stack([y, y], 1) * 0.5, sr, subtype="PCM_24")
+    monkeypatch.setattr(fsutil, "free_bytes", lambda path: 1_500_000)
+    out = tmp_path / "out"
+    code, _, err = run("fit", str(music), str(media), "-o", str(out), "--quiet")
+    assert code == 2 and f"the disk holding {out} is full (1.5 MB free; needed about" in err, err
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 @posix
 def test_names_too_long_for_the_file_system(tmp_path, media):
     long = "n" * 300
