@@ -98,6 +98,9 @@ def check_identity(path: str, recorded: dict[str, Any]) -> None:
 #: ``session.json`` and the plans it names are refused above this size (bytes).
 MAX_SESSION_BYTES = 64 << 20
 
+#: The sample rate of every take's sound files (Hz; ``splice.SR``).
+AUDIO_RATE = 48000
+
 #: What a take's ``kind`` may be.
 TAKE_KINDS = ("score", "regenerate")
 
@@ -234,6 +237,23 @@ class _Checker:
                 self.fail(where, f"names {rel}, which is not in the session folder")
         return rel
 
+    def audio(self, rel: str, where: str) -> None:
+        """A take's sound file: a WAV header that says 48 kHz and some samples
+        (the samples themselves are read only by the command that needs them)."""
+        import soundfile
+
+        try:
+            info = soundfile.info(str(self.out / rel))
+        except Exception as e:  # libsndfile's own errors say little more than "not recognised"
+            reason = " ".join(str(e).split()).replace(str(self.out / rel), rel).rstrip(".")
+            self.fail(where, f"names {rel}, which is not a readable sound file ({reason[:160]})")
+        if int(info.samplerate) != AUDIO_RATE or info.frames <= 0:
+            self.fail(
+                where,
+                f"names {rel}, which holds {info.frames} samples at {info.samplerate} Hz "
+                f"(takes are {AUDIO_RATE // 1000} kHz)",
+            )
+
     def json_file(self, rel: str, where: str) -> Any:
         p = self.out / rel
         try:
@@ -363,9 +383,11 @@ class _Checker:
         for j, b in enumerate(bpm):
             self.num(b, f"{w}.bpm[{j}]", 1.0, 1000.0)
         files = self.dict_(self.obj(t, "files", w), f"{w}.files")
-        self.path(self.obj(files, "mix", f"{w}.files"), f"{w}.files.mix", exists=True)
+        mix = self.path(self.obj(files, "mix", f"{w}.files"), f"{w}.files.mix", exists=True)
+        self.audio(mix, f"{w}.files.mix")
         for name, rel in self.dict_(self.obj(files, "stems", f"{w}.files"), f"{w}.files.stems").items():
             self.path(rel, f"{w}.files.stems.{name}", exists=True)
+            self.audio(rel, f"{w}.files.stems.{name}")
         if files.get("midi") is not None:
             self.path(files["midi"], f"{w}.files.midi", exists=True)
         if "report" in files:

@@ -271,3 +271,15 @@ def test_a_timeline_record_that_is_not_the_cut_is_refused(session):
     assert (
         "its timeline record (4 shots at 24 fps) is not the cut in" in line and "(3 shots at 24 fps)" in line
     )
+
+
+def test_a_take_file_that_is_not_its_sound_is_named(session):
+    import numpy as np
+    import soundfile
+
+    (session / "stems" / "bass.wav").write_bytes(b"garbage")  # was LibsndfileError, exit 1
+    line = _one_line_error(*run("regenerate", str(session), "--shot", "0", "--quiet")[::2])
+    assert "takes[0].files.stems.bass names stems/bass.wav, which is not a readable sound file" in line
+    soundfile.write(str(session / "stems" / "bass.wav"), np.zeros((100, 2)), 22050)
+    line = _one_line_error(*run("takes", str(session))[::2])
+    assert "stems/bass.wav, which holds 100 samples at 22050 Hz (takes are 48 kHz)" in line
