@@ -920,8 +920,9 @@ class _Signals:
 
     NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
 
-    def __init__(self, cancel: threading.Event):
+    def __init__(self, cancel: threading.Event, install: bool = True):
         self.cancel = cancel
+        self.install = install
         self.received: int | None = None
         self._old: dict[int, Any] = {}
         self._old_hook: Any = None
@@ -930,7 +931,7 @@ class _Signals:
         from .progress import INTERRUPTED
 
         INTERRUPTED.clear()
-        if threading.current_thread() is not threading.main_thread():
+        if not self.install or threading.current_thread() is not threading.main_thread():
             return self  # signal handlers can only be set from the main thread
         for name in self.NAMES:
             sig = getattr(signal, name, None)
@@ -1041,7 +1042,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     console = Console(args.quiet, out, err)
     cancel = threading.Event()
     func: Callable[[argparse.Namespace, Console, threading.Event], int] = args.func
-    signals = _Signals(cancel)
+    # the built-in commands; an add-on's (the panel runs a Qt event loop, where
+    # a Python handler would hold SIGTERM back until Qt calls into Python) keeps
+    # Python's defaults
+    signals = _Signals(cancel, install=getattr(func, "__module__", None) == __name__)
 
     def say(text: str) -> None:
         with _suppress():
