@@ -536,6 +536,8 @@ def check_numbers(t: Any, path: str | os.PathLike[str]) -> None:
 
     def check(label: str, where: str, rt: Any) -> None:
         problem = units.time_problem(rt)
+        if problem is None and rt.value < 0 and label in ("source range duration", "in offset", "out offset"):
+            problem = f"{rt.value:g} frames is negative"  # what the picture's length is made of
         if problem:
             raise InputError(
                 f"{path}: {where}: its {label} is unusable ({problem}). The file is corrupt; "
