@@ -160,6 +160,7 @@ def _otio_with(tmp_path: Path, field: str, value: str) -> Path:
         ),
         ("duration", "Infinity", "source range duration is unusable (inf is not a finite number)"),
         ("duration", "1e15", "(1e+15 frames at 24 fps is more than 48 hours)"),
+        ("duration", "-3", "its source range duration is unusable (-3 frames is negative)"),
         (
             "start_time",
             "-1e15",
