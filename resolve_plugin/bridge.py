@@ -55,7 +55,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from vidmusician.core import fsutil
+from vidmusician.core import fsutil, guard
 from vidmusician.core.errors import InputError, OptionError, OutputError, VidMusicianError
 from vidmusician.core.progress import ProgressFn, report
 from vidmusician.core.session import Session
@@ -235,6 +235,7 @@ def _export_native(resolve: Any, timeline: Any, dest: Path) -> str | None:
         if not ok or not tmp.is_file() or tmp.stat().st_size == 0:
             return "Resolve's OTIO export returned no file"
         try:
+            guard.check_json_file(tmp)  # before OTIO's C++ reader, which a deep file crashes
             back = otio.adapters.read_from_file(str(tmp), adapter_name="otio_json")
         except Exception as e:  # a newer schema than this OTIO reads, or a broken file
             return f"Resolve's OTIO file does not read here: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
@@ -415,7 +416,10 @@ def session_music(session_folder: str | os.PathLike[str]) -> SessionMusic:
         )
     path = session.out / name
     try:
+        guard.check_json_file(path)
         t = otio.adapters.read_from_file(str(path), adapter_name="otio_json")
+    except VidMusicianError:
+        raise
     except Exception as e:
         raise InputError(f"{path}: the session's timeline does not read ({e}). Score the cut again.") from e
     rate = float(session.data["timeline"]["rate"])

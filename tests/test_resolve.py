@@ -353,6 +353,19 @@ def test_session_music_matches_the_written_timeline(scored):
     assert len(t.audio_tracks()) == 2  # the editor's dialogue and the mix
 
 
+def test_a_deeply_nested_session_timeline_is_refused_before_otio_reads_it(scored, tmp_path):
+    """OTIO's C++ reader crashes on very deep JSON: the bridge checks the depth first."""
+    _, folder = scored["23.976"]
+    dest = tmp_path / "session"
+    shutil.copytree(folder, dest)
+    text = (dest / "timeline.otio").read_text()
+    (dest / "timeline.otio").write_text(
+        text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 20000 + "]" * 20000 + ", ", 1)
+    )
+    with pytest.raises(InputError, match="nested over 200 levels"):
+        bridge.session_music(dest)
+
+
 # --------------------------------------------------------------------------- the menu's round trip
 
 FAKE_PANEL = """
