@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import os
 import platform
 import shutil
 import subprocess
@@ -97,7 +98,7 @@ def checks() -> list[Check]:
     rows.append(_present("librosa (beats, eval)", "librosa", "librosa"))
     rows.append(_present("pedalboard (effects, fit)", "pedalboard", "pedalboard"))
     rows.append(_present("tinysoundfont (arranger)", "tinysoundfont", "tinysoundfont"))
-    rows.append(Check("backend: arranger", "ok", "embedded (General MIDI SoundFont from pretty_midi)"))
+    rows.append(_arranger_font())
     rows += _neural()
     rows.append(_clip())
     rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
@@ -105,6 +106,25 @@ def checks() -> list[Check]:
         rows.append(qt_platform())
     rows.append(_gpu())
     return rows
+
+
+def _arranger_font() -> Check:
+    """The arranger's default SoundFont, checked as ``score`` checks it (structure, before tinysoundfont)."""
+    try:
+        from .arranger.render import default_soundfont
+        from .guard import check_soundfont
+
+        path = default_soundfont()
+        info = check_soundfont(path)
+    except ImportError as e:
+        return Check("backend: arranger", "error", f"{e}; reinstall: pip install -e .")
+    except Exception as e:  # a damaged or missing font: say what is wrong with it
+        return Check("backend: arranger", "error", f"{e}")
+    return Check(
+        "backend: arranger",
+        "ok",
+        f"embedded, General MIDI SoundFont {os.path.basename(path)} ({info.presets} presets, {info.samples} samples)",
+    )
 
 
 #: What Qt 6.11's xcb platform plugin (the panel's window on Linux) links to

@@ -76,3 +76,17 @@ def test_the_hint_names_every_package_by_default():
         assert doctor.qt_platform_hint(["libxcb-cursor0"]).startswith(
             "on Debian/Ubuntu install: sudo apt-get install libxcb-cursor0 ("
         )
+
+
+def test_doctor_checks_the_arrangers_soundfont(tmp_path, monkeypatch):
+    """A damaged default font is an error row naming what is wrong, not a crash in tinysoundfont later."""
+    from vidmusician.core import doctor
+    from vidmusician.core.arranger import render
+
+    good = doctor._arranger_font()
+    assert good.status == "ok" and "TimGM6mb.sf2 (" in good.detail and "presets" in good.detail
+    bad = tmp_path / "TimGM6mb.sf2"
+    bad.write_bytes(Path(render.default_soundfont()).read_bytes()[:100_000])
+    monkeypatch.setattr(render, "default_soundfont", lambda: str(bad))
+    row = doctor._arranger_font()
+    assert row.status == "error" and "truncated" in row.detail
