@@ -80,9 +80,11 @@ def test_the_hint_names_every_package_by_default():
 
 def test_doctor_checks_the_arrangers_soundfont(tmp_path, monkeypatch):
     """A damaged default font is an error row naming what is wrong, not a crash in tinysoundfont later."""
-    from vidmusician.core import doctor
-    from vidmusician.core.arranger import render
+    import importlib
 
+    from vidmusician.core import doctor
+
+    render = importlib.import_module("vidmusician.core.arranger.render")
     good = doctor._arranger_font()
     assert good.status == "ok" and "TimGM6mb.sf2 (" in good.detail and "presets" in good.detail
     bad = tmp_path / "TimGM6mb.sf2"
