@@ -13,6 +13,10 @@ speed: one pass for the channels' peak, the loudness measured as pyloudnorm
 measures it but vectorised (:func:`integrated_loudness`), the true peak
 estimated only where it could reach the ceiling, and the limiter filtered
 only around the samples it turns down.
+
+A cue longer than :data:`LONG_S` is rendered by :func:`render_long` instead:
+the same computation in blocks, onto disk, with memory bounded whatever
+the length (a 2-hour cue peaks under 700 MB for the whole ``score``).
 """
 
 from __future__ import annotations
