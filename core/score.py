@@ -72,6 +72,10 @@ class ScoreOptions:
         from .arranger.styles import get_style
         from .writeback import FORMATS
 
+        for f in dataclasses.fields(self):  # the options table's types and ranges, as for a flag
+            opt = BY_NAME.get("format" if f.name == "fmt" else f.name)
+            if opt is not None:
+                opt.check(getattr(self, f.name))
         if self.style:
             get_style(self.style)
         BY_NAME["backend"].check(self.backend)

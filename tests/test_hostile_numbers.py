@@ -335,3 +335,16 @@ def test_an_image_sequence_with_impossible_numbers(tmp_path, key, bad, needle):
     assert f"clip 'seq': its image sequence is unusable ({needle}" in one_line(
         *run("analyze", str(path))[::2]
     )
+
+
+def test_score_options_made_in_code_go_through_the_table():
+    from vidmusician.core.score import ScoreOptions
+
+    ScoreOptions(seed=3, rate=29.97, fmt="fcp7", stem_tracks=True).check()
+    for kw, needle in [
+        ({"ring_out": float("nan")}, "--ring-out nan: not a finite number"),
+        ({"seed": True}, "--seed true: expected a whole number"),
+        ({"max_change": 2.0}, "--max-change 2.0: must be between 0 and 0.5"),
+    ]:
+        with pytest.raises(OptionError, match=re.escape(needle)):
+            ScoreOptions(**kw).check()  # type: ignore[arg-type]
