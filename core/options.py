@@ -380,7 +380,11 @@ def load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
             f"{p}: {st.st_size} bytes is too large for a config file (at most {CONFIG_MAX_BYTES} bytes)."
         )
     try:
-        with open(p, "rb") as fh:
+        # O_NONBLOCK: a file swapped for a pipe since the stat must not hang the open
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise OptionError(f"{p}: not a regular file; --config takes a TOML file.")
             raw = fh.read(CONFIG_MAX_BYTES + 1)  # the file may have grown since stat
         if len(raw) > CONFIG_MAX_BYTES:
             raise OptionError(f"{p}: too large for a config file (at most {CONFIG_MAX_BYTES} bytes).")
