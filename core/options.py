@@ -75,12 +75,12 @@ class Option:
             return None
         v = _convert(self, value, label)
         if self.choices is not None and v not in self.choices:
-            raise OptionError(f"{label} {v!r}: choose one of {', '.join(map(str, self.choices))}.")
+            raise OptionError(f"{label} {_shown(v)}: choose one of {', '.join(map(str, self.choices))}.")
         if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
             lo = "" if self.min is None else _num(self.min)
             hi = "" if self.max is None else _num(self.max)
             span = f"between {lo} and {hi}" if lo and hi else (f"at least {lo}" if lo else f"at most {hi}")
-            raise OptionError(f"{label} {v!r}: must be {span}.")
+            raise OptionError(f"{label} {_shown(v)}: must be {span}.")
         return self.parse(v, label) if self.parse is not None else v
 
 
@@ -91,7 +91,12 @@ def _num(x: float) -> str:
 
 def _shown(value: Any) -> str:
     """A value as the user wrote it (TOML spells booleans ``true``/``false``)."""
-    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"(a number of about {int(value.bit_length() * 0.30103) + 1} digits)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + "...'"
 
 
 def _convert(opt: Option, value: Any, label: str) -> Any:
@@ -137,7 +142,7 @@ def _convert(opt: Option, value: Any, label: str) -> Any:
         else:
             raise bad()
         if not math.isfinite(v):
-            raise OptionError(f"{label} {value!r}: not a finite number. {opt.help.replace('%%', '%')}.")
+            raise OptionError(f"{label} {_shown(value)}: not a finite number. {opt.help.replace('%%', '%')}.")
         return v
     try:
         return kind(value)
@@ -389,8 +394,8 @@ def load_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
         if len(raw) > CONFIG_MAX_BYTES:
             raise OptionError(f"{p}: too large for a config file (at most {CONFIG_MAX_BYTES} bytes).")
         data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
-        raise OptionError(f"{p}: not a valid TOML config file ({e}).") from None
+    except (ValueError, OSError) as e:  # TOMLDecodeError, UnicodeDecodeError, an int of 4300+ digits
+        raise OptionError(f"{p}: not a valid TOML config file ({' '.join(str(e).split())[:200]}).") from None
     except RecursionError:
         raise OptionError(f"{p}: not a valid TOML config file (nested too deeply).") from None
     table = data.get("vidmusician", data)

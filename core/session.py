@@ -183,7 +183,12 @@ class _Checker:
                 if lo is not None
                 else f"at most {hi}"
             )
-            self.fail(where, f"is {v}, must be {span}")
+            shown = (
+                str(v)
+                if v.bit_length() <= 64
+                else f"a number of about {int(v.bit_length() * 0.30103) + 1} digits"
+            )
+            self.fail(where, f"is {shown}, must be {span}")
         return v
 
     def num(
@@ -193,6 +198,8 @@ class _Checker:
             return None
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             self.fail(where, f"is {_kind(v)}, expected a number")
+        if isinstance(v, int) and v.bit_length() > 1000:  # float(v) would overflow
+            self.fail(where, "is too large a number")
         if not math.isfinite(v):
             self.fail(where, f"is {v}, not a finite number")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -583,8 +590,12 @@ class Session:
                     f"({MAX_SESSION_BYTES >> 20} MiB at most). Restore it from a backup."
                 )
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InputError(f"{path}: not readable as a session ({' '.join(str(e).split())}).") from e
+        except (
+            OSError,
+            UnicodeDecodeError,
+            ValueError,
+        ) as e:  # ValueError: JSON's, and ints over 4300 digits
+            raise InputError(f"{path}: not readable as a session ({' '.join(str(e).split())[:200]}).") from e
         except RecursionError:
             raise SessionDamaged(f"{path} is damaged: its JSON is nested too deeply.") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:

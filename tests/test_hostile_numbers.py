@@ -103,6 +103,8 @@ def test_the_table_checks_types_not_just_ranges():
         ("seed = [1]\n", "seed = an array: expected one value"),
         ("vidmusician = " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply"),
         ("seed = ", "not a valid TOML config file"),
+        ("seed = " + "9" * 5000 + "\n", "not a valid TOML config file (Exceeds the limit (4300 digits)"),
+        ("seed = " + "9" * 1000 + "\n", "seed = (a number of about 1001 digits): must be between 0 and"),
     ],
 )
 def test_a_hostile_config_is_refused_on_one_line(cut, tmp_path, text, needle):

@@ -101,6 +101,8 @@ KNOWN = [
     (_set("timeline.rate", 0), "timeline.rate is 0, must be between 1 and 1000"),
     (_set("timeline.rate", float("nan")), "timeline.rate is nan, not a finite number"),
     (_set("timeline.duration_frames", 10**15), "timeline.duration_frames is 1000000000000000"),
+    (_set("timeline.rate", 10**400), "timeline.rate is too large a number"),
+    (_set("takes.0.seed", 10**100), "takes[0].seed is a number of about 101 digits, must be between 0 and"),
     (_set("takes.0.seed", -1), "takes[0].seed is -1, must be between 0 and 2147483647"),
     (_set("takes.0.seed", 1.5), "takes[0].seed is a number, expected a whole number"),
     (_set("takes.1.id", 1), "takes[1].id is 1, the same as takes[0].id"),
@@ -154,6 +156,7 @@ def test_json_that_is_not_a_session(session):
         ("NaN", "not a VidMusician session file"),
         ("[" * 100_000 + "]" * 100_000, "session.json"),
         ('{"format": "vidmusician-session", "version": 99}', "written by a newer VidMusician"),
+        ('{"format": "vidmusician-session", "version": ' + "9" * 5000 + "}", "not readable as a session"),
     ]:
         _write(session, None, text)
         line = _one_line_error(*run("takes", str(session))[::2])
