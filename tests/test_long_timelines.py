@@ -285,3 +285,40 @@ def test_memory_stays_bounded_as_the_timeline_grows(tmp_path):
     assert short["hit"] >= 0.9 and long["hit"] >= 0.9
     assert long["rss_mb"] < 1.25 * short["rss_mb"], (short, long)
     assert long["rss_mb"] < 1024, long
+
+
+# --------------------------------------------------------------------------- analysis and planning, linear
+
+
+def test_bisections_are_the_brute_force_answers():
+    from vidmusician.core import rhythm
+    from vidmusician.core.analysis import features
+
+    rng = np.random.default_rng(4)
+    times = np.sort(rng.uniform(0, 100, 500))
+    times[10] = times[11]  # equal times: argmin takes the first
+    for t in [*rng.uniform(-5, 105, 300), times[0], times[-1], times[10], (times[20] + times[21]) / 2]:
+        assert features._nearest(list(times), t) == min(abs(e - t) for e in times)
+        assert rhythm._nearest(times, t) == int(np.argmin(np.abs(times - t)))
+        span = features._span(times, t, t + 7.5)
+        assert np.array_equal(times[span], times[(times >= t) & (times < t + 7.5)])
+    assert features._nearest([], 1.0) == float("inf")
+
+
+def test_shots_count_the_edits_around_them_as_before(tmp_path):
+    """Known answer: each shot's cut_rate is the brute-force count of edits
+    within 10 s of its middle, on a 2,000-clip timeline."""
+    sys.path.insert(0, str(REPO / "benchmark"))
+    from bench_long import make_long_timeline
+
+    from vidmusician.core.analysis.features import CUT_RATE_WINDOW_S, AnalysisOptions, analyze_timeline
+    from vidmusician.core.timeline import read_timeline
+
+    tl = read_timeline(str(make_long_timeline(tmp_path / "t.otio", 2000)))
+    f = analyze_timeline(tl, AnalysisOptions(use_cache=False))
+    edits = [a.time_s for a in f.anchors if a.kind in ("cut", "transition", "scene")]
+    for s, feat in zip(tl.shots, f.shots):
+        mid = (s.start_s + s.end_s) / 2
+        lo, hi = max(0.0, mid - CUT_RATE_WINDOW_S), min(tl.duration_s, mid + CUT_RATE_WINDOW_S)
+        count = sum(1 for e in edits if lo <= e <= hi)
+        assert feat.descriptors["cut_rate"] == round(60.0 * count / max(hi - lo, 1e-6), 3)
