@@ -27,14 +27,36 @@ BLOCK = 48 * 8192
 
 
 class TempFolder:
-    """A temporary folder removed when this object is garbage (or at exit)."""
+    """A temporary folder removed when this object is garbage (or at exit).
+
+    Its name holds the process id (``PREFIX PID-xxxx``); making one first
+    removes the folders of the same prefix whose process is gone (a run
+    killed mid-render leaves gigabytes)."""
 
     def __init__(self, prefix: str = "vidmusician-audio-", dir: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+        _sweep_dead(prefix, Path(dir) if dir is not None else Path(tempfile.gettempdir()))
+        self.path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=dir))
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
 
     def remove(self) -> None:
         self._finalizer()
+
+
+def _sweep_dead(prefix: str, where: Path) -> None:
+    for p in where.glob(f"{prefix}*-*"):
+        pid = p.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and p.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process, or a platform that cannot tell: keep its folder
+    return True
 
 
 class DiskAudio:

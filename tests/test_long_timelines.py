@@ -322,3 +322,19 @@ def test_shots_count_the_edits_around_them_as_before(tmp_path):
         lo, hi = max(0.0, mid - CUT_RATE_WINDOW_S), min(tl.duration_s, mid + CUT_RATE_WINDOW_S)
         count = sum(1 for e in edits if lo <= e <= hi)
         assert feat.descriptors["cut_rate"] == round(60.0 * count / max(hi - lo, 1e-6), 3)
+
+
+def test_a_killed_runs_scratch_folder_is_swept(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    left = tmp_path / f"vidmusician-render-{int(dead.stdout)}-abc"
+    left.mkdir()
+    (left / "pad.f32").write_bytes(b"\0" * 16)
+    mine = TempFolder("vidmusician-render-", tmp_path)
+    other = tmp_path / "vidmusician-render-notapid"
+    other.mkdir()
+    TempFolder("vidmusician-render-", tmp_path)
+    assert not left.exists() and mine.path.exists() and other.exists()
+    mine.remove()
+    assert not mine.path.exists()
