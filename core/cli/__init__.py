@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__, options
-from .errors import Cancelled, OptionError, VidMusicianError
+from .. import __version__, options
+from ..errors import Cancelled, OptionError, VidMusicianError
 
 #: Plain progress lines (stderr not a terminal): none before this many seconds,
 #: and a label that only counts on at most once in PLAIN_REPEAT_S.
@@ -141,7 +141,7 @@ def _settings(args: argparse.Namespace, command: str) -> dict[str, Any]:
 def _check_outputs(args: argparse.Namespace, *names: str) -> None:
     """Before any work: every report or picture the command will write
     (``--json FILE``, ``--plot FILE``) can be written (``--force`` replaces)."""
-    from . import fsutil
+    from .. import fsutil
 
     force = bool(getattr(args, "force", False))
     given = [(n, getattr(args, n, None)) for n in names]
@@ -159,7 +159,7 @@ def _add_force(p: argparse.ArgumentParser, what: str = "a --json or --plot file"
 
 
 def _emit_json(data: Any, dest: str, console: Console, force: bool = False) -> None:
-    from . import fsutil
+    from .. import fsutil
 
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     try:
@@ -175,7 +175,7 @@ def _emit_json(data: Any, dest: str, console: Console, force: bool = False) -> N
 
 
 def _analyze(args: argparse.Namespace, console: Console, cancel: threading.Event, command: str) -> Any:
-    from .analyze import analyze
+    from ..analyze import analyze
 
     s = _settings(args, command)
     feats = analyze(
@@ -195,12 +195,12 @@ def _analyze(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 
 def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .analyze import to_json
+    from ..analyze import to_json
 
     _check_outputs(args, "json", "plot")
     feats, _ = _analyze(args, console, cancel, "analyze")
     if args.plot:
-        from .analysis.plot import plot
+        from ..analysis.plot import plot
 
         plot(feats, args.plot, overwrite=args.force)
         console.note(f"wrote {args.plot}")
@@ -213,7 +213,7 @@ def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Ev
 
 def _headline(tl: Any) -> str:
     """``NAME: 10 shots, 30 s (750 frames at 25 fps), record 01:00:00:00-01:00:30:00``."""
-    from .wording import RecordClock, duration, number, plural
+    from ..wording import RecordClock, duration, number, plural
 
     rc = RecordClock.of(tl)
     return (
@@ -224,7 +224,7 @@ def _headline(tl: Any) -> str:
 
 
 def _print_summary(feats: Any, console: Console) -> None:
-    from .wording import RecordClock, anchor_counts, duration, plural
+    from ..wording import RecordClock, anchor_counts, duration, plural
 
     tl = feats.timeline
     rc = RecordClock.of(tl)
@@ -255,7 +255,7 @@ def _print_summary(feats: Any, console: Console) -> None:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .planning import plan_for, plan_json
+    from ..planning import plan_for, plan_json
 
     _check_outputs(args, "json", "plot")
     feats, s = _analyze(args, console, cancel, "plan")
@@ -263,7 +263,7 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
     for note in p.warnings:
         console.warn(note)
     if args.plot:
-        from .analysis.plot import plot
+        from ..analysis.plot import plot
 
         plot(feats, args.plot, p, overwrite=args.force)
         console.note(f"wrote {args.plot}")
@@ -276,7 +276,7 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 
 def _print_plan(data: dict[str, Any], tl: Any, console: Console) -> None:
-    from .wording import (
+    from ..wording import (
         LANDING_WORDS,
         RecordClock,
         bar_beat,
@@ -322,8 +322,8 @@ def _print_plan(data: dict[str, Any], tl: Any, console: Console) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .metrics import evaluate, load_audio
-    from .rhythm import hard_cut_times
+    from ..metrics import evaluate, load_audio
+    from ..rhythm import hard_cut_times
 
     _check_outputs(args, "json")
     y = load_audio(args.audio)
@@ -340,7 +340,7 @@ def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 
 def _print_eval(m: dict[str, Any], console: Console) -> None:
-    from .wording import accent, beat_hits, bpm, plural
+    from ..wording import accent, beat_hits, bpm, plural
 
     corr = m.get("energy_corr")
     both = m.get("bcs") is not None and m.get("bhs") is not None
@@ -372,10 +372,10 @@ def _print_eval(m: dict[str, Any], console: Console) -> None:
 
 
 def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .fit import fit, load_music
-    from .progress import scaled
-    from .results import output_folder, write_result
-    from .wording import bpm, heard, plural, span
+    from ..fit import fit, load_music
+    from ..progress import scaled
+    from ..results import output_folder, write_result
+    from ..wording import bpm, heard, plural, span
 
     out = Path(args.output)
     with output_folder(out) as folder:
@@ -396,7 +396,7 @@ def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event)
             "bars_dropped": result.bars_dropped,
             "bars_repeated": result.bars_repeated,
         }
-        from . import fsutil
+        from .. import fsutil
 
         seconds = result.audio.shape[-1] / 48000
         fsutil.ensure_space(folder, fsutil.audio_bytes(seconds), out)  # a full disk said before writing
@@ -433,11 +433,11 @@ def _finish(report: dict[str, Any], console: Console) -> None:
 
 
 def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .score import options_from, score
+    from ..score import options_from, score
 
     opts = options_from(_settings(args, "score"))
     if opts.soundfont:  # before any work: a damaged font would crash the renderer
-        from .guard import check_soundfont
+        from ..guard import check_soundfont
 
         check_soundfont(opts.soundfont)
     session = score(
@@ -449,7 +449,7 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _done(session: Any, console: Console) -> None:
     """What a command that made a take or a timeline version prints."""
-    from .wording import RecordClock, bpm_range, heard, landings
+    from ..wording import RecordClock, bpm_range, heard, landings
 
     console.close()
     for note in session.warnings:
@@ -483,7 +483,7 @@ def _done(session: Any, console: Console) -> None:
 
 
 def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .score import regenerate
+    from ..score import regenerate
 
     seed = options.BY_NAME["seed"].check(args.seed) if args.seed is not None else None
     session = regenerate(args.out, args.shot, seed, console.progress, cancel, wait_s=args.wait)
@@ -492,9 +492,9 @@ def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading
 
 
 def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .score import list_takes, use
-    from .session import Session
-    from .wording import RecordClock
+    from ..score import list_takes, use
+    from ..session import Session
+    from ..wording import RecordClock
 
     if (args.use is None) != (args.shot is None):
         raise OptionError("--use TAKE and --shot N go together: vidmusician takes OUT --use 1 --shot 3.")
@@ -521,7 +521,7 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
             )
     rows = list_takes(args.out)
     if args.plot:
-        from .analysis.plot import plot_takes
+        from ..analysis.plot import plot_takes
 
         plot_takes(Session.load(args.out), args.plot, overwrite=args.force)
         console.note(f"wrote {args.plot}")
@@ -551,7 +551,7 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 
 def cmd_cache(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from . import cache
+    from .. import cache
 
     if args.clear:
         print(cache.clear_line(), file=console.out)
@@ -561,7 +561,7 @@ def cmd_cache(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .doctor import checks
+    from ..doctor import checks
 
     ok = True
     for row in checks():
@@ -572,7 +572,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Eve
 
 
 def cmd_demo(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     summary = run_demo(args.out, progress=console.progress, cancel=cancel, note=console.note)
     console.close()
@@ -581,7 +581,7 @@ def cmd_demo(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 
 def cmd_train(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .neural.train import train
+    from ..neural.train import train
 
     names = (
         "stage",
@@ -928,7 +928,7 @@ class _Signals:
         self._old_hook: Any = None
 
     def __enter__(self) -> _Signals:
-        from .progress import INTERRUPTED
+        from ..progress import INTERRUPTED
 
         INTERRUPTED.clear()
         if not self.install or threading.current_thread() is not threading.main_thread():
@@ -946,7 +946,7 @@ class _Signals:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        from .progress import INTERRUPTED
+        from ..progress import INTERRUPTED
 
         if self.received is None:
             self.received = signum
@@ -958,7 +958,7 @@ class _Signals:
         """A KeyboardInterrupt a library could not raise (a ctypes callback):
         noted, not printed; anything else as Python prints it."""
         if isinstance(info.exc_value, KeyboardInterrupt):
-            from .progress import INTERRUPTED
+            from ..progress import INTERRUPTED
 
             self.cancel.set()
             INTERRUPTED.set()
@@ -968,7 +968,7 @@ class _Signals:
         (self._old_hook or sys.__unraisablehook__)(info)
 
     def __exit__(self, *exc: Any) -> None:
-        from .progress import INTERRUPTED
+        from ..progress import INTERRUPTED
 
         INTERRUPTED.clear()
         for sig, old in self._old.items():
@@ -1014,9 +1014,15 @@ def _tolerant(stream: Any) -> None:
 def _environment(e: BaseException) -> VidMusicianError | None:
     """An error of the user's disk or file system that reached ``main``
     unconverted (an ``OSError``, soundfile's ``System error``): as what it is."""
-    from . import fsutil
+    from .. import fsutil
 
     return fsutil.environment_error(e, writing=None)
+
+
+def _built_in(func: Any) -> bool:
+    """A command of this package (not an add-on's)."""
+    module = getattr(func, "__module__", None) or ""
+    return module == __name__ or module.startswith(__name__ + ".")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -1045,7 +1051,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     # the built-in commands; an add-on's (the panel runs a Qt event loop, where
     # a Python handler would hold SIGTERM back until Qt calls into Python) keeps
     # Python's defaults
-    signals = _Signals(cancel, install=getattr(func, "__module__", None) == __name__)
+    signals = _Signals(cancel, install=_built_in(func))
 
     def say(text: str) -> None:
         with _suppress():
@@ -1103,7 +1109,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 
 def entry() -> None:  # console script
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    entry()

@@ -1,0 +1,5 @@
+"""``python -m vidmusician.core.cli``: the command line."""
+
+from . import entry
+
+entry()
