@@ -520,3 +520,22 @@ def test_thumbnails_show_the_frame_at_the_time_upright(tmp_path):
         save(timeline(video_track(clip("x", 20, rate=25, url="gone.mp4")), rate=25), tmp_path / "g.otio")
     )
     assert shot_thumbnail(gone.shots[0]) is None
+
+
+def test_visual_beats_keep_clear_of_edits_as_the_brute_force_does():
+    """The nearest-edit test by bisection gives the anchors a scan of every edit gives."""
+    from vidmusician.core.analysis.motion import GUARD_S, novelty, visual_beats
+    from vidmusician.core.model import MotionCurve
+
+    rng = np.random.default_rng(4)
+    n = 4000
+    hop = 0.04
+    values = np.abs(np.sin(np.arange(n) / 7.0)) * rng.uniform(0.2, 1.0, n)
+    vx, vy = rng.normal(0, 0.3, n), rng.normal(0, 0.3, n)
+    curve = MotionCurve(hop, values, values * 0.5, values * 0.5, np.arctan2(vy, vx))
+    edits = sorted(rng.uniform(0, n * hop, 300).tolist())
+    got = [a.time_s for a in visual_beats(curve, vx, vy, edits)]
+    free = [a.time_s for a in visual_beats(curve, vx, vy, [])]
+    want = [t for t in free if min(abs(e - t) for e in edits) > GUARD_S]
+    assert got == want and 0 < len(got) < len(free)
+    assert len(novelty(curve, vx, vy)) == n

@@ -75,9 +75,18 @@ def visual_beats(
     edits = np.asarray(sorted(edits_s), float)
     out: list[Anchor] = []
     top = float(nov[peaks].max()) if len(peaks) else 1.0
-    for p in peaks:
+    # distance from each peak to its nearest edit: a bisection, not a scan of every edit
+    times = peaks * hop
+    if len(edits):
+        j = np.searchsorted(edits, times)
+        before = np.abs(times - edits[np.clip(j - 1, 0, len(edits) - 1)])
+        after = np.abs(edits[np.clip(j, 0, len(edits) - 1)] - times)
+        clear = np.minimum(before, after) > guard_s
+    else:
+        clear = np.ones(len(peaks), bool)
+    for p, ok in zip(peaks, clear):
         t = p * hop
-        if len(edits) and float(np.min(np.abs(edits - t))) <= guard_s:
+        if not ok:
             continue
         out.append(Anchor(round(t, 6), "motion", round(MAX_STRENGTH * float(nov[p]) / top, 4), "visual beat"))
     return out
