@@ -8,6 +8,7 @@ cuts inside media, motion and visual beats, and shot semantics.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from . import __version__
@@ -51,6 +52,27 @@ def analyze(
     opts = AnalysisOptions(detector=scene_detector, threshold=scene_threshold, use_cache=cache, clip=clip)
     tl = read_input(path, rate, opts, scaled(progress, 0.0, split), cancel)
     return analyze_timeline(tl, opts, scaled(progress, split, 1.0), cancel)
+
+
+def analyze_with(
+    path: str | os.PathLike[str],
+    settings: Mapping[str, Any],
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> VideoFeatures:
+    """:func:`analyze` with its options from a table of settings (the options
+    table's names: ``rate``, ``scene_detector``, ``scene_threshold``, ``cache``,
+    ``clip``), as the command line and the panel resolve them."""
+    return analyze(
+        path,
+        rate=settings["rate"],
+        scene_detector=settings["scene_detector"],
+        scene_threshold=settings["scene_threshold"],
+        cache=settings["cache"],
+        clip=settings["clip"],
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def _r(x: float, nd: int = 6) -> float:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .model import VideoFeatures
+from .progress import CancelToken, ProgressFn
 from .rhythm import STYLE_TEMPO, RhythmPlan, parse_bpm, plan
 
 
@@ -61,6 +64,37 @@ def plan_for(
         if on_beat_share(wide) > on_beat_share(p) + 0.1:
             p = wide
     return p, style
+
+
+def plan_input(
+    path: str | os.PathLike[str],
+    settings: Mapping[str, Any],
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[RhythmPlan, str, VideoFeatures]:
+    """Analyse ``path`` (timeline or video) and plan its music: the ``plan``
+    command, for any client.
+
+    ``settings`` holds the options table's values for ``plan`` (analysis:
+    ``rate``, ``scene_detector``, ``scene_threshold``, ``cache``, ``clip``;
+    planning: ``style``, ``bpm`` "MIN-MAX", ``meter``, ``flex``,
+    ``max_change``, ``ring_out`` in seconds). Returns the plan, the style used
+    and the analysed features (whose ``warnings`` and ``timeline.warnings``,
+    like the plan's, are the caller's to show).
+    """
+    from .analyze import analyze_with
+
+    feats = analyze_with(path, settings, progress, cancel)
+    p, style = plan_for(
+        feats,
+        settings["style"],
+        settings["bpm"],
+        settings["meter"],
+        settings["flex"],
+        settings["max_change"],
+        settings["ring_out"],
+    )
+    return p, style, feats
 
 
 def on_beat_share(p: RhythmPlan) -> float:

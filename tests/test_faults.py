@@ -390,10 +390,10 @@ def test_ctrl_c_swallowed_in_a_ctypes_callback_still_cancels(tmp_path, media, mo
 
 @posix
 def test_interrupt_a_library_swallowed_after_the_work_still_exits_130(tmp_path, monkeypatch):
-    from vidmusician.core import cli
+    from vidmusician.core.cli import analyze as cli_analyze
 
     t = save(timeline(video_track(clip("a", 48), clip("b", 24))), tmp_path / "cut.otio")
-    real = cli._print_summary
+    real = cli_analyze._print_summary
 
     def summary(*a, **k):
         try:
@@ -403,20 +403,20 @@ def test_interrupt_a_library_swallowed_after_the_work_still_exits_130(tmp_path, 
             pass  # a library that catches everything
         return real(*a, **k)
 
-    monkeypatch.setattr(cli, "_print_summary", summary)
+    monkeypatch.setattr(cli_analyze, "_print_summary", summary)
     code, _, err = run("analyze", str(t))
     assert code == 130 and "cancelled" in err, err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_cancel_token_says_cancelled_not_error(tmp_path, monkeypatch):
-    from vidmusician.core import cli
+    from vidmusician.core.cli import analyze as cli_analyze
     from vidmusician.core.errors import Cancelled
 
     def cancelled(*a, **k):
         raise Cancelled("cancelled")
 
-    monkeypatch.setattr(cli, "_analyze", cancelled)
+    monkeypatch.setattr(cli_analyze, "analyzed", cancelled)
     code, _, err = run("analyze", str(tmp_path / "x.otio"))
     assert code == 130 and err.strip() == "vidmusician: cancelled."
 
