@@ -144,6 +144,79 @@ def ending_times(plan: RhythmPlan, rate: float) -> tuple[float | None, float, fl
     return strike, strike + HOLD_SHARE * tail, end, min(FADE_S, 0.25 * tail)
 
 
+@dataclass(frozen=True)
+class _Song:
+    """What every bar reads: the plan, the style and the song-wide choices."""
+
+    plan: RhythmPlan
+    style: Style
+    seed: int
+    bar_seeds: dict[int, int]
+    tonic: int
+    base_mode: str
+    section_mode: list[str]
+    prog_major: tuple[int, ...]
+    prog_minor: tuple[int, ...]
+    strike: float | None
+    release: float
+    density: float
+    rhythm: str  # the harmony's comping: block, arp8, offbeat or strum
+    slow: bool  # under 80 BPM: no eighth-note pulse in hats and comping
+    cut_down: set[float]  # hard cuts on downbeats (rounded to 0.1 ms)
+    strong_cuts: list[float]
+
+    @property
+    def bpb(self) -> int:
+        return self.plan.meter.beats
+
+    @property
+    def sub(self) -> int:
+        return self.plan.meter.subdivision
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.bpb * self.sub
+
+    @property
+    def n_bars(self) -> int:
+        return len(self.plan.downbeats_s) - 1
+
+
+@dataclass(frozen=True)
+class _Bar:
+    """One bar's decisions: its chord, level and cuts, and its own generator."""
+
+    index: int
+    t0: float
+    t1: float
+    sec_i: int
+    last_bar: bool
+    resolving: bool  # the last bar is the tonic itself
+    cadence: bool  # the last bar leads into the final strike
+    scale: tuple[int, ...]
+    chord: list[int]
+    voicing_shift: int
+    bass_figure: float
+    rng: np.random.Generator
+    beats: np.ndarray  # the bar's beat times, seconds
+    grid: np.ndarray  # the bar's grid (subdivision) times, seconds
+    inten: float
+    level: float
+    vel: float
+    next_cut: float | None
+    big_next: bool
+    end: float  # when the bar's held notes end
+    hit: bool  # a hard cut on this downbeat
+
+    @property
+    def b_section(self) -> bool:
+        return self.sec_i % 2 == 1
+
+    def programs(self, style: Style) -> tuple[int, int]:
+        """The harmony's and the lead's instruments: B sections change them."""
+        return (style.harmony_b, style.lead_b) if self.b_section else (-1, -1)
+
+
 def compose(
     plan: RhythmPlan,
     features: VideoFeatures,
@@ -156,6 +229,57 @@ def compose(
     """Write the score. ``bar_seeds`` overrides the seed of single bars
     (regeneration); ``key`` (``--key`` text, or a take's key) overrides the
     key the picture and style would choose."""
+    song, score = _song(plan, features, style, seed, prompt, bar_seeds, key)
+    downs, bpb = plan.downbeats_s, song.bpb
+
+    # the pickup before the first downbeat: a pad on the tonic from the first frame
+    if len(downs) and downs[0] > 0.05:
+        scale = MAJOR if song.base_mode == "major" else MINOR
+        for p in _voicing(_chord(1, scale, song.tonic, False), 55):
+            score.add("pad", 0.0, downs[0], p, 55)
+
+    last_inten = float(np.mean(plan.intensity[-bpb:])) if len(plan.intensity) else 0.0
+    last_level = float(np.clip(0.25 + 0.9 * last_inten, 0.2, 1.0)) * song.density
+    last_state = (
+        last_level,
+        50 + 60 * min(last_level, 1.1),
+        -1,
+        -1,
+        song.base_mode,
+    )  # a last bar without beats
+    for i in range(song.n_bars):
+        bar = _bar(song, i)
+        if bar is None:
+            continue
+        if bar.last_bar:
+            last_state = (bar.level, bar.vel, *bar.programs(style), song.base_mode)
+        _pad(score, bar)
+        _bass(score, song, bar)
+        _harmony(score, song, bar)
+        _drums(score, song, bar)
+        _lead(score, song, bar)
+
+    if song.strike is not None:
+        strike, beats = song.strike, plan.beats_s
+        beat = float(np.median(np.diff(beats[-4:]))) if len(beats) > 1 else 0.5
+        breath = max(strike - BREATH_BEATS * beat, float(downs[-2]) + 0.5 * beat if len(downs) > 1 else 0.0)
+        _final_strike(score, style, strike, song.release, last_state, min(breath, strike))
+        if score.modes and score.modes[-1][1] != song.base_mode:
+            score.modes.append((strike, song.base_mode))  # the final chord is in the cue's key
+    return score
+
+
+def _song(
+    plan: RhythmPlan,
+    features: VideoFeatures,
+    style: Style,
+    seed: int,
+    prompt: str,
+    bar_seeds: dict[int, int] | None,
+    key: str | None,
+) -> tuple[_Song, Score]:
+    """The song-wide choices (key, modes of the sections, progressions, the
+    ending) and the empty score that records them."""
     words = {w.strip(",.").lower() for w in prompt.split()}
     density = 1.0 + 0.35 * bool(words & PROMPT_DENSE) - 0.35 * bool(words & PROMPT_SPARSE)
     song = np.random.default_rng(seed)  # song-wide choices depend on the take's seed only
@@ -163,13 +287,12 @@ def compose(
     prompt_mode = "minor" if words & PROMPT_MINOR else "major" if words & PROMPT_MAJOR else None
     spans = [(float(s.start_s), float(s.end_s)) for s in plan.sections] or None
     the_key, section_mode = choose_key(style.name, style.mode, features, key, prompt_mode, spans)
-    tonic, base_mode = the_key.tonic, the_key.mode
     strike, release, end_s, fade_s = ending_times(plan, features.timeline.rate)
     score = Score(
         key=the_key.tonic_name,
-        mode=base_mode,
+        mode=the_key.mode,
         style=style.name,
-        tonic=tonic,
+        tonic=the_key.tonic,
         final_s=strike,
         release_s=release,
         end_s=end_s,
@@ -177,203 +300,231 @@ def compose(
     )
     prog_major = style.progressions_major[int(song.integers(len(style.progressions_major)))]
     prog_minor = style.progressions_minor[int(song.integers(len(style.progressions_minor)))]
-
-    downs = plan.downbeats_s
-    beats = plan.beats_s
-    grid = plan.grid_s
-    bpb = plan.meter.beats
-    sub = plan.meter.subdivision
-    steps_per_bar = bpb * sub
-    cut_down = {round(a.time_s, 4) for a in plan.anchors if a.hard and a.on == "downbeat"}
-    strong_cuts = sorted(a.time_s for a in plan.anchors if a.hard and a.strength >= 0.9 and a.on != "missed")
-
     if not plan.sections:
         section_mode = []
     for i, mode in enumerate(section_mode):
-        if mode != (section_mode[i - 1] if i else base_mode):
+        if mode != (section_mode[i - 1] if i else the_key.mode):
             score.modes.append((float(plan.sections[i].start_s), mode))
-
-    # the pickup before the first downbeat: a pad on the tonic from the first frame
-    if len(downs) and downs[0] > 0.05:
-        scale = MAJOR if base_mode == "major" else MINOR
-        for p in _voicing(_chord(1, scale, tonic, False), 55):
-            score.add("pad", 0.0, downs[0], p, 55)
-
     # slow tempos: no eighth-note pulse in hats and comping, so the beat is heard
     # at the plan's tempo rather than twice as fast
     slow = float(np.median(plan.bpm)) < 80 if len(plan.bpm) else False
     rhythm = "block" if slow and style.harmony_rhythm in ("offbeat", "arp8") else style.harmony_rhythm
-    n_bars = len(downs) - 1
-    last_inten = float(np.mean(plan.intensity[-bpb:])) if len(plan.intensity) else 0.0
-    last_level = float(np.clip(0.25 + 0.9 * last_inten, 0.2, 1.0)) * density
-    last_state = (last_level, 50 + 60 * min(last_level, 1.1), -1, -1, base_mode)  # a last bar without beats
-    for bar in range(n_bars):
-        t0, t1 = float(downs[bar]), float(downs[bar + 1])
-        sec_i = max(i for i, s in enumerate(plan.sections) if s.start_bar <= bar) if plan.sections else 0
-        sec = plan.sections[sec_i] if plan.sections else None
-        mode = section_mode[sec_i] if section_mode else base_mode
-        scale = MAJOR if mode == "major" else MINOR
-        prog = prog_major if mode == "major" else prog_minor
-        bar_in_sec = bar - (sec.start_bar if sec else 0)
-        last_bar = bar == n_bars - 1
-        resolving = last_bar and strike is None  # the last bar is the tonic itself
-        cadence = last_bar and strike is not None  # the last bar leads into the final strike
-        degree = prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
-        if resolving:
-            degree = 1
-        elif cadence:
-            degree = MINOR_CADENCE.get(style.name, 5) if mode == "minor" else 5
-        rng = np.random.default_rng([(bar_seeds or {}).get(bar, seed), bar])
-        # the bar's own choices, always drawn in this order: a diatonic substitute
-        # for the chord now and then (never on a section's first bar or the last),
-        # the inversion of pad and harmony, and the bass figure of calm bars
-        substitute, sub_pick, inversion, bass_figure = (
-            rng.random(),
-            rng.random(),
-            rng.integers(3),
-            rng.random(),
-        )
-        if substitute < SUBSTITUTE_P and bar_in_sec > 0 and not last_bar:
-            options = SUBSTITUTES[degree]
-            degree = options[int(sub_pick * len(options))]
-        if cadence and mode == "minor" and degree == 5:
-            scale = HARMONIC_MINOR  # V, not v (and the lead's tones to match)
-        chord = _chord(degree, scale, tonic, style.sevenths and not resolving)
-        voicing_shift = (0, 4, -3)[int(inversion)]
+    hard = [a for a in plan.anchors if a.hard]
+    return (
+        _Song(
+            plan=plan,
+            style=style,
+            seed=seed,
+            bar_seeds=bar_seeds or {},
+            tonic=the_key.tonic,
+            base_mode=the_key.mode,
+            section_mode=list(section_mode),
+            prog_major=prog_major,
+            prog_minor=prog_minor,
+            strike=strike,
+            release=release,
+            density=density,
+            rhythm=rhythm,
+            slow=slow,
+            cut_down={round(a.time_s, 4) for a in hard if a.on == "downbeat"},
+            strong_cuts=sorted(a.time_s for a in hard if a.strength >= 0.9 and a.on != "missed"),
+        ),
+        score,
+    )
 
-        bar_beats = beats[(beats >= t0 - 1e-6) & (beats < t1 - 1e-6)]
-        bar_grid = grid[(grid >= t0 - 1e-6) & (grid < t1 - 1e-6)]
-        if not len(bar_beats):
+
+def _bar(song: _Song, bar: int) -> _Bar | None:
+    """Bar ``bar``'s chord, level and cuts (None: a bar without beats)."""
+    plan, style, strike = song.plan, song.style, song.strike
+    downs, beats, grid = plan.downbeats_s, plan.beats_s, plan.grid_s
+    t0, t1 = float(downs[bar]), float(downs[bar + 1])
+    sec_i = max(i for i, s in enumerate(plan.sections) if s.start_bar <= bar) if plan.sections else 0
+    sec = plan.sections[sec_i] if plan.sections else None
+    mode = song.section_mode[sec_i] if song.section_mode else song.base_mode
+    scale = MAJOR if mode == "major" else MINOR
+    prog = song.prog_major if mode == "major" else song.prog_minor
+    bar_in_sec = bar - (sec.start_bar if sec else 0)
+    last_bar = bar == song.n_bars - 1
+    resolving = last_bar and strike is None
+    cadence = last_bar and strike is not None
+    degree = prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
+    if resolving:
+        degree = 1
+    elif cadence:
+        degree = MINOR_CADENCE.get(style.name, 5) if mode == "minor" else 5
+    rng = np.random.default_rng([song.bar_seeds.get(bar, song.seed), bar])
+    # the bar's own choices, always drawn in this order: a diatonic substitute
+    # for the chord now and then (never on a section's first bar or the last),
+    # the inversion of pad and harmony, and the bass figure of calm bars
+    substitute, sub_pick, inversion, bass_figure = (
+        rng.random(),
+        rng.random(),
+        rng.integers(3),
+        rng.random(),
+    )
+    if substitute < SUBSTITUTE_P and bar_in_sec > 0 and not last_bar:
+        options = SUBSTITUTES[degree]
+        degree = options[int(sub_pick * len(options))]
+    if cadence and mode == "minor" and degree == 5:
+        scale = HARMONIC_MINOR  # V, not v (and the lead's tones to match)
+    chord = _chord(degree, scale, song.tonic, style.sevenths and not resolving)
+
+    in_bar = (beats >= t0 - 1e-6) & (beats < t1 - 1e-6)
+    bar_beats = beats[in_bar]
+    if not len(bar_beats):
+        return None
+    inten = float(np.mean(plan.intensity[in_bar]))
+    level = float(np.clip(0.25 + 0.9 * inten, 0.2, 1.0)) * song.density
+    next_cut = next((c for c in song.strong_cuts if t1 - 1e-4 <= c <= t1 + 1e-4), None)
+    big_next = next_cut is not None and round(t1, 4) in song.cut_down
+    if cadence:  # a fill leads into the final strike
+        next_cut, big_next = strike, False
+    # held notes end with the bar (up to the strike after the last bar,
+    # released before the fade when the last bar resolves)
+    end = song.release if resolving else max(t1, strike) if cadence and strike is not None else t1
+    return _Bar(
+        index=bar,
+        t0=t0,
+        t1=t1,
+        sec_i=sec_i,
+        last_bar=last_bar,
+        resolving=resolving,
+        cadence=cadence,
+        scale=scale,
+        chord=chord,
+        voicing_shift=(0, 4, -3)[int(inversion)],
+        bass_figure=float(bass_figure),
+        rng=rng,
+        beats=bar_beats,
+        grid=grid[(grid >= t0 - 1e-6) & (grid < t1 - 1e-6)],
+        inten=inten,
+        level=level,
+        vel=50 + 60 * min(level, 1.1),
+        next_cut=next_cut,
+        big_next=big_next,
+        end=end,
+        hit=round(t0, 4) in song.cut_down,
+    )
+
+
+def _pad(score: Score, bar: _Bar) -> None:
+    """The chord held through the bar."""
+    for p in _voicing(bar.chord, 55 + bar.voicing_shift):
+        score.add("pad", bar.t0, bar.end, p, 40 + 30 * bar.level)
+
+
+def _bass(score: Score, song: _Song, bar: _Bar) -> None:
+    """Root on the downbeat and mid-bar, busier when intense; a hit on cut downbeats."""
+    sub, steps_per_bar, grid, t1 = song.sub, song.steps_per_bar, bar.grid, bar.t1
+    root = 36 + ((bar.chord[0] - 36) % 12)
+    calm_figure = [0, steps_per_bar // 2] if bar.bass_figure < 0.5 else [0, steps_per_bar - sub]
+    bass_steps = calm_figure if bar.level < 0.6 else list(range(0, steps_per_bar, max(1, sub // 2)))
+    for k in bass_steps:
+        if k < len(grid):
+            s0 = grid[k]
+            s1 = grid[k + 1] if k + 1 < len(grid) else t1
+            dur = (s1 - s0) * (0.9 if bar.level >= 0.6 else 1.8)
+            score.add(
+                "bass",
+                s0,
+                bar.end if bar.resolving else min(s0 + dur, t1),
+                root,
+                bar.vel + (20 if bar.hit and k == 0 else 0),
+            )
+
+
+def _harmony(score: Score, song: _Song, bar: _Bar) -> None:
+    """Comping by style, an octave-ish higher in every other section (B sections lift)."""
+    sub, grid, t1, vel = song.sub, bar.grid, bar.t1, bar.vel
+    lift = 7 if bar.b_section else 0
+    voiced = _voicing(bar.chord, 60 + lift + bar.voicing_shift)
+    h_prog, _ = bar.programs(song.style)
+    if song.rhythm == "block" or bar.resolving:
+        for p in voiced:
+            score.add("harmony", bar.t0, bar.end, p, vel * 0.7, h_prog)
+    elif song.rhythm == "arp8":
+        eighth = max(1, sub // 2)
+        for i, k in enumerate(range(0, len(grid), eighth)):
+            s0 = grid[k]
+            s1 = grid[k + eighth] if k + eighth < len(grid) else t1
+            score.add(
+                "harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65, h_prog
+            )
+    elif song.rhythm == "offbeat":
+        for b in range(song.bpb):
+            k = b * sub + sub // 2
+            if k < len(grid):
+                s0 = grid[k]
+                for p in voiced:
+                    score.add("harmony", s0, s0 + (grid[1] - grid[0]) * sub * 0.45, p, vel * 0.6, h_prog)
+    else:  # strum: on every beat
+        for b, s0 in enumerate(bar.beats):
+            s1 = bar.beats[b + 1] if b + 1 < len(bar.beats) else t1
+            for j, p in enumerate(voiced):
+                score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6), h_prog)
+
+
+def _drums(score: Score, song: _Song, bar: _Bar) -> None:
+    """The style's pattern; a soft pulse when calm, a fill or a drop before a cut, a crash on one."""
+    style, vel = song.style, bar.vel
+    if style.drums is None:
+        return
+    if bar.level <= 0.3:  # calm: a soft pulse keeps the beat
+        for b, s0 in enumerate(bar.beats):
+            score.add("drums", s0, s0 + 0.05, HAT, vel * 0.45)
+            if b == 0:
+                score.add("drums", s0, s0 + 0.1, KICK, vel * 0.8)
+        if bar.hit:
+            score.add("drums", bar.t0, bar.t0 + 1.0, CRASH, min(127, vel + 20))
+        return
+    sub, steps_per_bar, rng, level = song.sub, song.steps_per_bar, bar.rng, bar.level
+    pat_k, pat_s, pat_h = style.kick, style.snare, style.hats
+    drop_last_beat = bar.big_next and bar.inten > 0.2 and rng.random() < 0.5
+    fill = bar.next_cut is not None and not drop_last_beat
+    for k, s0 in enumerate(bar.grid):
+        step = (k * 16 // steps_per_bar) % 16 if steps_per_bar != 16 else k
+        in_last_beat = k >= steps_per_bar - sub
+        if drop_last_beat and in_last_beat:
             continue
-        inten = float(np.mean(plan.intensity[(beats >= t0 - 1e-6) & (beats < t1 - 1e-6)]))
-        level = float(np.clip(0.25 + 0.9 * inten, 0.2, 1.0)) * density
-        vel = 50 + 60 * min(level, 1.1)
-        next_cut = next((c for c in strong_cuts if t1 - 1e-4 <= c <= t1 + 1e-4), None)
-        big_next = next_cut is not None and round(t1, 4) in cut_down
-        if cadence:  # a fill leads into the final strike
-            next_cut, big_next = strike, False
+        if bar.cadence and k >= steps_per_bar - max(1, sub // 2):
+            continue  # a breath of half a beat before the final strike
+        accent = 1.0 if k % sub == 0 else 0.8
+        if pat_k[step] == "x" or (level > 0.75 and k % (2 * sub) == sub and rng.random() < 0.3):
+            score.add("drums", s0, s0 + 0.1, KICK, vel * accent + 10)
+        if fill and in_last_beat:
+            score.add("drums", s0, s0 + 0.08, SNARE if k % 2 == 0 else TOM_HI, vel * (0.8 + 0.1 * (k % sub)))
+        elif pat_s[step] == "x":
+            score.add("drums", s0, s0 + 0.1, SNARE, vel)
+        hat_on = pat_h[step] == "x" or (level > 0.8 and step % 2 == 1)
+        hat_on = hat_on and (not song.slow or k % sub == 0)
+        if hat_on and level > 0.4:
+            score.add("drums", s0, s0 + 0.05, HAT, vel * 0.55 * accent)
+    if bar.hit:
+        score.add("drums", bar.t0, bar.t0 + 1.0, CRASH, min(127, vel + 25))
 
-        # pad: the chord held through the bar (up to the strike after the last
-        # bar, released before the fade when the last bar resolves)
-        end = release if resolving else max(t1, strike) if cadence and strike is not None else t1
-        for p in _voicing(chord, 55 + voicing_shift):
-            score.add("pad", t0, end, p, 40 + 30 * level)
 
-        # bass: root on the downbeat and mid-bar, busier when intense; a hit on cut downbeats
-        root = 36 + ((chord[0] - 36) % 12)
-        hit = round(t0, 4) in cut_down
-        calm_figure = [0, steps_per_bar // 2] if bass_figure < 0.5 else [0, steps_per_bar - sub]
-        bass_steps = calm_figure if level < 0.6 else list(range(0, steps_per_bar, max(1, sub // 2)))
-        for k in bass_steps:
-            if k < len(bar_grid):
-                s0 = bar_grid[k]
-                s1 = bar_grid[k + 1] if k + 1 < len(bar_grid) else t1
-                dur = (s1 - s0) * (0.9 if level >= 0.6 else 1.8)
-                score.add(
-                    "bass",
-                    s0,
-                    end if resolving else min(s0 + dur, t1),
-                    root,
-                    vel + (20 if hit and k == 0 else 0),
-                )
-
-        # harmony: comping by style, an octave-ish higher in every other section (B sections lift)
-        b_section = sec_i % 2 == 1
-        lift = 7 if b_section else 0
-        voiced = _voicing(chord, 60 + lift + voicing_shift)
-        h_prog = style.harmony_b if b_section else -1  # B sections change instruments too
-        l_prog = style.lead_b if b_section else -1
-        if last_bar:
-            last_state = (level, vel, h_prog, l_prog, base_mode)
-        if rhythm == "block" or resolving:
-            for p in voiced:
-                score.add("harmony", t0, end, p, vel * 0.7, h_prog)
-        elif rhythm == "arp8":
-            eighth = max(1, sub // 2)
-            for i, k in enumerate(range(0, len(bar_grid), eighth)):
-                s0 = bar_grid[k]
-                s1 = bar_grid[k + eighth] if k + eighth < len(bar_grid) else t1
-                score.add(
-                    "harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65, h_prog
-                )
-        elif rhythm == "offbeat":
-            for b in range(bpb):
-                k = b * sub + sub // 2
-                if k < len(bar_grid):
-                    s0 = bar_grid[k]
-                    for p in voiced:
-                        score.add(
-                            "harmony", s0, s0 + (bar_grid[1] - bar_grid[0]) * sub * 0.45, p, vel * 0.6, h_prog
-                        )
-        else:  # strum: on every beat
-            for b, s0 in enumerate(bar_beats):
-                s1 = bar_beats[b + 1] if b + 1 < len(bar_beats) else t1
-                for j, p in enumerate(voiced):
-                    score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6), h_prog)
-
-        # drums
-        if style.drums is not None and level <= 0.3:  # calm: a soft pulse keeps the beat
-            for b, s0 in enumerate(bar_beats):
-                score.add("drums", s0, s0 + 0.05, HAT, vel * 0.45)
-                if b == 0:
-                    score.add("drums", s0, s0 + 0.1, KICK, vel * 0.8)
-            if hit:
-                score.add("drums", t0, t0 + 1.0, CRASH, min(127, vel + 20))
-        elif style.drums is not None:
-            pat_k, pat_s, pat_h = style.kick, style.snare, style.hats
-            drop_last_beat = big_next and inten > 0.2 and rng.random() < 0.5
-            fill = next_cut is not None and not drop_last_beat
-            for k, s0 in enumerate(bar_grid):
-                step = (k * 16 // steps_per_bar) % 16 if steps_per_bar != 16 else k
-                in_last_beat = k >= steps_per_bar - sub
-                if drop_last_beat and in_last_beat:
-                    continue
-                if cadence and k >= steps_per_bar - max(1, sub // 2):
-                    continue  # a breath of half a beat before the final strike
-                accent = 1.0 if k % sub == 0 else 0.8
-                if pat_k[step] == "x" or (level > 0.75 and k % (2 * sub) == sub and rng.random() < 0.3):
-                    score.add("drums", s0, s0 + 0.1, KICK, vel * accent + 10)
-                if fill and in_last_beat:
-                    score.add(
-                        "drums", s0, s0 + 0.08, SNARE if k % 2 == 0 else TOM_HI, vel * (0.8 + 0.1 * (k % sub))
-                    )
-                elif pat_s[step] == "x":
-                    score.add("drums", s0, s0 + 0.1, SNARE, vel)
-                hat_on = pat_h[step] == "x" or (level > 0.8 and step % 2 == 1)
-                hat_on = hat_on and (not slow or k % sub == 0)
-                if hat_on and level > 0.4:
-                    score.add("drums", s0, s0 + 0.05, HAT, vel * 0.55 * accent)
-            if hit:
-                score.add("drums", t0, t0 + 1.0, CRASH, min(127, vel + 25))
-
-        # lead: a motif of chord and scale tones, denser when intense
-        if level > 0.45 and not resolving:
-            notes_in_scale = [tonic + 60 + scale[i] for i in range(7)] + [
-                tonic + 72 + scale[i] for i in range(3)
-            ]
-            prev = _voicing(chord, 67)[0]
-            step = max(1, sub // 2)
-            for k in range(0, len(bar_grid), step):
-                if rng.random() > style.lead_density * min(level, 1.0) * density:
-                    continue
-                on_beat = k % sub == 0
-                if on_beat:
-                    target = int(rng.choice(_voicing(chord, 67)))
-                else:
-                    near = [p for p in notes_in_scale if abs(p - prev) <= 4 and p != prev]
-                    target = int(rng.choice(near)) if near else prev
-                s0 = bar_grid[k]
-                s1 = bar_grid[k + step] if k + step < len(bar_grid) else t1
-                score.add("lead", s0, s1 - 0.01, target, vel * (0.85 if on_beat else 0.7), l_prog)
-                prev = target
-
-    if strike is not None:
-        beat = float(np.median(np.diff(beats[-4:]))) if len(beats) > 1 else 0.5
-        breath = max(strike - BREATH_BEATS * beat, float(downs[-2]) + 0.5 * beat if len(downs) > 1 else 0.0)
-        _final_strike(score, style, strike, release, last_state, min(breath, strike))
-        if score.modes and score.modes[-1][1] != base_mode:
-            score.modes.append((strike, base_mode))  # the final chord is in the cue's key
-    return score
+def _lead(score: Score, song: _Song, bar: _Bar) -> None:
+    """A motif of chord and scale tones, denser when intense."""
+    if bar.level <= 0.45 or bar.resolving:
+        return
+    tonic, scale, grid, rng = song.tonic, bar.scale, bar.grid, bar.rng
+    _, l_prog = bar.programs(song.style)
+    notes_in_scale = [tonic + 60 + scale[i] for i in range(7)] + [tonic + 72 + scale[i] for i in range(3)]
+    prev = _voicing(bar.chord, 67)[0]
+    step = max(1, song.sub // 2)
+    for k in range(0, len(grid), step):
+        if rng.random() > song.style.lead_density * min(bar.level, 1.0) * song.density:
+            continue
+        on_beat = k % song.sub == 0
+        if on_beat:
+            target = int(rng.choice(_voicing(bar.chord, 67)))
+        else:
+            near = [p for p in notes_in_scale if abs(p - prev) <= 4 and p != prev]
+            target = int(rng.choice(near)) if near else prev
+        s0 = grid[k]
+        s1 = grid[k + step] if k + step < len(grid) else bar.t1
+        score.add("lead", s0, s1 - 0.01, target, bar.vel * (0.85 if on_beat else 0.7), l_prog)
+        prev = target
 
 
 def _final_strike(
