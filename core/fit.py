@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import units
 from .errors import InputError
 from .model import VideoFeatures
 from .progress import CancelToken, ProgressFn, check, report
 from .rhythm import RhythmPlan, plan
 
-OUT_SR = 48000
+OUT_SR = units.OUTPUT_SR
 CROSSFADE_S = 0.010
 BAR_CROSSFADE_S = 0.030
 
@@ -63,9 +64,9 @@ class FitResult:
 
 def load_music(path: str | os.PathLike[str]) -> np.ndarray:
     """(channels, n) float32 at :data:`OUT_SR`."""
-    from .metrics import load_audio
+    from .io.audio import load
 
-    y = np.atleast_2d(load_audio(path, OUT_SR, mono=False)).astype(np.float32)
+    y = load(path, OUT_SR)
     if y.shape[1] < OUT_SR:
         raise InputError(f"{path}: shorter than a second; nothing to fit.")
     return y

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
 from .model import MotionCurve
 
 SR = 22050
@@ -63,24 +62,12 @@ class Metrics:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def load_audio(path: str | os.PathLike[str], sr: int = SR, mono: bool = True) -> np.ndarray:
-    """float32 audio at ``sr`` (mono (n,), or (channels, n)); a clear error for what cannot be read."""
-    import warnings
-    from pathlib import Path
+def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
+    """float32 mono audio [shape=(n,)] at :data:`SR`, as every figure here measures it
+    (:func:`vidmusician.core.io.audio.load`); a clear error for what cannot be read."""
+    from .io.audio import load
 
-    import librosa
-
-    if not Path(path).is_file():
-        raise InputError(f"{path}: no such file. Check the path.")
-    try:
-        with warnings.catch_warnings():  # librosa's fallback chatter; failures raise below
-            warnings.simplefilter("ignore")
-            y, _ = librosa.load(str(path), sr=sr, mono=mono)
-    except Exception as e:
-        raise InputError(f"{path}: cannot be read as audio ({' '.join(str(e).split())[:200]}).") from e
-    if not len(y):
-        raise InputError(f"{path}: holds no audio samples.")
-    return y
+    return load(path, SR, channels=1)[0]
 
 
 def _nearest_distance(times: np.ndarray, points: np.ndarray) -> np.ndarray:

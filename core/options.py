@@ -20,6 +20,7 @@ from .analysis.semantics import STYLES
 from .errors import OptionError
 from .rhythm import METERS
 from .video import DETECTORS
+from .writeback.registry import FORMATS
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,7 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "same",
         "timeline format written beside the OTIO: same = the input's",
-        choices=("same", "otio", "fcp7", "edl"),
+        choices=FORMATS,  # the writers' registry, live
         commands=("fit", "score"),
     ),
     Option(

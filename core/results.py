@@ -18,15 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, fsutil
+from . import __version__, fsutil, units
 from .blockaudio import Audio, DiskAudio
 from .errors import OutputError
+from .io.audio import save_wav
 from .model import VideoFeatures
 from .progress import ProgressFn, check, scaled
 from .progress import report as tell
 from .rhythm import RhythmPlan, hard_cut_times
 
-SR = 48000
+SR = units.OUTPUT_SR
 
 
 @contextlib.contextmanager
@@ -84,33 +85,6 @@ def _sweep_dead(out: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def write_wav(path: str | os.PathLike[str], audio: Audio, sr: int = SR) -> Path:
-    """(channels, n) float32 as a 24-bit WAV, atomically; scaled down if it would clip.
-
-    A :class:`~.blockaudio.DiskAudio` is written a block at a time (the same
-    bytes as writing it whole)."""
-    import soundfile
-
-    if isinstance(audio, DiskAudio):
-        long_peak = audio.peak()
-        scale = np.float32(0.97 / long_peak) if long_peak > 0.97 else None
-
-        def write_blocks(tmp: Path) -> None:
-            with soundfile.SoundFile(str(tmp), "w", sr, audio.channels, subtype="PCM_24", format="WAV") as f:
-                for _, block in audio.blocks():
-                    f.write((block if scale is None else block / long_peak * np.float32(0.97)).T)
-
-        return fsutil.write_with(path, write_blocks)
-
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    data = audio / peak * 0.97 if peak > 0.97 else audio
-
-    def write(tmp: Path) -> None:
-        soundfile.write(str(tmp), data.T, sr, subtype="PCM_24", format="WAV")
-
-    return fsutil.write_with(path, write)
-
-
 def write_music(
     folder: Path,
     final: Path,
@@ -121,10 +95,10 @@ def write_music(
     """Write ``mix.wav``, ``stems/*.wav`` and ``music.mid`` into ``folder``
     (which becomes ``final``); returns role -> final path (``mix``,
     ``stem:NAME``, ``midi``)."""
-    write_wav(folder / "mix.wav", mix)
+    save_wav(folder / "mix.wav", mix)
     files: dict[str, str] = {"mix": str(final / "mix.wav")}
     for name, audio in (stems or {}).items():
-        write_wav(folder / "stems" / f"{name}.wav", audio)
+        save_wav(folder / "stems" / f"{name}.wav", audio)
         files[f"stem:{name}"] = str(final / "stems" / f"{name}.wav")
     if midi is not None:
         fsutil.write_with(folder / "music.mid", lambda tmp: midi.write(str(tmp)))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, fsutil
+from . import __version__, fsutil, units
 from .analyze import analyze
 from .blockaudio import Audio, WavAudio
 from .errors import InputError, OptionError, OutputError
@@ -192,8 +192,8 @@ def _write_take(
     Measuring the take (librosa) is most of the time here: ``progress`` shows it.
     """
     report(progress, 0.0, "writing the music")
+    from .io.audio import save_wav
     from .results import measure, write_music
-    from .splice import write_pcm
 
     tracks = 1 + (len(music.stems) if pcm is None else len(pcm) - 1)
     seconds = float(plan_data["duration_s"]) + float(plan_data.get("ring_out_s") or 0.0)
@@ -208,7 +208,7 @@ def _write_take(
             if isinstance(data, SplicedFile):
                 data.write(folder / rel)
             else:
-                write_pcm(folder / rel, data)
+                save_wav(folder / rel, data)
             files["mix" if role == "mix" else f"stem:{role}"] = str(final / rel)
         if music.midi is not None:
             fsutil.write_with(folder / "music.mid", lambda tmp: music.midi.write(str(tmp)))
@@ -217,7 +217,7 @@ def _write_take(
         if isinstance(spliced, SplicedFile):  # long: measured from the file, a window at a time
             mix = WavAudio(folder / "mix.wav")
         else:
-            mix = spliced.T.astype(np.float32) / float(1 << 31)
+            mix = units.pcm_to_float(spliced)
     if write_plan:
         fsutil.write_text(folder / "plan.json", json.dumps(plan_data, indent=2) + "\n")
     metrics = measure(feats, mix, scaled(progress, 0.1, 1.0))
@@ -721,9 +721,7 @@ def regenerate(
 
             report(progress, 0.45, "generating")
             check(cancel)
-            base_mix = (old["mix"] if old else read_pcm(old_paths["mix"])).T.astype(np.float32) / float(
-                1 << 31
-            )
+            base_mix = units.pcm_to_float(old["mix"] if old else read_pcm(old_paths["mix"]))
             new_mix = regenerate_range(
                 feats,
                 base_mix,
@@ -912,15 +910,14 @@ def export(
         first = session.take(session.selection[0]["take"])
         timeline = _features(rec_in["path"], _from_record(first["options"]), progress, cancel).timeline
     check(cancel)
-    from .writeback import _formats_for
+    from .writeback import extension, formats_for, writers
 
-    stem = dest.stem if dest.suffix.lower() in (".otio", ".xml", ".edl") else dest.name
+    stem = dest.stem if dest.suffix.lower() in {w.extension for w in writers()} else dest.name
     first_opts = _from_record(session.take(session.selection[0]["take"])["options"])
-    ext = {"otio": ".otio", "fcp7": ".xml", "edl": ".edl"}
     there = [
-        dest.parent / (stem + ext[f])
-        for f in _formats_for(timeline, fmt or first_opts.fmt)
-        if (dest.parent / (stem + ext[f])).exists()
+        dest.parent / (stem + extension(f))
+        for f in formats_for(timeline, fmt or first_opts.fmt)
+        if (dest.parent / (stem + extension(f))).exists()
     ]
     if there:
         raise OutputError(f"{there[0]}: exists already; VidMusician never overwrites. Choose another name.")

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fsutil
+from . import fsutil, units
 from .blockaudio import BLOCK, Audio, DiskAudio
+from .io.audio import wav_file
 
-SR = 48000
+SR = units.OUTPUT_SR
 #: Length of each crossfade; it ends on the bar line.
 XFADE_S = 0.05
-_FULL = float(1 << 31)  # soundfile's int32 scale (24-bit samples sit in the top 24 bits)
-_STEP = 256
+_FULL = units.PCM_FULL  # soundfile's int32 scale (24-bit samples sit in the top 24 bits)
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class SpliceRange:
         """``(a0, a, b)``: the new take differs from sample ``a0`` (the lead-in
         crossfade starts), plays alone from ``a`` and has faded back by ``b``
         (None = to the end)."""
-        a = int(round(self.start_s * sr))
-        a0 = max(0, a - max(1, int(round(self.fade_s * sr))))
-        b = None if self.end_s is None else int(round(self.end_s * sr))
+        a = units.samples(self.start_s, sr)
+        a0 = max(0, a - max(1, units.samples(self.fade_s, sr)))
+        b = None if self.end_s is None else units.samples(self.end_s, sr)
         return a0, a, b
 
     def frames(self, rate: float, sr: int = SR) -> tuple[int, int | None]:
@@ -68,22 +68,6 @@ def read_pcm(path: str | os.PathLike[str]) -> np.ndarray:
 
     data, _ = soundfile.read(str(path), dtype="int32", always_2d=True)
     return np.asarray(data)
-
-
-def write_pcm(path: str | os.PathLike[str], data: np.ndarray, sr: int = SR) -> Path:
-    """int32 [shape=(n, channels)] as a 24-bit WAV, atomically (exact round trip)."""
-    import soundfile
-
-    def write(tmp: Path) -> None:
-        soundfile.write(str(tmp), data, sr, subtype="PCM_24", format="WAV")
-
-    return fsutil.write_with(path, write)
-
-
-def _to_pcm(x: np.ndarray) -> np.ndarray:
-    """float (n, channels) -> int32 on the 24-bit grid, clipped."""
-    q = np.round(np.asarray(x, np.float64) * (_FULL / _STEP)) * _STEP
-    return np.clip(q, -_FULL, _FULL - _STEP).astype(np.int32)
 
 
 def splice(old: np.ndarray, new: np.ndarray, rng: SpliceRange, gain: float = 1.0, sr: int = SR) -> np.ndarray:
@@ -123,7 +107,7 @@ def _spliced(old: np.ndarray, new: np.ndarray, k: int, after: int, rng: SpliceRa
     (float64, scaled) of that window, the lead-in crossfade its first ``k``
     samples, and (when ``after`` samples of the take follow the window) the
     fade back over its last ones."""
-    fade = max(1, int(round(rng.fade_s * sr)))
+    fade = max(1, units.samples(rng.fade_s, sr))
     oldf = old.astype(np.float64) / _FULL
     seg = new.copy()
     m = len(seg)
@@ -134,7 +118,7 @@ def _spliced(old: np.ndarray, new: np.ndarray, k: int, after: int, rng: SpliceRa
         j = min(fade, m - k)
         fo, fi = _fade_gains(new[m - j : m], oldf[m - j : m])
         seg[m - j : m] = fo[:, None] * new[m - j : m] + fi[:, None] * oldf[m - j : m]
-    return _to_pcm(seg)
+    return units.float_to_pcm(seg)
 
 
 def wav_frames(path: str | os.PathLike[str]) -> int:
@@ -157,14 +141,14 @@ class SplicedFile:
 
     def write(self, path: str | os.PathLike[str], sr: int = SR) -> Path:
         """Write the spliced take as a 24-bit WAV at ``path``, atomically:
-        bit-identical to ``write_pcm(path, splice(read_pcm(old), ...))``."""
+        bit-identical to ``save_wav(path, splice(read_pcm(old), ...))``."""
         import soundfile
 
         def write(tmp: Path) -> None:
             with soundfile.SoundFile(str(self.old)) as src:
                 n, ch = src.frames, src.channels
                 a0, a, b = _bounds(self.rng, n, sr)
-                with soundfile.SoundFile(str(tmp), "w", sr, ch, subtype="PCM_24", format="WAV") as dst:
+                with wav_file(tmp, ch, sr) as dst:
                     for lo, hi in ((0, a0), (a0, b), (b, n)):
                         src.seek(lo)
                         if (lo, hi) == (a0, b):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -450,18 +449,10 @@ def _local_path(url: str, base_dir: Path) -> tuple[str, bool]:
     """(path or URL as shown, exists) for a media reference's target URL."""
     if not url:
         return "", False
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme == "file":
-        raw = urllib.parse.unquote(parsed.path)
-        if parsed.netloc and parsed.netloc != "localhost":
-            raw = f"//{parsed.netloc}{raw}"
-        if len(raw) > 2 and raw[0] == "/" and raw[2] == ":":  # file:///C:/...
-            raw = raw[1:]
-        path = Path(raw)
-    elif parsed.scheme and len(parsed.scheme) > 1:  # http://, s3://, ...
+    local = units.url_to_path(url)
+    if local is None:  # http://, s3://, ...
         return url, False
-    else:
-        path = Path(url)
+    path = Path(local)
     if not path.is_absolute() and not (len(url) > 1 and url[1] == ":"):
         path = base_dir / path
     try:

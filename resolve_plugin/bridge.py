@@ -47,7 +47,6 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +54,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from vidmusician.core import fsutil, guard
+from vidmusician.core import fsutil, guard, units
 from vidmusician.core.errors import InputError, OptionError, OutputError, VidMusicianError
 from vidmusician.core.progress import ProgressFn, report
 from vidmusician.core.session import Session
@@ -375,12 +374,8 @@ class SessionMusic:
 
 
 def _url_path(url: str, base: Path) -> str:
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme == "file":
-        raw = urllib.request.url2pathname(parsed.path)
-        if len(raw) > 2 and raw[0] in "/\\" and raw[2] == ":":  # /C:/... on Windows
-            raw = raw[1:]
-        return str(Path(raw))
+    if urllib.parse.urlparse(url).scheme == "file":
+        return str(Path(units.url_to_path(url) or url))  # drive letters, UNC hosts, percent-encoding
     p = Path(url)
     return str(p if p.is_absolute() else (base / p).resolve())
 

@@ -22,6 +22,7 @@ import soundfile
 
 from vidmusician.core import demo
 from vidmusician.core.blockaudio import DiskAudio, TempFolder, WavAudio
+from vidmusician.core.io.audio import save_wav
 from vidmusician.core.splice import (
     SplicedFile,
     SpliceRange,
@@ -29,7 +30,6 @@ from vidmusician.core.splice import (
     matching_gain_file,
     read_pcm,
     splice,
-    write_pcm,
 )
 
 R = importlib.import_module("vidmusician.core.arranger.render")  # the module, not arrange's function
@@ -146,16 +146,14 @@ def test_the_loudness_meter_in_blocks():
 
 
 def test_a_disk_audio_writes_the_arrays_wav(tmp_path):
-    from vidmusician.core.results import write_wav
-
     rng = np.random.default_rng(1)
     folder = TempFolder()
     for peak in (0.5, 1.4):  # the second is scaled down to 0.97, in both
         x = (rng.uniform(-1, 1, (2, 900_001)) * peak).astype(np.float32)
         d = DiskAudio.create(folder, f"x{peak}", 2, x.shape[1])
         d.write(0, x)
-        write_wav(tmp_path / f"mem{peak}.wav", x)
-        write_wav(tmp_path / f"disk{peak}.wav", d)
+        save_wav(tmp_path / f"mem{peak}.wav", x)
+        save_wav(tmp_path / f"disk{peak}.wav", d)
         assert (tmp_path / f"mem{peak}.wav").read_bytes() == (tmp_path / f"disk{peak}.wav").read_bytes()
         back = WavAudio(tmp_path / f"disk{peak}.wav")
         assert back.shape == x.shape
@@ -170,7 +168,7 @@ def test_a_splice_in_blocks_is_the_in_memory_splice(tmp_path, rng_s):
     rng = np.random.default_rng(2)
     n = 1_000_003  # three blocks and a bit
     old = (np.round(rng.uniform(-0.5, 0.5, (n, 2)) * (1 << 23)).astype(np.int32) << 8).astype(np.int32)
-    write_pcm(tmp_path / "old.wav", old)
+    save_wav(tmp_path / "old.wav", old)
     new = (rng.standard_normal((2, n - 5000)) * 0.2).astype(np.float32)  # shorter: silence past its end
     r = SpliceRange(*rng_s)
     folder = TempFolder()
@@ -180,7 +178,7 @@ def test_a_splice_in_blocks_is_the_in_memory_splice(tmp_path, rng_s):
     old_pcm = read_pcm(tmp_path / "old.wav")
     gain = matching_gain(old_pcm, new, r)
     assert matching_gain_file(tmp_path / "old.wav", disk, r) == pytest.approx(gain, rel=1e-9)
-    write_pcm(tmp_path / "mem.wav", splice(old_pcm, new, r, gain))
+    save_wav(tmp_path / "mem.wav", splice(old_pcm, new, r, gain))
     SplicedFile(tmp_path / "old.wav", disk, r, gain).write(tmp_path / "disk.wav")
     assert (tmp_path / "mem.wav").read_bytes() == (tmp_path / "disk.wav").read_bytes()
 

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled, InputError, OptionError, OutputError
+from ..io.audio import load as load_audio
 from ..progress import CancelToken, ProgressFn, report, scaled
 from . import conditioning
 from .adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, VidMusicianAdapters, for_model, musicgen_t5
@@ -267,59 +268,6 @@ def scan(data: str | os.PathLike[str], music_only: bool = False) -> tuple[list[S
             f"left out {len(silent)} of {len(videos)} videos, which have no music ({', '.join(silent[:5])}). {how}."
         )
     return out, warnings
-
-
-def load_audio(path: str | os.PathLike[str], sr: int, channels: int = 1) -> np.ndarray:
-    """[channels, n] float32 at ``sr``: an audio file (soundfile), or any file
-    FFmpeg reads (PyAV: compressed audio, a video's own audio track).
-
-    Raises
-    ------
-    InputError
-        Nothing readable, or no audio in it.
-    """
-    import soundfile
-
-    path = Path(path)
-    try:
-        y, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-        y = y.T
-    except Exception:
-        y, file_sr = _decode_av(path)
-    if y.shape[1] == 0:
-        raise InputError(f"{path}: holds no audio samples.")
-    y = y.mean(axis=0, keepdims=True) if channels == 1 else (np.repeat(y, 2, 0) if y.shape[0] == 1 else y)
-    y = y[:channels]
-    if file_sr != sr:
-        from scipy.signal import resample_poly
-
-        g = math.gcd(int(file_sr), int(sr))
-        y = resample_poly(y, sr // g, int(file_sr) // g, axis=1)
-    return np.ascontiguousarray(y, dtype=np.float32)
-
-
-def _decode_av(path: Path) -> tuple[np.ndarray, int]:
-    import av
-
-    try:
-        with av.open(str(path)) as c:
-            streams = list(c.streams.audio)
-            if not streams:
-                raise InputError(
-                    f"{path}: has no audio track; its music must be beside it (same name, .wav)."
-                )
-            stream = streams[0]
-            sr = int(stream.sample_rate or 48000)
-            planar = av.AudioResampler(format="fltp", rate=sr)  # float, [channels, samples] per frame
-            chunks = [g.to_ndarray() for f in c.decode(audio=0) for g in planar.resample(f)]
-            chunks += [g.to_ndarray() for g in planar.resample(None)]
-    except InputError:
-        raise
-    except Exception as e:
-        raise InputError(f"{path}: cannot read its audio ({' '.join(str(e).split())[:200]}).") from e
-    if not chunks:
-        raise InputError(f"{path}: holds no audio samples.")
-    return np.concatenate(chunks, axis=1).astype(np.float32), sr
 
 
 def encode(mg: Any, wav: np.ndarray) -> np.ndarray:

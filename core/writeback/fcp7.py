@@ -1,4 +1,4 @@
-"""Add music to an FCP 7 XML document without rewriting it.
+"""The timeline with music as FCP 7 XML (``--format fcp7``), added to a document without rewriting it.
 
 OpenTimelineIO reads FCP 7 XML well but writes it lossily (stereo pairs
 become one track, ``<link>``s go, shared ``<file>``s are merged), so the music
@@ -28,17 +28,25 @@ expanded (a document that declares entities is refused) and nothing is fetched.
 from __future__ import annotations
 
 import codecs
+import copy
 import pyexpat
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from .errors import InputError, OutputError
+import opentimelineio as otio
+
+from .. import units
+from ..errors import InputError, OutputError
+from ..model import Timeline
+from .registry import NotWritten, WriteJob, Writer
+from .tracks import METADATA_KEY, TimelineMarker
 
 #: What every music file is (the arranger's and the splicer's WAVs).
-SAMPLE_RATE = 48000
+SAMPLE_RATE = units.OUTPUT_SR
 DEPTH = 24
 CHANNELS = 2
 ID_PREFIX = "vidmusician"
@@ -432,3 +440,84 @@ def add_music(
         else:
             edits.before_close(els[seq_i], _markers_xml(markers))
     return edits.apply()
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+def fcp_xml(timeline: Timeline, source: Any, result: Any, markers: tuple[TimelineMarker, ...] = ()) -> bytes:
+    """The timeline with music as FCP 7 XML, written by *adding* to a document.
+
+    For an FCP 7 XML input the document is the editor's own file, read again:
+    every byte of it stays (tracks, clips, links, files, Premiere's
+    attributes), the music tracks and markers are spliced in
+    (:func:`add_music`). For any other input it is the
+    FCP XML adapter's rendering of the editor's timeline (``source``), with the
+    music added the same way. ``result`` is :func:`with_music` of ``source``:
+    its tracks after ``source``'s are the music.
+    """
+    rate = timeline.rate
+    if timeline.source.format == "fcp_xml":
+        document = Path(timeline.source.path).read_bytes()
+    else:
+        document = otio.adapters.write_to_string(_fcp_ready(source), "fcp_xml").encode("utf-8")
+    tracks = []
+    for track in list(result.tracks)[len(source.tracks) :]:
+        clips = []
+        for c in track.find_clips(shallow_search=True):
+            r = c.range_in_parent()
+            a = units.frames(r.start_time, rate)
+            ref = c.media_reference
+            fmt = ref.metadata.get(METADATA_KEY, {})
+            clips.append(
+                XmlClip(
+                    name=c.name,
+                    start=a,
+                    end=a + units.frames(r.duration, rate),
+                    source_in=units.frames(c.source_range.start_time, rate),
+                    path=_music_path(ref.target_url),
+                    file_frames=units.frames(ref.available_range.duration, rate),
+                    sample_rate=int(fmt.get("sample_rate", SAMPLE_RATE)),
+                    channels=int(fmt.get("channels", 2)),
+                    bit_depth=int(fmt.get("bit_depth", 24)),
+                )
+            )
+        tracks.append(XmlTrack(track.name, tuple(clips), enabled=bool(track.enabled)))
+    return add_music(document, tracks, rate, [XmlMarker(m.frame, m.name) for m in markers])
+
+
+def _music_path(url: str) -> str:
+    """The local path of a music file's URL (as written by the music tracks)."""
+    path = units.url_to_path(url)
+    return url if path is None else path
+
+
+def _fcp_ready(t: Any) -> Any:
+    """A copy the FCP XML writer accepts: it crashes on an ExternalReference
+    without ``available_range``, so such references get the clip's own source
+    range (the least the media must hold). The OTIO output keeps them as read."""
+    out = copy.deepcopy(t)
+    for c in out.find_clips():
+        ref = c.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is None and c.source_range:
+            ref.available_range = c.source_range
+    return out
+
+
+def write(job: WriteJob) -> bytes:
+    """The document's bytes; :class:`NotWritten` when the editor's document
+    is refused (entities, encoding) or the FCP XML adapter fails."""
+    try:
+        return fcp_xml(job.timeline, job.source, job.result, job.markers)
+    except InputError as e:  # the editor's document refused (entities, encoding)
+        raise NotWritten(f"FCP 7 XML not written: {e} Use {job.basename}.otio.") from e
+    except Exception as e:  # the adapter's own limits; the OTIO is still there
+        raise NotWritten(
+            f"FCP 7 XML not written: the FCP XML adapter failed on this timeline "
+            f"({type(e).__name__}: {e}). Use {job.basename}.otio."
+        ) from e
+
+
+#: Premiere/FCP XML inputs, EDLs (with both the cut and the music) and plain
+#: videos (usually imported into an NLE next) get it under ``same``.
+WRITER = Writer("fcp7", ".xml", write, same_for=("fcp_xml", "cmx_3600", "video"), same_rank=2)
