@@ -42,7 +42,7 @@ def fit_input(
     ``ring_out`` in seconds, ``format`` of the written timeline). ``out``
     must not exist or be empty; nothing is left there on failure.
     """
-    from . import fsutil
+    from . import fsutil, units
     from .analyze import analyze_with
     from .fit import fit, load_music
     from .results import output_folder, write_result
@@ -53,7 +53,7 @@ def fit_input(
         feats = analyze_with(path, settings, scaled(progress, 0.0, 0.3), cancel)
         s = settings
         result = fit(y, feats, s["stretch"], s["meter"], s["ring_out"], scaled(progress, 0.3, 0.7), cancel)
-        seconds = result.audio.shape[-1] / 48000
+        seconds = result.audio.shape[-1] / units.OUTPUT_SR
         fsutil.ensure_space(folder, fsutil.audio_bytes(seconds), out)  # a full disk said before writing
         report = write_result(
             folder,

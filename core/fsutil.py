@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import DiskError, OutputError
+from .units import OUTPUT_SR
 
 #: errno values that are the user's disk or file system, not a bug.
 ENVIRONMENT_ERRNOS = frozenset(
@@ -44,7 +45,7 @@ ENVIRONMENT_ERRNOS = frozenset(
 NAME_MAX = 255
 
 #: WAV audio as written: 48 kHz, 24-bit, stereo.
-AUDIO_BYTES_PER_S = 48000 * 3 * 2
+AUDIO_BYTES_PER_S = OUTPUT_SR * 3 * 2
 
 #: A result folder's temporary name (``results.output_folder``): ``.OUT.PID.xxxxxxxx.partial``.
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.\d+\.[A-Za-z0-9_]{8}\.partial$")

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, NoReturn
 
-from . import __version__, fsutil
+from . import __version__, fsutil, units
 from .errors import InputError, OutputError
 
 SESSION_FILE = "session.json"
@@ -99,7 +99,7 @@ def check_identity(path: str, recorded: dict[str, Any]) -> None:
 MAX_SESSION_BYTES = 64 << 20
 
 #: The sample rate of every take's sound files (Hz; ``splice.SR``).
-AUDIO_RATE = 48000
+AUDIO_RATE = units.OUTPUT_SR
 
 #: What a take's ``kind`` may be.
 TAKE_KINDS = ("score", "regenerate")

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from PyQt6.QtCore import QObject, QUrl, pyqtSignal
 
+from vidmusician.core import units
+
 try:  # QtMultimedia needs system audio libraries (libpulse0 on Linux); the panel works without it
     from PyQt6.QtMultimedia import QAudioOutput, QMediaPlayer
 
@@ -97,7 +99,7 @@ class Player(QObject):
         # (the panel turns exceptions in slots and SIGINT/SIGTERM/SIGHUP into ordinary exits)
         self.folder = tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
         self.sources: dict[str, np.ndarray] = {}  # "mix" and each stem, int32 (n, ch) on the 24-bit grid
-        self.sr = 48000
+        self.sr = units.OUTPUT_SR
         self.muted: set[str] = set()
         self.soloed: set[str] = set()
         self.count = 0
@@ -127,7 +129,7 @@ class Player(QObject):
         self._position = t
         self.positionChanged.emit(t)
 
-    def load(self, sources: dict[str, np.ndarray], sr: int = 48000) -> None:
+    def load(self, sources: dict[str, np.ndarray], sr: int = units.OUTPUT_SR) -> None:
         """New music (``mix`` and stems), keeping the position and the stems' solo/mute."""
         self.sources = sources
         self.sr = sr

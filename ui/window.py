@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from vidmusician.core import units
 from vidmusician.core.errors import OptionError, OutputError, VidMusicianError
 from vidmusician.core.session import SESSION_FILE, Session
 
@@ -42,7 +43,7 @@ from .jobs import Job
 from .player import MULTIMEDIA_ERROR, Player
 from .timeline_view import TimelinePane, ViewData, envelope
 
-SR = 48000
+SR = units.OUTPUT_SR
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import fsutil
+from .. import fsutil, units
 from ..errors import OptionError
 from ..progress import CancelToken, ProgressFn
 from .compose import EXPRESSION, PARTS, Note, Score
@@ -37,7 +37,7 @@ from .styles import Style
 if TYPE_CHECKING:
     from ..blockaudio import DiskAudio, TempFolder
 
-SR = 48000
+SR = units.OUTPUT_SR
 KICK_NOTE, KICKS = 36, (35, 36)  # GM bass drums
 TARGET_LUFS = -14.0
 CEILING_DBTP = -1.0

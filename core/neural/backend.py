@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import units
 from ..errors import Cancelled, InputError, OptionError
 from ..model import VideoFeatures
 from ..progress import CancelToken, ProgressFn, report
@@ -29,7 +30,7 @@ from . import conditioning
 from .adapters import VidMusicianAdapters, musicgen_t5
 from .musicgen import load
 
-OUT_SR = 48000
+OUT_SR = units.OUTPUT_SR
 OVERLAP_S = 10.0
 
 
