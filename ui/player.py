@@ -154,7 +154,8 @@ class Player(QObject):
         for s in heard:
             x = self.sources[s]
             total[: len(x)] += x
-        return np.clip(total, -(1 << 31), (1 << 31) - 256).astype(np.int32)
+        full = int(units.PCM_FULL)
+        return np.clip(total, -full, full - units.PCM_STEP).astype(np.int32)
 
     def set_stem(self, stem: str, mute: bool | None = None, solo: bool | None = None) -> None:
         if mute is not None:

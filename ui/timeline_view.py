@@ -116,7 +116,7 @@ def envelope(audio: np.ndarray, sr: int) -> np.ndarray:
     (int32 on the 24-bit grid, or float in [-1, 1]), channels summed to mono:
     [shape=(2, bins)] in [-1, 1]."""
     x = np.asarray(audio)
-    scale = float(1 << 31) if x.dtype == np.int32 else 1.0
+    scale = units.PCM_FULL if x.dtype == np.int32 else 1.0
     mono = x.astype(np.float32).mean(axis=1) / scale if x.ndim == 2 else x.astype(np.float32) / scale
     hop = max(1, sr // ENVELOPE_RATE)
     n = len(mono) // hop
