@@ -31,7 +31,11 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 def test_the_builtin_writers_are_the_format_choices():
-    assert [(w.name, w.extension) for w in wb.writers()] == [("otio", ".otio"), ("fcp7", ".xml"), ("edl", ".edl")]
+    assert [(w.name, w.extension) for w in wb.writers()] == [
+        ("otio", ".otio"),
+        ("fcp7", ".xml"),
+        ("edl", ".edl"),
+    ]
     assert tuple(wb.FORMATS) == ("same", "otio", "fcp7", "edl")
     assert tuple(BY_NAME["format"].choices or ()) == tuple(wb.FORMATS)
     with pytest.raises(OptionError, match="choose one of same, otio, fcp7, edl"):
@@ -74,7 +78,9 @@ def cue_sheet(job: wb.WriteJob) -> str:
         r = c.range_in_parent()
         a = units.frames(r.start_time, rate)
         b = a + units.frames(r.duration, rate)
-        w.writerow([track, c.name, units.record_timecode(start, a, rate), units.record_timecode(start, b, rate)])
+        w.writerow(
+            [track, c.name, units.record_timecode(start, a, rate), units.record_timecode(start, b, rate)]
+        )
     return out.getvalue()
 
 
@@ -100,7 +106,9 @@ def test_a_format_added_through_the_registry_alone_is_written_by_score_and_expor
 
     written = export(out, tmp_path / "music.csv", fmt="csv")
     assert sorted(Path(p).name for p in written.values()) == ["music.csv", "music.otio"]
-    assert (tmp_path / "music.csv").read_text(encoding="utf-8") == (out / "timeline.csv").read_text(encoding="utf-8")
+    assert (tmp_path / "music.csv").read_text(encoding="utf-8") == (out / "timeline.csv").read_text(
+        encoding="utf-8"
+    )
 
 
 def test_an_unregistered_format_is_no_choice_any_more(csv_writer):

@@ -90,10 +90,6 @@ class WriteResult:
     notes: tuple[str, ...] = ()
 
 
-#: The old name of :func:`~.registry.formats_for`.
-_formats_for = formats_for
-
-
 def write_timelines(
     timeline: Timeline,
     music: list[MusicFile],
