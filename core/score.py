@@ -697,8 +697,7 @@ def regenerate(
     with locked(out, wait_s):
         session = Session.load(out)
         session.sweep()
-        sh = session.shot(shot)
-        base_id = session.take_at((sh["start_frame"] + sh["end_frame"]) // 2)
+        base_id = session.take_under(shot).id
         base = session.take(base_id)
         if base["backend"] not in BACKENDS:
             raise OptionError(
@@ -826,7 +825,7 @@ def use(
                 np.asarray(plan["downbeats_s"]), sh["start_frame"] / rate, sh["end_frame"] / rate
             )
             f0, f1 = rng.frames(rate)
-        base = session.take(session.take_at((sh["start_frame"] + sh["end_frame"]) // 2))
+        base = session.take(session.take_under(shot).id)
         rec_in = session.data["input"]
         if rec_in.get("identity"):
             check_identity(rec_in["path"], rec_in["identity"])
@@ -860,20 +859,21 @@ def selection_audio(session: Session, role: str = "mix") -> np.ndarray:
     from .splice import read_pcm
 
     rate = float(session.data["timeline"]["rate"])
+    pieces = session.selection_record.pieces
     files: dict[int, np.ndarray] = {}
-    for seg in session.selection:
-        if seg["take"] not in files:
-            t = session.take(seg["take"])
-            rel = t["files"]["mix"] if role == "mix" else t["files"]["stems"].get(role)
+    for p in pieces:
+        if p.take not in files:
+            t = session.take_record(p.take)
+            rel = t.files["mix"] if role == "mix" else t.files["stems"].get(role)
             if rel is None:
-                raise InputError(f"{session.out}: take {t['id']} has no {role} stem.")
-            files[seg["take"]] = read_pcm(session.out / rel)
+                raise InputError(f"{session.out}: take {t.id} has no {role} stem.")
+            files[p.take] = read_pcm(session.out / rel)
     n = max(len(a) for a in files.values())
     out = np.zeros((n, next(iter(files.values())).shape[1]), np.int32)
-    for seg in session.selection:
-        a = int(round(seg["start_frame"] * SR / rate))
-        b = n if seg["end_frame"] is None else min(n, int(round(seg["end_frame"] * SR / rate)))
-        src = files[seg["take"]]
+    for p in pieces:
+        a = int(round(p.start_frame * SR / rate))
+        b = n if p.end_frame is None else min(n, int(round(p.end_frame * SR / rate)))
+        src = files[p.take]
         b_src = min(b, len(src))
         out[a:b_src] = src[a:b_src]
     return out
@@ -938,8 +938,5 @@ def export(
 def list_takes(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every take with where the selection plays it (frame ranges)."""
     session = Session.load(out)
-    rows = []
-    for t in session.takes:
-        used = [[s["start_frame"], s["end_frame"]] for s in session.data["selection"] if s["take"] == t["id"]]
-        rows.append({**t, "used": used})
-    return rows
+    selection = session.selection_record
+    return [{**t.to_json(), "used": selection.used(t.id)} for t in session.take_records]

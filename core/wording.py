@@ -240,3 +240,30 @@ def heard(m: Mapping[str, Any], accents: bool = False) -> str:
     if accents and m.get("cut_accent") is not None:
         text += f", onsets at the cuts {accent(m)}"
     return text
+
+
+# --------------------------------------------------------------------------- takes
+
+
+def take_music(t: Mapping[str, Any]) -> str:
+    """What a take (a ``session.json`` take object) is: ``cinematic in D minor
+    at 93.8 BPM``, ``rock (debug)`` for MusicGen's takes (no key). Every
+    figure a take may lack is left out, never formatted as a number."""
+    style = t.get("style") or "music"
+    if t.get("key"):
+        what = f"{style} in {t['key']}"
+    elif t.get("model"):
+        what = f"{style} ({t['model']})"
+    else:
+        what = style
+    tempo = t.get("bpm") or []
+    if len(tempo) == 2 and None not in tempo:
+        what += f" at {bpm_range(float(tempo[0]), float(tempo[1]))}"
+    return what
+
+
+def take_summary(t: Mapping[str, Any]) -> str:
+    """One line on a take, the panel's and the console's: ``take 2: cinematic
+    in D minor at 90-102.9 BPM; 4 of 5 cuts on a beat (chance 25%)``; a cut
+    without hard cuts says ``no cuts to follow``."""
+    return f"take {t.get('id', '?')}: {take_music(t)}; {beat_hits(t.get('metrics') or {})}"

@@ -47,6 +47,7 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,12 +55,19 @@ from typing import Any
 
 import opentimelineio as otio
 
-from vidmusician.core import fsutil, guard, units
-from vidmusician.core.errors import InputError, OptionError, OutputError, VidMusicianError
-from vidmusician.core.progress import ProgressFn, report
-from vidmusician.core.session import Session
-from vidmusician.core.wording import plural
-from vidmusician.core.writeback import METADATA_KEY
+from vidmusician.core import (
+    METADATA_KEY,
+    InputError,
+    OptionError,
+    OutputError,
+    ProgressFn,
+    Session,
+    VidMusicianError,
+    fsutil,
+    guard,
+    plural,
+)
+from vidmusician.core import report_progress as report
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -374,8 +382,12 @@ class SessionMusic:
 
 
 def _url_path(url: str, base: Path) -> str:
-    if urllib.parse.urlparse(url).scheme == "file":
-        return str(Path(units.url_to_path(url) or url))  # drive letters, UNC hosts, percent-encoding
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        raw = urllib.request.url2pathname(parsed.path)
+        if len(raw) > 2 and raw[0] in "/\\" and raw[2] == ":":  # /C:/... on Windows
+            raw = raw[1:]
+        return str(Path(raw))
     p = Path(url)
     return str(p if p.is_absolute() else (base / p).resolve())
 
@@ -805,11 +817,11 @@ def _place_track(
 def _markers(timeline: Any, music: SessionMusic, kind: str, rate: float, rep: ApplyReport) -> list[int]:
     import json
 
-    from vidmusician.core.score import plan_markers
+    from vidmusician.core import plan_markers
 
     session = music.session
-    first = session.take(session.selection[0]["take"])
-    plan = json.loads((session.out / first["plan"]).read_text(encoding="utf-8"))
+    first = session.take_record(session.selection_record.pieces[0].take)
+    plan = json.loads((session.out / first.plan).read_text(encoding="utf-8"))
     existing = timeline.GetMarkers() or {}
     for frame, info in sorted(existing.items()):
         if str((info or {}).get("customData", "")).startswith(MARKER_TAG):

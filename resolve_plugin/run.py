@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vidmusician.core.errors import Cancelled, VidMusicianError
+from vidmusician.core import Cancelled, VidMusicianError
 
 CONFIG_FORMAT = "vidmusician-resolve-config"
 #: How long the menu script waits for the panel at most (seconds); the panel
@@ -82,7 +82,7 @@ def panel_command(exe: str | os.PathLike[str], paths: RunPaths) -> list[str]:
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The installer's ``VidMusician.json`` (see ``install/install.py``)."""
-    from vidmusician.core.errors import InputError
+    from vidmusician.core import InputError
 
     p = Path(path)
     try:
@@ -110,7 +110,7 @@ def run(
     ``launch(argv)`` starts the panel and returns an object with ``poll()``
     (``subprocess.Popen``); ``say`` shows a line to the editor (Resolve's console).
     """
-    from vidmusician.core.handoff import HandoffTimeout, PanelExited, wait_for_handoff
+    from vidmusician.core import handoff
 
     from . import bridge
 
@@ -132,8 +132,8 @@ def run(
             say(f"VidMusician: the panel did not start ({e}). Run install/install.py again.")
             return 2
         try:
-            answer = wait_for_handoff(paths.handoff, proc, timeout_s, cancel)
-        except (PanelExited, HandoffTimeout, Cancelled) as e:
+            answer = handoff.wait_for_handoff(paths.handoff, proc, timeout_s, cancel)
+        except (handoff.PanelExited, handoff.HandoffTimeout, Cancelled) as e:
             say(f"VidMusician: {e}")
             return 1
         if answer["status"] != "ok":

@@ -19,6 +19,8 @@ from vidmusician.core.timeline import read_timeline
 
 from .conftest import clip, save, timeline, video_track, write_video
 
+pytestmark = pytest.mark.slow  # the neural stack: pytest -m "not slow" is the quick loop
+
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):

@@ -55,6 +55,8 @@ for name in ("torch", "audiocraft", "PyQt6", "PyQt6.QtWidgets", "torchaudio"):
     sys.modules[name] = None  # any import of these now fails
 import vidmusician.core as core
 for m in pkgutil.walk_packages(core.__path__, "vidmusician.core."):
+    if m.name.endswith(".__main__"):  # python -m's entry: importing it runs the command
+        continue
     try:
         importlib.import_module(m.name)
     except ImportError as e:  # the neural backend's torch modules need torch; nothing else may
@@ -105,3 +107,33 @@ print(main(["panel", "x.otio"], err=err), err.getvalue())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("2 vidmusician: error: the panel needs PyQt6"), proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _core_imports(path) -> list[tuple[int, str, list[str]]]:
+    """Every ``vidmusician.core...`` import in ``path``: (line, module, names)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name, []) for a in node.names if a.name.startswith("vidmusician.core")]
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("vidmusician.core")
+        ):
+            out.append((node.lineno, str(node.module), [a.name for a in node.names]))
+    return out
+
+
+def test_ui_and_resolve_plugin_import_the_facade_only():
+    import vidmusician.core as core
+
+    offenders = []
+    for folder in ("ui", "resolve_plugin"):
+        for path in (REPO / folder).rglob("*.py"):
+            for line, mod, names in _core_imports(path):
+                where = f"{path.relative_to(REPO)}:{line}"
+                if mod != "vidmusician.core":
+                    offenders.append(f"{where} imports {mod} (import it from vidmusician.core)")
+                offenders += [f"{where}: vidmusician.core has no {n}" for n in names if n not in core.__all__]
+    assert offenders == []

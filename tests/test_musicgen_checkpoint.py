@@ -22,6 +22,8 @@ import torch
 from vidmusician.core.errors import OptionError
 from vidmusician.core.neural.musicgen import COMPRESSION_FILE, LM_FILE, load
 
+pytestmark = pytest.mark.slow  # the neural stack: pytest -m "not slow" is the quick loop
+
 SAMPLE_RATE = 32000
 RATIOS = [10, 8, 16]  # hop 1280 samples: 25 Hz at 32 kHz
 FRAME_RATE = SAMPLE_RATE // (10 * 8 * 16)

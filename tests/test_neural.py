@@ -15,6 +15,8 @@ from vidmusician.core.errors import InputError, OptionError
 from vidmusician.core.neural.adapters import VidMusicianAdapters, for_model
 from vidmusician.core.neural.musicgen import debug_model, load
 
+pytestmark = pytest.mark.slow  # the neural stack: pytest -m "not slow" is the quick loop
+
 
 @pytest.fixture(scope="module")
 def mg():

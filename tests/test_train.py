@@ -38,6 +38,8 @@ from vidmusician.core.neural.train import (
     token_losses,
 )
 
+pytestmark = pytest.mark.slow  # the neural stack: pytest -m "not slow" is the quick loop
+
 K, T, RATE = 4, 40, 25.0  # the debug model's codebooks; 1.6 s windows at its 25 Hz
 #: the tasks' and the training's seed; developed with 0-3 (VIDMUSICIAN_TRAIN_SEED=1 pytest ...)
 SEED = int(os.environ.get("VIDMUSICIAN_TRAIN_SEED", "0"))

@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vidmusician.core import fsutil
-from vidmusician.core.errors import OutputError
+from vidmusician.core import OutputError, fsutil
 
 
 def application() -> Any:
@@ -124,7 +123,7 @@ def _platform_hint() -> str:
     the xcb libraries this process cannot load (all of them when it can load them all)."""
     import ctypes
 
-    from vidmusician.core.doctor import QT_XCB_LIBRARIES, qt_platform_hint
+    from vidmusician.core import QT_XCB_LIBRARIES, qt_platform_hint
 
     missing = []
     if sys.platform.startswith("linux"):

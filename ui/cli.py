@@ -7,7 +7,7 @@ import argparse
 import threading
 from typing import Any
 
-from vidmusician.core.errors import OptionError
+from vidmusician.core import OptionError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

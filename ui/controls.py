@@ -23,8 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from vidmusician.core import options
-from vidmusician.core.score import ScoreOptions, options_from
+from vidmusician.core import ScoreOptions, options, options_from
 
 #: shown first, in this order (the rest of score's options go under "Analysis and more")
 MAIN = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from vidmusician.core.errors import Cancelled, VidMusicianError
+from vidmusician.core import Cancelled, VidMusicianError
 
 
 class Job(QObject):

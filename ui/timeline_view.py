@@ -27,8 +27,7 @@ from PyQt6.QtGui import (
 )
 from PyQt6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 
-from vidmusician.core import units
-from vidmusician.core.analysis.plot import KIND_COLOURS, STYLE_COLOURS
+from vidmusician.core import KIND_COLOURS, STYLE_COLOURS, units
 
 #: lanes from top to bottom: (name, height in pixels)
 LANES = (("ruler", 18), ("shots", 64), ("anchors", 22), ("motion", 54), ("beats", 16), ("music", 70))

@@ -90,7 +90,7 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _done(session: Any, console: Console) -> None:
     """What a command that made a take or a timeline version prints."""
-    from ..wording import RecordClock, bpm_range, heard, landings
+    from ..wording import RecordClock, heard, landings
 
     console.close()
     for note in session.warnings:
@@ -98,23 +98,20 @@ def _done(session: Any, console: Console) -> None:
     tl = session.timeline
     files = list(tl["files"].values())
     if session.made is not None and any(t["id"] == session.made for t in session.takes) and tl["selection"]:
-        t = session.take(session.made)
-        m = t["metrics"]
+        t = session.take_record(session.made)
         under = ""
-        if t.get("shot") is not None:
+        if t.shot is not None:
             rc = RecordClock.of(session.data["timeline"])
-            f0, f1 = t.get("range_frames") or (None, None)
+            f0, f1 = t.range_frames or (None, None)
             end = session.data["timeline"]["duration_frames"] if f1 is None else f1
-            under = f" under shot {t['shot']}" + (f" ({rc.range(f0, end)})" if f0 is not None else "")
-        seed = t.get("new_seed", t["seed"])
-        what = f"{t['style']} in {t['key']}" if t["key"] else f"{t['style']} ({t.get('model')})"
-        written = ["mix.wav"] + (["stems/"] if t["files"]["stems"] else [])
-        written += (["music.mid"] if t["files"].get("midi") else []) + ["report.json"]
-        plan = json.loads((session.out / t["plan"]).read_text(encoding="utf-8"))
+            under = f" under shot {t.shot}" + (f" ({rc.range(f0, end)})" if f0 is not None else "")
+        written = ["mix.wav"] + (["stems/"] if t.files["stems"] else [])
+        written += (["music.mid"] if t.files.get("midi") else []) + ["report.json"]
+        plan = json.loads((session.out / t.plan).read_text(encoding="utf-8"))
         print(
-            f"take {t['id']}{under}: {what} at {bpm_range(*t['bpm'])}, seed {seed}; {landings(plan)}\n"
-            f"heard: {heard(m)}\n"
-            f"wrote {session.out / t['folder']}: {', '.join(written)}",
+            f"take {t.id}{under}: {t.music()}, seed {t.seed_used}; {landings(plan)}\n"
+            f"heard: {heard(t.metrics)}\n"
+            f"wrote {session.out / t.folder}: {', '.join(written)}",
             file=console.out,
         )
     print(
@@ -167,13 +164,7 @@ def _use(args: argparse.Namespace, console: Console, cancel: threading.Event) ->
         return
     rec = session.data["timeline"]
     rc, end = RecordClock.of(rec), rec["duration_frames"]
-    sh = session.shot(args.shot)
-    middle = (sh["start_frame"] + sh["end_frame"]) // 2
-    here = next(
-        (s["start_frame"], end if s["end_frame"] is None else s["end_frame"])
-        for s in session.selection
-        if s["start_frame"] <= middle and (s["end_frame"] is None or middle < s["end_frame"])
-    )
+    here = session.piece_under(args.shot).frames(end)
     print(
         f"take {args.use} now plays under shot {args.shot}, {rc.range(*here)}; "
         f"timeline version {session.timeline['version']}",
