@@ -47,7 +47,6 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +65,7 @@ from vidmusician.core import (
     fsutil,
     guard,
     plural,
+    units,
 )
 from vidmusician.core import report_progress as report
 
@@ -382,12 +382,8 @@ class SessionMusic:
 
 
 def _url_path(url: str, base: Path) -> str:
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme == "file":
-        raw = urllib.request.url2pathname(parsed.path)
-        if len(raw) > 2 and raw[0] in "/\\" and raw[2] == ":":  # /C:/... on Windows
-            raw = raw[1:]
-        return str(Path(raw))
+    if urllib.parse.urlparse(url).scheme == "file":
+        return str(Path(units.url_to_path(url) or url))  # drive letters, UNC hosts, percent-encoding
     p = Path(url)
     return str(p if p.is_absolute() else (base / p).resolve())
 

@@ -34,7 +34,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError, units
+from vidmusician.core import units
+from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError
 
 from .controls import OptionsForm
 from .jobs import Job
@@ -137,17 +138,7 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         central = QWidget(self)
         col = QVBoxLayout(central)
-        col.addLayout(self._build_input_row())
-        col.addWidget(self.pane, 1)
-        col.addLayout(self._build_transport_row())
-        col.addLayout(self._build_shot_row())
-        self.setCentralWidget(central)
-        self._build_dock()
-        self._build_status_bar()
-        self._build_menus()
-
-    def _build_input_row(self) -> QHBoxLayout:
-        """The cut open and the session folder."""
+        # input and session folder
         row = QHBoxLayout()
         self.input_label = QLabel("No cut open")
         self.input_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -160,10 +151,9 @@ class MainWindow(QMainWindow):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_output)
         row.addWidget(browse)
-        return row
-
-    def _build_transport_row(self) -> QHBoxLayout:
-        """Play, the clock, zoom, the stems' switches and the legend."""
+        col.addLayout(row)
+        col.addWidget(self.pane, 1)
+        # transport, zoom, stems
         row = QHBoxLayout()
         self.play_button = QPushButton("Play")
         self.play_button.clicked.connect(self.toggle_play)
@@ -191,10 +181,8 @@ class MainWindow(QMainWindow):
             "<span style='color:#e0e0e0'>|</span> downbeat"
         )
         row.addWidget(self.legend)
-        return row
-
-    def _build_shot_row(self) -> QHBoxLayout:
-        """The selected shot, its takes and Regenerate."""
+        col.addLayout(row)
+        # the selected shot
         row = QHBoxLayout()
         self.shot_label = QLabel("No shot selected (click one, or use the arrow keys)")
         row.addWidget(self.shot_label, 1)
@@ -206,10 +194,10 @@ class MainWindow(QMainWindow):
         self.regen_button = QPushButton("Regenerate shot (R)")
         self.regen_button.clicked.connect(self.regenerate_shot)
         row.addWidget(self.regen_button)
-        return row
+        col.addLayout(row)
+        self.setCentralWidget(central)
 
-    def _build_dock(self) -> None:
-        """The options dock: the music form, Generate, Export and Send to Resolve."""
+        # options dock
         dock = QDockWidget("Music", self)
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         box = QWidget()
@@ -232,8 +220,7 @@ class MainWindow(QMainWindow):
         dock.setMinimumWidth(330)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
-    def _build_status_bar(self) -> None:
-        """The status bar: message, progress, cancel."""
+        # status bar: message, progress, cancel
         self.status = QLabel(MULTIMEDIA_ERROR)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -248,8 +235,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
 
-    def _build_menus(self) -> None:
-        """Menus and their shortcuts (which work with the menu bar hidden too)."""
+        # menus and shortcuts
         self.acts: dict[str, QAction] = {}
         menus = self.menuBar()
         assert menus is not None
