@@ -960,29 +960,7 @@ def train(
 
     t_start = time.monotonic()
     run = Path(run)
-    unknown = set(settings) - {f.name for f in dataclasses.fields(TrainOptions)}
-    if unknown:
-        raise OptionError(f"unknown training options: {', '.join(sorted(unknown))}.")
-    state: dict[str, Any] = {}
-    if resume:
-        folder = latest_checkpoint(run)
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-        stored = TrainOptions(**state["options"])
-        clash = [k for k, v in settings.items() if k != "steps" and v != getattr(stored, k)]
-        if clash:
-            raise OptionError(
-                f"--resume continues {run} with its own options; {', '.join(_flag(c) for c in clash)} "
-                f"{'differs' if len(clash) == 1 else 'differ'} "
-                f"from them (only --steps may change). Start a new run to change them."
-            )
-        opts = dataclasses.replace(stored, **{k: v for k, v in settings.items() if k == "steps"}).check()
-    else:
-        opts = TrainOptions(**settings).check()
-        if run.exists() and (not run.is_dir() or any(run.iterdir())):
-            raise OutputError(
-                f"{run}: exists already; VidMusician never overwrites. Continue that run with --resume "
-                "or choose a new folder."
-            )
+    opts, state = _run_options(run, resume, settings)
     warnings: list[str] = []
 
     def warn(text: str) -> None:
@@ -993,24 +971,102 @@ def train(
     sources, skipped = scan(data, opts.music_only)
     for w in skipped:
         warn(w)
-    names = [s.name for s in sources]
-    if resume:
-        train_names, val_names = list(state["data"]["train"]), list(state["data"]["val"])
-        missing = [n for n in train_names + val_names if n not in names]
-        if missing:
-            raise InputError(
-                f"{data}: the run was trained on items it no longer holds ({', '.join(missing[:5])}); "
-                "resume with the same DATA."
-            )
-    else:
-        train_names, val_names = split(sources, opts.val_fraction, opts.seed)
+    train_names, val_names = _split_names(data, sources, opts, state if resume else None)
     device = _device()
     report(progress, 0.0, f"loading {opts.base}")
     mg = load(opts.base, device)
+    examples = _prepare_all(
+        sources, train_names + val_names, mg, opts, scaled(progress, 0.0, 0.1), cancel, warn
+    )
+    feature, width = _vector_kind(data, examples)
+    train_ex = [examples[n] for n in train_names]
+    val_ex = [examples[n] for n in val_names]
+    if not val_ex:
+        val_ex = train_ex
+        if not resume:
+            warn("only one item: the validation loss is measured on the training item itself.")
+
+    adapters, checkpoint = _adapters(run, mg, opts, resume, feature, width)
+    trainer = _trainer(Trainer(mg, adapters, opts, device), checkpoint, run, warn)
+    meta = {"data": {"train": train_names, "val": val_names}, "root": str(Path(data).resolve())}
+    history, val_loss = _fit(trainer, train_ex, val_ex, run, scaled(progress, 0.1, 1.0), cancel, meta)
+    result = TrainResult(
+        run=run,
+        adapters=run / "adapters",
+        base=opts.base,
+        stage=opts.stage,
+        music_only=opts.music_only,
+        step=trainer.step,
+        trainable=trainer.count,
+        train_loss=history.recent(),
+        val_loss=val_loss,
+        train_items=len(train_ex),
+        val_items=len(val_names),
+        seconds=time.monotonic() - t_start,
+        warnings=tuple(warnings),
+    )
+    _write_log(run, result, opts, meta, history, mg)
+    return result
+
+
+def _run_options(run: Path, resume: bool, settings: dict[str, Any]) -> tuple[TrainOptions, dict[str, Any]]:
+    """The run's options (a resumed run's own, with only ``steps`` new) and,
+    on resume, its newest checkpoint's state."""
+    unknown = set(settings) - {f.name for f in dataclasses.fields(TrainOptions)}
+    if unknown:
+        raise OptionError(f"unknown training options: {', '.join(sorted(unknown))}.")
+    if not resume:
+        opts = TrainOptions(**settings).check()
+        if run.exists() and (not run.is_dir() or any(run.iterdir())):
+            raise OutputError(
+                f"{run}: exists already; VidMusician never overwrites. Continue that run with --resume "
+                "or choose a new folder."
+            )
+        return opts, {}
+    folder = latest_checkpoint(run)
+    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    stored = TrainOptions(**state["options"])
+    clash = [k for k, v in settings.items() if k != "steps" and v != getattr(stored, k)]
+    if clash:
+        raise OptionError(
+            f"--resume continues {run} with its own options; {', '.join(_flag(c) for c in clash)} "
+            f"{'differs' if len(clash) == 1 else 'differ'} "
+            f"from them (only --steps may change). Start a new run to change them."
+        )
+    opts = dataclasses.replace(stored, **{k: v for k, v in settings.items() if k == "steps"}).check()
+    return opts, state
+
+
+def _split_names(
+    data: str | os.PathLike[str], sources: list[Source], opts: TrainOptions, state: dict[str, Any] | None
+) -> tuple[list[str], list[str]]:
+    """The items to train on and to validate on: a resumed run's own (DATA must
+    still hold them), else a new split."""
+    if state is None:
+        return split(sources, opts.val_fraction, opts.seed)
+    names = [s.name for s in sources]
+    train_names, val_names = list(state["data"]["train"]), list(state["data"]["val"])
+    missing = [n for n in train_names + val_names if n not in names]
+    if missing:
+        raise InputError(
+            f"{data}: the run was trained on items it no longer holds ({', '.join(missing[:5])}); "
+            "resume with the same DATA."
+        )
+    return train_names, val_names
+
+
+def _prepare_all(
+    sources: list[Source],
+    use: list[str],
+    mg: Any,
+    opts: TrainOptions,
+    prep: ProgressFn | None,
+    cancel: CancelToken | None,
+    warn: Callable[[str], None],
+) -> dict[str, Example]:
+    """Each item in ``use`` prepared (features and EnCodec tokens, cached), by name."""
     by_name = {s.name: s for s in sources}
     examples: dict[str, Example] = {}
-    use = train_names + val_names
-    prep = scaled(progress, 0.0, 0.1)
     for i, name in enumerate(use):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
@@ -1019,17 +1075,14 @@ def train(
         for w in notes:
             warn(w)
         examples[name] = ex
-    kinds = {(e.feature, None if e.video is None else e.video.shape[1]) for e in examples.values()}
-    if len(kinds) > 1:
-        raise InputError(f"{data}: its items give semantic vectors of different kinds or widths ({kinds}).")
-    feature, width = next(iter(kinds))
-    train_ex = [examples[n] for n in train_names]
-    val_ex = [examples[n] for n in val_names]
-    if not val_ex:
-        val_ex = train_ex
-        if not resume:
-            warn("only one item: the validation loss is measured on the training item itself.")
+    return examples
 
+
+def _adapters(
+    run: Path, mg: Any, opts: TrainOptions, resume: bool, feature: str, width: int | None
+) -> tuple[VidMusicianAdapters, Path | None]:
+    """The modules to train: a resumed run's (and its checkpoint), ``--init``'s,
+    or new ones; they must read DATA's vectors."""
     checkpoint: Path | None = None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(opts.seed)  # the new modules' initial weights (LoRA)
@@ -1051,36 +1104,44 @@ def train(
             f"--init {opts.init}: the adapters read {c.video_dim}-wide {c.feature} vectors, DATA gives "
             f"{width}-wide {feature} ({'add' if feature == 'descriptors' and c.feature == 'clip' else 'check'} --clip)."
         )
-    trainer = Trainer(mg, adapters, opts, device)
+    return adapters, checkpoint
+
+
+def _trainer(trainer: Trainer, checkpoint: Path | None, run: Path, warn: Callable[[str], None]) -> Trainer:
+    """``trainer``, at the checkpoint's step when it continues one."""
     if checkpoint is not None:
         trainer.restore(checkpoint)
-        if trainer.step >= opts.steps:
+        if trainer.step >= trainer.options.steps:
             warn(f"{run} is at step {trainer.step} already; give a larger --steps to train on.")
-    meta = {"data": {"train": train_names, "val": val_names}, "root": str(Path(data).resolve())}
+    return trainer
+
+
+def _vector_kind(data: str | os.PathLike[str], examples: dict[str, Example]) -> tuple[str, int | None]:
+    """The kind and width of the items' semantic vectors, which must be one."""
+    kinds = {(e.feature, None if e.video is None else e.video.shape[1]) for e in examples.values()}
+    if len(kinds) > 1:
+        raise InputError(f"{data}: its items give semantic vectors of different kinds or widths ({kinds}).")
+    return next(iter(kinds))
+
+
+def _fit(
+    trainer: Trainer,
+    train_ex: list[Example],
+    val_ex: list[Example],
+    run: Path,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+    meta: dict[str, Any],
+) -> tuple[History, float]:
+    """Train to the last step (checkpoints into ``run``); the history and the last validation loss."""
     try:
-        history = trainer.fit(train_ex, val_ex, run, scaled(progress, 0.1, 1.0), cancel, meta)
+        history = trainer.fit(train_ex, val_ex, run, progress, cancel, meta)
         if not (run / "adapters" / ADAPTER_WEIGHTS).is_file():
             trainer.save(run, meta)
         val_loss = history.val[-1][1] if history.val else trainer.validate(val_ex)
     finally:
         trainer.close()
-    result = TrainResult(
-        run=run,
-        adapters=run / "adapters",
-        base=opts.base,
-        stage=opts.stage,
-        music_only=opts.music_only,
-        step=trainer.step,
-        trainable=trainer.count,
-        train_loss=history.recent(),
-        val_loss=val_loss,
-        train_items=len(train_ex),
-        val_items=len(val_names),
-        seconds=time.monotonic() - t_start,
-        warnings=tuple(warnings),
-    )
-    _write_log(run, result, opts, meta, history, mg)
-    return result
+    return history, val_loss
 
 
 def _write_log(
