@@ -35,7 +35,8 @@ from PyQt6.QtWidgets import (
 )
 
 from vidmusician.core import units
-from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError
+from vidmusician.core.errors import OptionError, OutputError, VidMusicianError
+from vidmusician.core.session import SESSION_FILE, Session
 
 from .controls import OptionsForm
 from .jobs import Job
@@ -58,26 +59,36 @@ class Loaded:
 def load_session(out: str | os.PathLike[str]) -> Loaded:
     import json
 
-    from vidmusician.core import selection_audio
+    from vidmusician.core.score import selection_audio
 
     session = Session.load(out)
-    played = [session.take_record(t) for t in session.selection_record.takes()]
-    plan = json.loads((session.out / played[0].plan).read_text(encoding="utf-8"))
+    first = session.take(session.selection[0]["take"])
+    plan = json.loads((session.out / first["plan"]).read_text(encoding="utf-8"))
     sources = {"mix": selection_audio(session, "mix")}
-    stems = set.intersection(*(set(t.files["stems"]) for t in played))
+    stems = set.intersection(*(set(session.take(s["take"])["files"]["stems"]) for s in session.selection))
     for stem in sorted(stems):
         sources[stem] = selection_audio(session, stem)
     return Loaded(session, plan, sources)
 
 
-def take_summary(t: Take | dict[str, Any]) -> str:
-    """One line on a take for the status bar (:meth:`Take.summary`; a take's
-    JSON object, however incomplete, is said the same way). Every figure a
-    take may lack (no key from MusicGen, no cut figures on a cut without hard
-    cuts) is said to be missing, never formatted as a number."""
-    from vidmusician.core import wording
+def take_summary(t: dict[str, Any]) -> str:
+    """One line on a take for the status bar, in the console's words
+    (``core.wording``). Every figure a take may lack (no key from MusicGen, no
+    cut figures on a cut without hard cuts) is said to be missing, never
+    formatted as a number."""
+    from vidmusician.core.wording import beat_hits, bpm_range
 
-    return t.summary() if isinstance(t, Take) else wording.take_summary(t)
+    style = t.get("style") or "music"
+    if t.get("key"):
+        what = f"{style} in {t['key']}"
+    elif t.get("model"):
+        what = f"{style} ({t['model']})"
+    else:
+        what = style
+    bpm = t.get("bpm") or []
+    if len(bpm) == 2 and None not in bpm:
+        what += f" at {bpm_range(float(bpm[0]), float(bpm[1]))}"
+    return f"take {t.get('id', '?')}: {what}; {beat_hits(t.get('metrics') or {})}"
 
 
 def resolve_bridge_installed() -> bool:
@@ -138,7 +149,17 @@ class MainWindow(QMainWindow):
     def _build(self) -> None:
         central = QWidget(self)
         col = QVBoxLayout(central)
-        # input and session folder
+        col.addLayout(self._build_input_row())
+        col.addWidget(self.pane, 1)
+        col.addLayout(self._build_transport_row())
+        col.addLayout(self._build_shot_row())
+        self.setCentralWidget(central)
+        self._build_dock()
+        self._build_status_bar()
+        self._build_menus()
+
+    def _build_input_row(self) -> QHBoxLayout:
+        """The cut open and the session folder."""
         row = QHBoxLayout()
         self.input_label = QLabel("No cut open")
         self.input_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -151,9 +172,10 @@ class MainWindow(QMainWindow):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_output)
         row.addWidget(browse)
-        col.addLayout(row)
-        col.addWidget(self.pane, 1)
-        # transport, zoom, stems
+        return row
+
+    def _build_transport_row(self) -> QHBoxLayout:
+        """Play, the clock, zoom, the stems' switches and the legend."""
         row = QHBoxLayout()
         self.play_button = QPushButton("Play")
         self.play_button.clicked.connect(self.toggle_play)
@@ -181,8 +203,10 @@ class MainWindow(QMainWindow):
             "<span style='color:#e0e0e0'>|</span> downbeat"
         )
         row.addWidget(self.legend)
-        col.addLayout(row)
-        # the selected shot
+        return row
+
+    def _build_shot_row(self) -> QHBoxLayout:
+        """The selected shot, its takes and Regenerate."""
         row = QHBoxLayout()
         self.shot_label = QLabel("No shot selected (click one, or use the arrow keys)")
         row.addWidget(self.shot_label, 1)
@@ -194,10 +218,10 @@ class MainWindow(QMainWindow):
         self.regen_button = QPushButton("Regenerate shot (R)")
         self.regen_button.clicked.connect(self.regenerate_shot)
         row.addWidget(self.regen_button)
-        col.addLayout(row)
-        self.setCentralWidget(central)
+        return row
 
-        # options dock
+    def _build_dock(self) -> None:
+        """The options dock: the music form, Generate, Export and Send to Resolve."""
         dock = QDockWidget("Music", self)
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         box = QWidget()
@@ -220,7 +244,8 @@ class MainWindow(QMainWindow):
         dock.setMinimumWidth(330)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
-        # status bar: message, progress, cancel
+    def _build_status_bar(self) -> None:
+        """The status bar: message, progress, cancel."""
         self.status = QLabel(MULTIMEDIA_ERROR)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -235,7 +260,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
 
-        # menus and shortcuts
+    def _build_menus(self) -> None:
+        """Menus and their shortcuts (which work with the menu bar hidden too)."""
         self.acts: dict[str, QAction] = {}
         menus = self.menuBar()
         assert menus is not None
@@ -399,7 +425,7 @@ class MainWindow(QMainWindow):
         self.input_label.setToolTip(str(p))
         self.output_edit.setText(str(Path(session_out or out or default_output(p)).resolve()))
         self.view.set_data(ViewData())
-        from vidmusician.core import analyze
+        from vidmusician.core.analyze import analyze
 
         def work(progress: Any, cancel: Any, emit: Any) -> Any:
             feats = analyze(
@@ -460,11 +486,11 @@ class MainWindow(QMainWindow):
         """Set the controls to the options of the session's newest whole-cut
         take (output format, seed, style, ...), so that a take added here is
         made and written as the session's own; returns that take's id."""
-        whole = [t for t in session.take_records if t.shot is None] or list(session.take_records)
+        whole = [t for t in session.takes if t.get("shot") is None] or list(session.takes)
         if not whole:
             return None
         take = whole[-1]
-        stored = take.options or {}
+        stored = take.get("options") or {}
         for name in self.form.widgets:
             key = "fmt" if name == "format" else name
             if key not in stored:
@@ -473,10 +499,10 @@ class MainWindow(QMainWindow):
                 self.form.set_value(name, stored[key])
             except (TypeError, ValueError):  # a value this widget cannot hold: keep the widget's
                 continue
-        return take.id
+        return int(take["id"])
 
     def _start_thumbnails(self) -> None:
-        from vidmusician.core import shot_thumbnail
+        from vidmusician.core.analysis.decode import shot_thumbnail
 
         shots = list(self.feats.timeline.shots)
 
@@ -529,7 +555,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(e))
             return False
         self.form.save()
-        from vidmusician.core import score
+        from vidmusician.core.score import score
 
         src = self.input_path
         new_take = (out / SESSION_FILE).is_file()
@@ -543,7 +569,7 @@ class MainWindow(QMainWindow):
 
     def _generated(self, loaded: Loaded) -> None:
         self._show_session(loaded)
-        self._say(f"{loaded.session.take_records[-1].summary()} — {loaded.session.out}")
+        self._say(f"{take_summary(loaded.session.takes[-1])} — {loaded.session.out}")
 
     def _show_session(self, loaded: Loaded) -> None:
         self.loaded = loaded
@@ -554,8 +580,12 @@ class MainWindow(QMainWindow):
         d.downbeats = np.asarray(loaded.plan.get("downbeats_s", []), float)
         d.envelope = envelope(loaded.sources["mix"], SR)
         d.pieces = [
-            (p.start_frame / rate, None if p.end_frame is None else p.end_frame / rate, p.take)
-            for p in s.selection_record.pieces
+            (
+                seg["start_frame"] / rate,
+                None if seg["end_frame"] is None else seg["end_frame"] / rate,
+                seg["take"],
+            )
+            for seg in s.selection
         ]
         self.view.set_data(d)
         self.player.load(loaded.sources, SR)
@@ -606,13 +636,14 @@ class MainWindow(QMainWindow):
         n = len(self.feats.timeline.shots)
         self.select_shot(0 if self.selected < 0 else max(0, min(n - 1, self.selected + step)))
 
-    def takes_for_shot(self, index: int) -> tuple[list[Take], int]:
+    def takes_for_shot(self, index: int) -> tuple[list[dict[str, Any]], int]:
         """The takes that can play under shot ``index`` (whole takes and the
         ones made for it) and the one that plays there now."""
         assert self.loaded is not None
         s = self.loaded.session
-        playing = s.take_under(index).id
-        takes = [t for t in s.take_records if t.shot is None or t.shot == index or t.id == playing]
+        sh = s.shot(index)
+        playing = s.take_at((sh["start_frame"] + sh["end_frame"]) // 2)
+        takes = [t for t in s.takes if t.get("shot") is None or t.get("shot") == index or t["id"] == playing]
         return takes, playing
 
     def _takes_for_shot(self) -> None:
@@ -621,9 +652,9 @@ class MainWindow(QMainWindow):
             return
         takes, playing = self.takes_for_shot(self.selected)
         for t in takes:
-            where = "this shot" if t.shot == self.selected else "whole cut"
-            self.take_combo.addItem(f"take {t.id} ({where}, seed {t.seed_used})", t.id)
-            if t.id == playing:
+            where = "this shot" if t.get("shot") == self.selected else "whole cut"
+            self.take_combo.addItem(f"take {t['id']} ({where}, seed {t.get('new_seed', t['seed'])})", t["id"])
+            if t["id"] == playing:
                 self.take_combo.setCurrentIndex(self.take_combo.count() - 1)
 
     def _take_chosen(self, row: int) -> None:
@@ -638,17 +669,17 @@ class MainWindow(QMainWindow):
         _, playing = self.takes_for_shot(self.selected)
         if take == playing:
             return False
-        from vidmusician.core import use_take
+        from vidmusician.core.score import use
 
         return self._shot_job(
-            "use", lambda out, shot, p, c: use_take(out, take, shot, p, c), f"Take {take} under shot"
+            "use", lambda out, shot, p, c: use(out, take, shot, p, c), f"Take {take} under shot"
         )
 
     def regenerate_shot(self) -> bool:
         """New music under the selected shot: a new take (everything else kept)."""
         if self.loaded is None or self.selected < 0 or self.busy:
             return False
-        from vidmusician.core import regenerate
+        from vidmusician.core.score import regenerate
 
         return self._shot_job(
             "regenerate", lambda out, shot, p, c: regenerate(out, shot, None, p, c), "Regenerating shot"
@@ -711,7 +742,7 @@ class MainWindow(QMainWindow):
         """Write the timeline as it plays now to ``dest`` (and its format beside it)."""
         if self.loaded is None or self.busy:
             return False
-        from vidmusician.core import export
+        from vidmusician.core.score import export
 
         out, timeline = self.loaded.session.out, self.feats.timeline if self.feats else None
 
@@ -738,10 +769,10 @@ class MainWindow(QMainWindow):
         out = self.loaded.session.out.resolve()
         if self.handoff is None:
             return self._apply_in_resolve(out, markers)
-        from vidmusician.core import handoff
+        from vidmusician.core.handoff import make, write_handoff
 
         try:
-            handoff.write_handoff(self.handoff, handoff.make("ok", out, markers))
+            write_handoff(self.handoff, make("ok", out, markers))
         except (VidMusicianError, OSError) as e:
             self.show_error(str(e))
             return False
@@ -800,9 +831,9 @@ class MainWindow(QMainWindow):
         self.form.save()
         if self.handoff is not None and not self.sent:
             try:
-                from vidmusician.core import handoff
+                from vidmusician.core.handoff import make, write_handoff
 
-                handoff.write_handoff(self.handoff, handoff.make("cancelled"))
+                write_handoff(self.handoff, make("cancelled"))
             except Exception:  # closing must not fail; Resolve stops waiting when the panel exits
                 traceback.print_exc()
         self.player.close()
