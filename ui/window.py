@@ -35,8 +35,7 @@ from PyQt6.QtWidgets import (
 )
 
 from vidmusician.core import units
-from vidmusician.core.errors import OptionError, OutputError, VidMusicianError
-from vidmusician.core.session import SESSION_FILE, Session
+from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError
 
 from .controls import OptionsForm
 from .jobs import Job
@@ -59,36 +58,26 @@ class Loaded:
 def load_session(out: str | os.PathLike[str]) -> Loaded:
     import json
 
-    from vidmusician.core.score import selection_audio
+    from vidmusician.core import selection_audio
 
     session = Session.load(out)
-    first = session.take(session.selection[0]["take"])
-    plan = json.loads((session.out / first["plan"]).read_text(encoding="utf-8"))
+    played = [session.take_record(t) for t in session.selection_record.takes()]
+    plan = json.loads((session.out / played[0].plan).read_text(encoding="utf-8"))
     sources = {"mix": selection_audio(session, "mix")}
-    stems = set.intersection(*(set(session.take(s["take"])["files"]["stems"]) for s in session.selection))
+    stems = set.intersection(*(set(t.files["stems"]) for t in played))
     for stem in sorted(stems):
         sources[stem] = selection_audio(session, stem)
     return Loaded(session, plan, sources)
 
 
-def take_summary(t: dict[str, Any]) -> str:
-    """One line on a take for the status bar, in the console's words
-    (``core.wording``). Every figure a take may lack (no key from MusicGen, no
-    cut figures on a cut without hard cuts) is said to be missing, never
-    formatted as a number."""
-    from vidmusician.core.wording import beat_hits, bpm_range
+def take_summary(t: Take | dict[str, Any]) -> str:
+    """One line on a take for the status bar (:meth:`Take.summary`; a take's
+    JSON object, however incomplete, is said the same way). Every figure a
+    take may lack (no key from MusicGen, no cut figures on a cut without hard
+    cuts) is said to be missing, never formatted as a number."""
+    from vidmusician.core import wording
 
-    style = t.get("style") or "music"
-    if t.get("key"):
-        what = f"{style} in {t['key']}"
-    elif t.get("model"):
-        what = f"{style} ({t['model']})"
-    else:
-        what = style
-    bpm = t.get("bpm") or []
-    if len(bpm) == 2 and None not in bpm:
-        what += f" at {bpm_range(float(bpm[0]), float(bpm[1]))}"
-    return f"take {t.get('id', '?')}: {what}; {beat_hits(t.get('metrics') or {})}"
+    return t.summary() if isinstance(t, Take) else wording.take_summary(t)
 
 
 def resolve_bridge_installed() -> bool:
@@ -425,7 +414,7 @@ class MainWindow(QMainWindow):
         self.input_label.setToolTip(str(p))
         self.output_edit.setText(str(Path(session_out or out or default_output(p)).resolve()))
         self.view.set_data(ViewData())
-        from vidmusician.core.analyze import analyze
+        from vidmusician.core import analyze
 
         def work(progress: Any, cancel: Any, emit: Any) -> Any:
             feats = analyze(
@@ -486,11 +475,11 @@ class MainWindow(QMainWindow):
         """Set the controls to the options of the session's newest whole-cut
         take (output format, seed, style, ...), so that a take added here is
         made and written as the session's own; returns that take's id."""
-        whole = [t for t in session.takes if t.get("shot") is None] or list(session.takes)
+        whole = [t for t in session.take_records if t.shot is None] or list(session.take_records)
         if not whole:
             return None
         take = whole[-1]
-        stored = take.get("options") or {}
+        stored = take.options or {}
         for name in self.form.widgets:
             key = "fmt" if name == "format" else name
             if key not in stored:
@@ -499,10 +488,10 @@ class MainWindow(QMainWindow):
                 self.form.set_value(name, stored[key])
             except (TypeError, ValueError):  # a value this widget cannot hold: keep the widget's
                 continue
-        return int(take["id"])
+        return take.id
 
     def _start_thumbnails(self) -> None:
-        from vidmusician.core.analysis.decode import shot_thumbnail
+        from vidmusician.core import shot_thumbnail
 
         shots = list(self.feats.timeline.shots)
 
@@ -555,7 +544,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(e))
             return False
         self.form.save()
-        from vidmusician.core.score import score
+        from vidmusician.core import score
 
         src = self.input_path
         new_take = (out / SESSION_FILE).is_file()
@@ -569,7 +558,7 @@ class MainWindow(QMainWindow):
 
     def _generated(self, loaded: Loaded) -> None:
         self._show_session(loaded)
-        self._say(f"{take_summary(loaded.session.takes[-1])} — {loaded.session.out}")
+        self._say(f"{loaded.session.take_records[-1].summary()} — {loaded.session.out}")
 
     def _show_session(self, loaded: Loaded) -> None:
         self.loaded = loaded
@@ -580,12 +569,8 @@ class MainWindow(QMainWindow):
         d.downbeats = np.asarray(loaded.plan.get("downbeats_s", []), float)
         d.envelope = envelope(loaded.sources["mix"], SR)
         d.pieces = [
-            (
-                seg["start_frame"] / rate,
-                None if seg["end_frame"] is None else seg["end_frame"] / rate,
-                seg["take"],
-            )
-            for seg in s.selection
+            (p.start_frame / rate, None if p.end_frame is None else p.end_frame / rate, p.take)
+            for p in s.selection_record.pieces
         ]
         self.view.set_data(d)
         self.player.load(loaded.sources, SR)
@@ -636,14 +621,13 @@ class MainWindow(QMainWindow):
         n = len(self.feats.timeline.shots)
         self.select_shot(0 if self.selected < 0 else max(0, min(n - 1, self.selected + step)))
 
-    def takes_for_shot(self, index: int) -> tuple[list[dict[str, Any]], int]:
+    def takes_for_shot(self, index: int) -> tuple[list[Take], int]:
         """The takes that can play under shot ``index`` (whole takes and the
         ones made for it) and the one that plays there now."""
         assert self.loaded is not None
         s = self.loaded.session
-        sh = s.shot(index)
-        playing = s.take_at((sh["start_frame"] + sh["end_frame"]) // 2)
-        takes = [t for t in s.takes if t.get("shot") is None or t.get("shot") == index or t["id"] == playing]
+        playing = s.take_under(index).id
+        takes = [t for t in s.take_records if t.shot is None or t.shot == index or t.id == playing]
         return takes, playing
 
     def _takes_for_shot(self) -> None:
@@ -652,9 +636,9 @@ class MainWindow(QMainWindow):
             return
         takes, playing = self.takes_for_shot(self.selected)
         for t in takes:
-            where = "this shot" if t.get("shot") == self.selected else "whole cut"
-            self.take_combo.addItem(f"take {t['id']} ({where}, seed {t.get('new_seed', t['seed'])})", t["id"])
-            if t["id"] == playing:
+            where = "this shot" if t.shot == self.selected else "whole cut"
+            self.take_combo.addItem(f"take {t.id} ({where}, seed {t.seed_used})", t.id)
+            if t.id == playing:
                 self.take_combo.setCurrentIndex(self.take_combo.count() - 1)
 
     def _take_chosen(self, row: int) -> None:
@@ -669,17 +653,17 @@ class MainWindow(QMainWindow):
         _, playing = self.takes_for_shot(self.selected)
         if take == playing:
             return False
-        from vidmusician.core.score import use
+        from vidmusician.core import use_take
 
         return self._shot_job(
-            "use", lambda out, shot, p, c: use(out, take, shot, p, c), f"Take {take} under shot"
+            "use", lambda out, shot, p, c: use_take(out, take, shot, p, c), f"Take {take} under shot"
         )
 
     def regenerate_shot(self) -> bool:
         """New music under the selected shot: a new take (everything else kept)."""
         if self.loaded is None or self.selected < 0 or self.busy:
             return False
-        from vidmusician.core.score import regenerate
+        from vidmusician.core import regenerate
 
         return self._shot_job(
             "regenerate", lambda out, shot, p, c: regenerate(out, shot, None, p, c), "Regenerating shot"
@@ -742,7 +726,7 @@ class MainWindow(QMainWindow):
         """Write the timeline as it plays now to ``dest`` (and its format beside it)."""
         if self.loaded is None or self.busy:
             return False
-        from vidmusician.core.score import export
+        from vidmusician.core import export
 
         out, timeline = self.loaded.session.out, self.feats.timeline if self.feats else None
 
@@ -769,10 +753,10 @@ class MainWindow(QMainWindow):
         out = self.loaded.session.out.resolve()
         if self.handoff is None:
             return self._apply_in_resolve(out, markers)
-        from vidmusician.core.handoff import make, write_handoff
+        from vidmusician.core import handoff
 
         try:
-            write_handoff(self.handoff, make("ok", out, markers))
+            handoff.write_handoff(self.handoff, handoff.make("ok", out, markers))
         except (VidMusicianError, OSError) as e:
             self.show_error(str(e))
             return False
@@ -831,9 +815,9 @@ class MainWindow(QMainWindow):
         self.form.save()
         if self.handoff is not None and not self.sent:
             try:
-                from vidmusician.core.handoff import make, write_handoff
+                from vidmusician.core import handoff
 
-                write_handoff(self.handoff, make("cancelled"))
+                handoff.write_handoff(self.handoff, handoff.make("cancelled"))
             except Exception:  # closing must not fail; Resolve stops waiting when the panel exits
                 traceback.print_exc()
         self.player.close()
