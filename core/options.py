@@ -11,12 +11,12 @@ import math
 import os
 import stat
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .analysis.semantics import STYLES
+from . import styles
 from .errors import OptionError
 from .rhythm import METERS
 from .video import DETECTORS
@@ -36,7 +36,9 @@ class Option:
     default : Any
         Used when neither the command line nor the config file sets it (None = unset).
     help : str
-    choices : tuple, optional
+    choices : sequence, optional
+        The allowed values; a live view of a registry (``styles.NAMES``) is
+        read each time it is used, so a style registered later is a choice too.
     min, max : float, optional
         Inclusive range for numbers.
     commands : tuple of str
@@ -52,7 +54,7 @@ class Option:
     type: type
     default: Any
     help: str
-    choices: tuple[Any, ...] | None = None
+    choices: Sequence[Any] | None = None
     min: float | None = None
     max: float | None = None
     commands: tuple[str, ...] = ()
@@ -214,7 +216,7 @@ OPTIONS: tuple[Option, ...] = (
         str,
         None,
         "music style (default: what the picture suggests)",
-        choices=STYLES,
+        choices=styles.NAMES,
         commands=("plan", "score"),
     ),
     Option(

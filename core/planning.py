@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from . import styles
 from .model import VideoFeatures
 from .progress import CancelToken, ProgressFn
-from .rhythm import STYLE_TEMPO, RhythmPlan, parse_bpm, plan
+from .rhythm import RhythmPlan, parse_bpm, plan
 
 
 def overall_style(f: VideoFeatures) -> str:
@@ -38,7 +39,7 @@ def plan_for(
     energetic: high).
     """
     style = style or overall_style(f)
-    lo, hi = parse_bpm(bpm) if bpm else STYLE_TEMPO.get(style, (80.0, 130.0))
+    lo, hi = parse_bpm(bpm) if bpm else styles.TEMPO.get(style, (80.0, 130.0))
     durations = np.array([s.duration_s for s in f.timeline.shots])
     arousal = np.array([x.arousal for x in f.shots])
     mean_arousal = float((durations * arousal).sum() / max(durations.sum(), 1e-9))

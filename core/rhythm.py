@@ -21,11 +21,13 @@ cuts. Times are seconds from the timeline's first frame; tempos are BPM.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from . import styles as _styles
 from .errors import OptionError
 from .model import Anchor, MotionCurve
 
@@ -133,16 +135,9 @@ class RhythmPlan:
         return sum(a.on != "missed" for a in sel) / len(sel) if sel else 1.0
 
 
-#: Tempo range (BPM) of each music style (see ``analysis.semantics.STYLES``).
-STYLE_TEMPO: dict[str, tuple[float, float]] = {
-    "cinematic": (70.0, 110.0),
-    "corporate-upbeat": (100.0, 128.0),
-    "electronic": (118.0, 132.0),
-    "ambient": (60.0, 90.0),
-    "rock": (110.0, 150.0),
-    "lo-fi": (70.0, 95.0),
-    "acoustic": (80.0, 120.0),
-}
+#: Tempo range (BPM) of each music style: a live view of the style registry
+#: (:mod:`vidmusician.core.styles`, each record's ``tempo``).
+STYLE_TEMPO: Mapping[str, tuple[float, float]] = _styles.TEMPO
 
 
 def is_hard(a: Anchor) -> bool:

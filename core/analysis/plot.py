@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import fsutil
+from .. import styles as _styles
 from ..model import VideoFeatures
 from ..wording import plural
 
@@ -19,15 +20,8 @@ KIND_COLOURS = {
     "marker": "#2ca02c",
     "motion": "#1f77b4",
 }
-STYLE_COLOURS = {
-    "cinematic": "#4c4c8a",
-    "corporate-upbeat": "#f2b134",
-    "electronic": "#7a3fa0",
-    "ambient": "#7fb8c9",
-    "rock": "#c0392b",
-    "lo-fi": "#9c8a6b",
-    "acoustic": "#6a9f4a",
-}
+#: Each style's colour: a live view of the style registry (:mod:`vidmusician.core.styles`).
+STYLE_COLOURS = _styles.COLOURS
 
 
 def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None, overwrite: bool = False) -> Path:
@@ -79,7 +73,7 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None, overw
     ax_shots.legend(
         handles,
         list(STYLE_COLOURS),
-        ncol=7,
+        ncol=len(STYLE_COLOURS),
         fontsize=7,
         loc="lower center",
         bbox_to_anchor=(0.5, 1.0),

@@ -15,14 +15,19 @@ cold ones as negative. Movement, fast cutting, hard contrast and strong
 colour read as energy. A shot whose picture is unknown gets neutral colour
 (valence 0) and its arousal from the cutting alone.
 
-The style comes from the (valence, arousal) quadrant, see :func:`style_for`.
+The style comes from the (valence, arousal) quadrant, see :func:`style_for`;
+the styles and their mood cells are records of the one style registry,
+:mod:`vidmusician.core.styles`.
 """
 
 from __future__ import annotations
 
 import math
 
-STYLES = ("cinematic", "corporate-upbeat", "electronic", "ambient", "rock", "lo-fi", "acoustic")
+from .. import styles as _styles
+
+#: The style names (a live view of the registry, in its order).
+STYLES = _styles.NAMES
 
 MOTION_SCALE = 0.25  # frame widths per second that give motion_level 0.63
 CUT_RATE_FULL = 30.0  # edits per minute that count as frantic
@@ -56,7 +61,7 @@ def mood(d: dict[str, float], analysed: bool = True) -> tuple[float, float]:
 
 
 def style_for(valence: float, arousal: float) -> str:
-    """A music style for a mood.
+    """A music style for a mood: the registry's cell for (valence, arousal).
 
     ============  ==================  =================  ==================
     arousal       valence <= -0.2     in between         valence >= 0.2
@@ -65,12 +70,11 @@ def style_for(valence: float, arousal: float) -> str:
     -0.2..0.45    cinematic           lo-fi              acoustic
     < -0.2        cinematic           ambient            ambient
     ============  ==================  =================  ==================
+
+    (the built-in styles; a registered style may claim cells, see
+    :func:`vidmusician.core.styles.style_for_mood`).
     """
-    if arousal >= 0.45:
-        return "electronic" if valence <= -0.2 else "corporate-upbeat" if valence >= 0.2 else "rock"
-    if arousal >= -0.2:
-        return "cinematic" if valence <= -0.2 else "acoustic" if valence >= 0.2 else "lo-fi"
-    return "cinematic" if valence <= -0.2 else "ambient"
+    return _styles.style_for_mood(valence, arousal)
 
 
 def prompt_words(

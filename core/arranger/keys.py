@@ -39,10 +39,12 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import styles as _styles
 from ..errors import OptionError
 from ..model import VideoFeatures
 
@@ -56,23 +58,22 @@ _KEY_RE = re.compile(
     re.IGNORECASE,
 )
 
-#: Tonics (pitch classes) per style and mode, the best first.
-STYLE_TONICS: dict[str, dict[str, tuple[int, ...]]] = {
-    # strings ring in their open-string keys (D, G, A, C), horns prefer flats
-    "cinematic": {"minor": (2, 0, 7, 4, 5, 1), "major": (2, 0, 7, 3, 5, 10)},
-    # bright pop-piano keys
-    "corporate-upbeat": {"major": (7, 2, 0, 9, 4, 5), "minor": (9, 4, 11, 2, 6, 1)},
-    # the keys dance tracks sit in most (F minor, A minor, G minor, F# and C# minor)
-    "electronic": {"minor": (5, 9, 7, 6, 1, 2), "major": (5, 7, 9, 0, 2, 8)},
-    # pads and choir: any key reads well; mid-register tonics keep the pad clear
-    "ambient": {"major": (4, 2, 6, 1, 9, 0), "minor": (1, 6, 4, 2, 11, 9)},
-    # guitar keys: open low strings (E, A, D) under the chords
-    "rock": {"major": (4, 9, 2, 7, 0, 11), "minor": (4, 9, 11, 2, 6, 7)},
-    # electric piano and vibes: the flat keys of jazz harmony
-    "lo-fi": {"major": (5, 10, 3, 8, 1, 0), "minor": (0, 5, 7, 2, 10, 3)},
-    # steel-string and nylon guitar keys
-    "acoustic": {"major": (7, 2, 0, 9, 4, 5), "minor": (4, 9, 11, 2, 6, 7)},
-}
+#: Tonics (pitch classes) per style and mode, the best first: a live view of
+#: the style registry's ``tonics_major`` / ``tonics_minor`` (the reasons for
+#: each style's keys are beside its record in :mod:`vidmusician.core.styles`).
+STYLE_TONICS: Mapping[str, dict[str, tuple[int, ...]]] = _styles.Live(
+    "tonics",
+    lambda: {s.name: {m: style_tonics(s.name, m) for m in ("major", "minor")} for s in _styles.all_styles()},
+)
+
+
+def style_tonics(style: str, mode: str) -> tuple[int, ...]:
+    """The tonics of ``style`` in ``mode``, the best first; the acoustic
+    style's for a style that lists none (or a name the registry lacks)."""
+    rec = _styles.RECORDS.get(style)
+    return (rec.tonics(mode) if rec is not None else ()) or _styles.get(_styles.FALLBACK_TONICS).tonics(mode)
+
+
 PICK_WEIGHTS = (0.4, 0.3, 0.2, 0.1)  # of the four keys that fit the picture best, the best first
 MAJOR_BELOW = -0.25  # a major style turns minor under shots reading below this
 MINOR_ABOVE = 0.35  # and a minor style major above this
@@ -241,7 +242,7 @@ def choose_key(
     if req is not None and req.tonic is not None:
         return Key(req.tonic, req.mode), modes
     mode = cue_mode(modes, spans, forced or style_mode)
-    tonics = STYLE_TONICS.get(style, STYLE_TONICS["acoustic"])[mode]
+    tonics = style_tonics(style, mode)
     pick = np.random.default_rng([picture_digest(features), zlib.crc32(style.encode()), mode == "minor"])
     if _weighted(features, "brightness") is None:  # no picture to go by: the style's keys alike
         return Key(int(tonics[int(pick.integers(len(tonics)))]), mode), modes

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..styles import BUILTIN_NAMES, names
 
 ADAPTER_WEIGHTS = "adapters.safetensors"
 ADAPTER_CONFIG = "adapters.json"
@@ -78,6 +79,12 @@ class AdapterConfig:
     lora_rank : int
     stage : int
         1 = semantic path trained, 2 = rhythm path too.
+    styles : tuple of str
+        The style list (in order) of the descriptor vector's one-hot style
+        when they were trained (the registry's, ``core.styles``); configs
+        saved before it was recorded read as the built-in seven. At load the
+        backend maps it to the registry by name or refuses a different one
+        (``conditioning.style_order``).
     """
 
     base: str
@@ -93,8 +100,10 @@ class AdapterConfig:
     rhythm_blocks: int = 0
     lora_rank: int = 8
     stage: int = 1
+    styles: tuple[str, ...] = BUILTIN_NAMES
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "styles", tuple(str(s) for s in self.styles))  # JSON gives a list
         if self.rhythm_blocks <= 0:
             object.__setattr__(self, "rhythm_blocks", max(1, (3 * self.num_layers) // 4))
 
@@ -398,6 +407,7 @@ def for_model(
     heads = int(lm.transformer.layers[0].self_attn.num_heads)
     t5_dim = int(t5.config.d_model) if t5 is not None else max(32, dim)
     kw.setdefault("delays", int(getattr(lm, "n_q", 1)))
+    kw.setdefault("styles", names())  # the one-hot order the semantic vectors are made in
     config = AdapterConfig(
         base=base,
         dim=dim,

@@ -90,8 +90,15 @@ class Generator:
         self.sr = int(self.mg.sample_rate)
         self.rate = float(self.mg.frame_rate)
         self.adapters: VidMusicianAdapters | None = None
+        self.styles: tuple[str, ...] | None = None  # the one-hot style order (None: the registry's)
+        self.notes: list[str] = []
         if adapters:
             self.adapters = VidMusicianAdapters.load(adapters, t5=musicgen_t5(self.mg.lm))
+            if self.adapters.config.feature == "descriptors":
+                self.styles, note = conditioning.style_order(
+                    self.adapters.config.styles, f"--adapters {adapters}"
+                )
+                self.notes += [f"--adapters {adapters}: {note}"] if note else []
             self.adapters.attach(self.mg.lm)
             self.adapters.eval()
 
@@ -102,7 +109,7 @@ class Generator:
                 f"--adapters {self.adapters_path}: they read CLIP embeddings; analyse with --clip PATH "
                 "(the CLIP checkpoint they were trained with)."
             )
-        sem, _ = conditioning.semantic(feats, use_clip)
+        sem, _ = conditioning.semantic(feats, use_clip, self.styles)
         if self.adapters is not None and sem.shape[1] != self.adapters.config.video_dim:
             raise OptionError(
                 f"--adapters {self.adapters_path}: they read {self.adapters.config.video_dim}-wide "
@@ -217,7 +224,7 @@ def score_music(
     duration = plan.duration_s + plan.ring_out_s
     raw = gen.generate(feats, text, duration, seed, _sub(progress, 0.0, 0.8), cancel)
     y = to_out_rate(raw, gen.sr)
-    warnings: list[str] = []
+    warnings: list[str] = list(gen.notes)
     try:
         fitted = fit(y, feats, 0.08, meter, plan.ring_out_s, _sub(progress, 0.8, 0.95), cancel)
         y, used = fitted.audio, fitted.plan

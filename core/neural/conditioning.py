@@ -3,7 +3,9 @@
 - :func:`semantic` — one vector per second of picture: CLIP [CLS] embeddings
   when a CLIP checkpoint ran, otherwise the analysis' shot descriptors
   (:data:`DESCRIPTOR_KEYS`, the mood and a one-hot style) of the shot under
-  that second.
+  that second. The one-hot follows a style list: the registry's
+  (:mod:`vidmusician.core.styles`) for new adapters, the list trained
+  adapters were made with for them (:func:`style_order`).
 - :func:`rhythm` — per step at the token rate: the picture's change
   ``d_t = 1 - cos(p_t, p_{t-1})`` (``d_0 = 1``) of per-frame features ``p_t``
   (the motion curve's magnitude, camera and object motion and direction, at
@@ -12,9 +14,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from ..analysis.semantics import STYLES
+from .. import styles as _styles
+from ..errors import InputError
 from ..model import VideoFeatures
 from ..rhythm import hard_cut_times
 
@@ -31,11 +36,51 @@ DESCRIPTOR_KEYS = (
     "object_motion",
     "cut_rate",
 )
-DESCRIPTOR_DIM = len(DESCRIPTOR_KEYS) + 3 + len(STYLES)
+#: The descriptor vector's width with the built-in styles (what adapters saved
+#: before they recorded their style list read); see :func:`descriptor_dim`.
+DESCRIPTOR_DIM = len(DESCRIPTOR_KEYS) + 3 + len(_styles.BUILTIN_NAMES)
 
 
-def descriptor_vector(f: object) -> np.ndarray:
-    """One shot's descriptor vector (:data:`DESCRIPTOR_DIM` floats)."""
+def descriptor_dim(styles: Sequence[str] | None = None) -> int:
+    """The descriptor vector's width for the style list ``styles`` (None: the registry's)."""
+    return len(DESCRIPTOR_KEYS) + 3 + len(_styles.names() if styles is None else styles)
+
+
+def style_order(trained: Sequence[str], label: str = "--adapters") -> tuple[tuple[str, ...], str | None]:
+    """The one-hot style order for adapters trained with the style list
+    ``trained``, and a note for the user (None when there is nothing to say).
+
+    The same list as the registry's: that order, no note. The registry holds
+    every trained style and more (styles added since, the trained list a
+    prefix of it) or in another order: the trained order, mapped by name, and
+    a note that the other styles read as none. A trained style that the
+    registry lacks: an ``InputError`` that says which, and what to do.
+    """
+    trained = tuple(trained)
+    now = _styles.names()
+    if trained == now:
+        return trained, None
+    missing = [s for s in trained if s not in now]
+    if missing:
+        raise InputError(
+            f"{label}: the adapters were trained with the styles {', '.join(trained)}; this "
+            f"installation has no {', '.join(missing)}. Register the same styles "
+            "(vidmusician.core.styles.register) or train adapters with these: "
+            f"{', '.join(now)}."
+        )
+    extra = [s for s in now if s not in trained]
+    note = "the adapters' style vector is mapped by name"
+    if extra:
+        note += (
+            f" (they were trained before {', '.join(extra)} existed: shots in "
+            f"{'that style' if len(extra) == 1 else 'those styles'} read as no style to them)"
+        )
+    return trained, note + "."
+
+
+def descriptor_vector(f: object, styles: Sequence[str] | None = None) -> np.ndarray:
+    """One shot's descriptor vector (:func:`descriptor_dim` floats; the
+    one-hot style in the order of ``styles``, None: the registry's)."""
     d = getattr(f, "descriptors", {})
     v = [float(d.get(k, 0.0)) for k in DESCRIPTOR_KEYS]
     v[DESCRIPTOR_KEYS.index("cut_rate")] /= 60.0  # cuts per minute -> per second
@@ -45,20 +90,25 @@ def descriptor_vector(f: object) -> np.ndarray:
         float(getattr(f, "analysed", 0)),
     ]
     style = getattr(f, "style", "")
-    v += [1.0 if style == s else 0.0 for s in STYLES]
+    v += [1.0 if style == s else 0.0 for s in (_styles.names() if styles is None else styles)]
     return np.asarray(v, np.float32)
 
 
-def semantic(feats: VideoFeatures, use_clip: bool = True) -> tuple[np.ndarray, str]:
-    """([seconds, dim] vectors, ``"clip"`` or ``"descriptors"``), one row per second."""
+def semantic(
+    feats: VideoFeatures, use_clip: bool = True, styles: Sequence[str] | None = None
+) -> tuple[np.ndarray, str]:
+    """([seconds, dim] vectors, ``"clip"`` or ``"descriptors"``), one row per
+    second; descriptors carry the one-hot style in the order of ``styles``
+    (None: the registry's)."""
     n = max(1, int(np.ceil(feats.timeline.duration_s)))
     if use_clip and feats.clip is not None and len(feats.clip.cls):
         times = np.asarray(feats.clip.times_s, float)
         idx = np.clip(np.searchsorted(times, np.arange(n) + 0.5) - 1, 0, len(times) - 1)
         return np.asarray(feats.clip.cls, np.float32)[idx], "clip"
     shots = feats.timeline.shots
-    vecs = [descriptor_vector(f) for f in feats.shots]
-    out = np.zeros((n, DESCRIPTOR_DIM), np.float32)
+    order = _styles.names() if styles is None else tuple(styles)
+    vecs = [descriptor_vector(f, order) for f in feats.shots]
+    out = np.zeros((n, descriptor_dim(order)), np.float32)
     for sec in range(n):
         t = sec + 0.5
         k = next((i for i, s in enumerate(shots) if s.start_s <= t < s.end_s), len(shots) - 1)

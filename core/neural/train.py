@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import styles
 from ..errors import Cancelled, InputError, OptionError, OutputError
 from ..io.audio import load as load_audio
 from ..progress import CancelToken, ProgressFn, report, scaled
@@ -372,6 +373,8 @@ def _cache_key(src: Source, opts: TrainOptions, mg: Any) -> str:
         "channels": int(mg.audio_channels),
         "clip": opts.clip,
     }
+    if styles.names() != styles.BUILTIN_NAMES:  # the descriptors' one-hot follows the registry
+        key["styles"] = list(styles.names())
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -1099,6 +1102,12 @@ def _adapters(
                 stage=opts.stage,
             )
     c = adapters.config
+    if feature == "descriptors" and c.feature == "descriptors" and c.styles != styles.names():
+        raise InputError(
+            f"{opts.init or run}: the adapters were trained with the styles {', '.join(c.styles)}; "
+            f"DATA's vectors follow this installation's {', '.join(styles.names())}. Register the "
+            "same styles (vidmusician.core.styles) or train new adapters (without --init)."
+        )
     if width is not None and (c.video_dim != width or c.feature != feature):
         raise InputError(
             f"--init {opts.init}: the adapters read {c.video_dim}-wide {c.feature} vectors, DATA gives "

@@ -1,0 +1,535 @@
+"""The one style registry: every music style is one :class:`Style` record.
+
+Everything that knows about styles reads this table: the analysis' mood ->
+style quadrant (:func:`style_for_mood`), the planner's tempo ranges, the
+arranger's instruments, grooves, harmony and keys, the prompt words that name
+a style, the plot's and the panel's colours, the ``--style`` choices (the
+options table, hence the CLI, the config file and the panel) and the neural
+conditioning's one-hot style vector. Adding a style is adding one record to
+:data:`BUILTIN` (or calling :func:`register` at run time); nothing else.
+
+The order of the records is part of trained neural adapters: the descriptor
+vector carries a one-hot style in this order, and adapters store the list
+they were trained with (see ``neural.conditioning.style_order``). Append new
+styles at the end; never reorder or rename the built-in ones.
+
+This module imports nothing heavy (the errors module only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, overload
+
+from .errors import OptionError
+
+#: Valence bands of the mood grid: negative (<= -0.2), neutral (in between), positive (>= 0.2).
+VALENCE_BANDS = ("negative", "neutral", "positive")
+#: Arousal bands of the mood grid: low (< -0.2), mid (-0.2 up to 0.45), high (>= 0.45).
+AROUSAL_BANDS = ("low", "mid", "high")
+VALENCE_SPLIT = (-0.2, 0.2)
+AROUSAL_SPLIT = (-0.2, 0.45)
+
+HARMONY_RHYTHMS = ("block", "arp8", "offbeat", "strum")
+_PATTERN = re.compile(r"^[x.]{16}$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Style:
+    """One music style: what every stage of the pipeline knows about it.
+
+    Built by keyword only (``Style(name="rock", tempo=(110.0, 150.0), ...)``);
+    the values are checked on construction (an ``OptionError`` says which).
+
+    Attributes
+    ----------
+    name : str
+        The ``--style`` name (lower case, no spaces: ``"lo-fi"``).
+    tempo : (float, float)
+        The planner's tempo range in BPM, slower first (20..300). The plan may
+        widen it by 15% either side when that puts clearly more cuts on beats.
+    colour : str
+        ``"#rrggbb"``: the style's colour in ``analysis.png`` and the panel's
+        timeline.
+    moods : tuple of (valence band, arousal band)
+        The cells of the analysis' mood grid that suggest this style
+        (:data:`VALENCE_BANDS` x :data:`AROUSAL_BANDS`, see
+        :func:`style_for_mood`). Empty: the picture never suggests it (only
+        ``--style`` or a prompt word chooses it). A style registered later
+        takes the cells it names from the earlier ones.
+    prompt_words : tuple of str
+        ``--prompt`` words that choose this style (``"epic"`` -> cinematic).
+    mode : "major" | "minor"
+        The arranger's default mode; the picture's mood may flip it per section.
+    drums : int or None
+        General MIDI drum kit program (bank 128, 0-based); None: no drums.
+    bass, harmony, pad, lead : int
+        General MIDI programs (0-based) of the arranger's parts.
+    harmony_b, lead_b : int
+        The harmony's and the lead's programs in B sections (-1: the same).
+    kick, snare, hats : str
+        Drum patterns: 16 steps per 4/4 bar (sixteenths), ``"x"`` a hit,
+        ``"."`` a rest; other meters read the first steps they need.
+    harmony_rhythm : "block" | "arp8" | "offbeat" | "strum"
+        How the harmony part plays its chords.
+    progressions_major, progressions_minor : tuple of tuple of int
+        Chord progressions as scale degrees (1-7) of the mode; one is picked
+        per cue.
+    sevenths : bool
+        Chords carry their seventh.
+    bars_per_chord : int
+        Bars each chord of a progression lasts.
+    lead_density : float
+        Chance (0..1) that a lead step sounds at full intensity.
+    tonics_major, tonics_minor : tuple of int
+        Six tonics (pitch classes, C = 0) per mode that suit the style's
+        instruments, the best first (``arranger.keys``); empty: the acoustic
+        style's.
+    """
+
+    name: str
+    tempo: tuple[float, float]
+    colour: str
+    moods: tuple[tuple[str, str], ...] = ()
+    prompt_words: tuple[str, ...] = ()
+    # the arranger: instruments
+    mode: str
+    drums: int | None
+    bass: int
+    harmony: int
+    pad: int
+    lead: int
+    harmony_b: int = -1
+    lead_b: int = -1
+    # grooves
+    kick: str
+    snare: str
+    hats: str
+    harmony_rhythm: str
+    # harmony and voicing
+    progressions_major: tuple[tuple[int, ...], ...]
+    progressions_minor: tuple[tuple[int, ...], ...]
+    sevenths: bool = False
+    bars_per_chord: int = 1
+    lead_density: float = 0.4
+    tonics_major: tuple[int, ...] = field(default=())
+    tonics_minor: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        def bad(what: str) -> OptionError:
+            return OptionError(f"style {self.name!r}: {what}")
+
+        if not self.name or self.name != self.name.strip().lower() or " " in self.name:
+            raise bad("a name is lower case, without spaces.")
+        lo, hi = self.tempo
+        if not (20 <= lo <= hi <= 300):
+            raise bad(f"tempo {self.tempo}: two BPM between 20 and 300, the slower first.")
+        if not _COLOUR.match(self.colour):
+            raise bad(f"colour {self.colour!r}: write it #rrggbb.")
+        for v, a in self.moods:
+            if v not in VALENCE_BANDS or a not in AROUSAL_BANDS:
+                raise bad(
+                    f"mood cell ({v!r}, {a!r}): valence one of {VALENCE_BANDS}, arousal one of {AROUSAL_BANDS}."
+                )
+        if self.mode not in ("major", "minor"):
+            raise bad(f"mode {self.mode!r}: major or minor.")
+        programs = [self.bass, self.harmony, self.pad, self.lead] + (
+            [self.drums] if self.drums is not None else []
+        )
+        if any(not 0 <= p <= 127 for p in programs) or any(
+            not -1 <= p <= 127 for p in (self.harmony_b, self.lead_b)
+        ):
+            raise bad("General MIDI programs are 0..127 (-1 for harmony_b / lead_b: the same).")
+        for part in ("kick", "snare", "hats"):
+            if not _PATTERN.match(getattr(self, part)):
+                raise bad(f"{part} {getattr(self, part)!r}: 16 steps of 'x' (hit) and '.' (rest).")
+        if self.harmony_rhythm not in HARMONY_RHYTHMS:
+            raise bad(f"harmony_rhythm {self.harmony_rhythm!r}: one of {', '.join(HARMONY_RHYTHMS)}.")
+        for progs in (self.progressions_major, self.progressions_minor):
+            if not progs or any(not p or any(not 1 <= d <= 7 for d in p) for p in progs):
+                raise bad("progressions: at least one per mode, of scale degrees 1-7.")
+        if self.bars_per_chord < 1 or not 0.0 <= self.lead_density <= 1.0:
+            raise bad("bars_per_chord is at least 1 and lead_density lies in 0..1.")
+        for tonics in (self.tonics_major, self.tonics_minor):
+            if tonics and (len(tonics) < 4 or any(not 0 <= t <= 11 for t in tonics)):
+                raise bad("tonics: none, or at least four (six is usual) pitch classes 0..11 per mode.")
+
+    def tonics(self, mode: str) -> tuple[int, ...]:
+        """The tonics for ``mode`` ("major" | "minor"); empty when the record lists none."""
+        return self.tonics_major if mode == "major" else self.tonics_minor
+
+
+#: The built-in styles, in the order the neural conditioning's one-hot uses (append only).
+BUILTIN: tuple[Style, ...] = (
+    Style(
+        name="cinematic",
+        tempo=(70.0, 110.0),
+        colour="#4c4c8a",
+        moods=(("negative", "mid"), ("negative", "low")),
+        prompt_words=("epic", "cinematic", "dramatic", "dark"),
+        mode="minor",
+        drums=48,
+        bass=43,
+        harmony=48,
+        pad=89,
+        lead=60,
+        harmony_b=49,
+        lead_b=71,
+        kick="x.........x.....",
+        snare="....x.......x...",
+        hats="........x.......",
+        harmony_rhythm="block",
+        progressions_major=((1, 5, 6, 4), (1, 4, 6, 5)),
+        progressions_minor=((1, 6, 3, 7), (1, 4, 6, 5)),
+        sevenths=False,
+        bars_per_chord=2,
+        lead_density=0.35,
+        # strings ring in their open-string keys (D, G, A, C), horns prefer flats
+        tonics_major=(2, 0, 7, 3, 5, 10),
+        tonics_minor=(2, 0, 7, 4, 5, 1),
+    ),
+    Style(
+        name="corporate-upbeat",
+        tempo=(100.0, 128.0),
+        colour="#f2b134",
+        moods=(("positive", "high"),),
+        prompt_words=("corporate", "upbeat", "happy"),
+        mode="major",
+        drums=0,
+        bass=33,
+        harmony=0,
+        pad=89,
+        lead=11,
+        harmony_b=4,
+        lead_b=73,
+        kick="x.......x.......",
+        snare="....x.......x...",
+        hats="x.x.x.x.x.x.x.x.",
+        harmony_rhythm="offbeat",
+        progressions_major=((1, 5, 6, 4), (1, 4, 5, 4), (6, 4, 1, 5)),
+        progressions_minor=((1, 6, 3, 7),),
+        sevenths=False,
+        bars_per_chord=1,
+        lead_density=0.5,
+        # bright pop-piano keys
+        tonics_major=(7, 2, 0, 9, 4, 5),
+        tonics_minor=(9, 4, 11, 2, 6, 1),
+    ),
+    Style(
+        name="electronic",
+        tempo=(118.0, 132.0),
+        colour="#7a3fa0",
+        moods=(("negative", "high"),),
+        prompt_words=("electronic", "edm", "techno", "synth"),
+        mode="minor",
+        drums=25,
+        bass=38,
+        harmony=81,
+        pad=90,
+        lead=80,
+        harmony_b=87,
+        lead_b=84,
+        kick="x...x...x...x...",
+        snare="....x.......x...",
+        hats="..x...x...x...x.",
+        harmony_rhythm="arp8",
+        progressions_major=((1, 5, 6, 4),),
+        progressions_minor=((1, 6, 7, 1), (1, 4, 6, 7)),
+        sevenths=False,
+        bars_per_chord=1,
+        lead_density=0.45,
+        # the keys dance tracks sit in most (F minor, A minor, G minor, F# and C# minor)
+        tonics_major=(5, 7, 9, 0, 2, 8),
+        tonics_minor=(5, 9, 7, 6, 1, 2),
+    ),
+    Style(
+        name="ambient",
+        tempo=(60.0, 90.0),
+        colour="#7fb8c9",
+        moods=(("neutral", "low"), ("positive", "low")),
+        prompt_words=("ambient", "calm", "dreamy"),
+        mode="major",
+        drums=None,
+        bass=32,
+        harmony=88,
+        pad=89,
+        lead=91,
+        harmony_b=92,
+        lead_b=79,
+        kick="................",
+        snare="................",
+        hats="................",
+        harmony_rhythm="block",
+        progressions_major=((1, 4, 1, 5), (1, 6, 4, 5)),
+        progressions_minor=((1, 6, 4, 5),),
+        sevenths=True,
+        bars_per_chord=2,
+        lead_density=0.2,
+        # pads and choir: any key reads well; mid-register tonics keep the pad clear
+        tonics_major=(4, 2, 6, 1, 9, 0),
+        tonics_minor=(1, 6, 4, 2, 11, 9),
+    ),
+    Style(
+        name="rock",
+        tempo=(110.0, 150.0),
+        colour="#c0392b",
+        moods=(("neutral", "high"),),
+        prompt_words=("rock", "sport", "sports", "action"),
+        mode="major",
+        drums=0,
+        bass=34,
+        harmony=29,
+        pad=48,
+        lead=30,
+        harmony_b=27,
+        lead_b=29,
+        kick="x.....x.x.......",
+        snare="....x.......x...",
+        hats="x.x.x.x.x.x.x.x.",
+        harmony_rhythm="strum",
+        progressions_major=((1, 7, 4, 1), (1, 4, 5, 4), (6, 4, 1, 5)),
+        progressions_minor=((1, 7, 6, 7), (1, 6, 7, 1)),
+        sevenths=False,
+        bars_per_chord=1,
+        lead_density=0.5,
+        # guitar keys: open low strings (E, A, D) under the chords
+        tonics_major=(4, 9, 2, 7, 0, 11),
+        tonics_minor=(4, 9, 11, 2, 6, 7),
+    ),
+    Style(
+        name="lo-fi",
+        tempo=(70.0, 95.0),
+        colour="#9c8a6b",
+        moods=(("neutral", "mid"),),
+        prompt_words=("lofi", "lo-fi", "chill", "jazzy"),
+        mode="major",
+        drums=0,
+        bass=33,
+        harmony=4,
+        pad=89,
+        lead=11,
+        harmony_b=11,
+        lead_b=66,
+        kick="x......x..x.....",
+        snare="....x.......x...",
+        hats="x.x.x.x.x.x.x.x.",
+        harmony_rhythm="offbeat",
+        progressions_major=((2, 5, 1, 6), (1, 6, 2, 5)),
+        progressions_minor=((1, 4, 7, 3),),
+        sevenths=True,
+        bars_per_chord=1,
+        lead_density=0.3,
+        # electric piano and vibes: the flat keys of jazz harmony
+        tonics_major=(5, 10, 3, 8, 1, 0),
+        tonics_minor=(0, 5, 7, 2, 10, 3),
+    ),
+    Style(
+        name="acoustic",
+        tempo=(80.0, 120.0),
+        colour="#6a9f4a",
+        moods=(("positive", "mid"),),
+        prompt_words=("acoustic", "folk", "warm"),
+        mode="major",
+        drums=0,
+        bass=32,
+        harmony=25,
+        pad=48,
+        lead=73,
+        harmony_b=24,
+        lead_b=75,
+        kick="x.......x.......",
+        snare="....x.......x...",
+        hats="x...x...x...x...",
+        harmony_rhythm="arp8",
+        progressions_major=((1, 4, 6, 5), (1, 5, 6, 4)),
+        progressions_minor=((1, 6, 3, 7),),
+        sevenths=False,
+        bars_per_chord=1,
+        lead_density=0.4,
+        # steel-string and nylon guitar keys
+        tonics_major=(7, 2, 0, 9, 4, 5),
+        tonics_minor=(4, 9, 11, 2, 6, 7),
+    ),
+)
+
+#: The built-in names, in order: the style list of adapters saved before they recorded theirs.
+BUILTIN_NAMES: tuple[str, ...] = tuple(s.name for s in BUILTIN)
+#: The style whose keys serve a record that lists none.
+FALLBACK_TONICS = "acoustic"
+
+_registry: dict[str, Style] = {s.name: s for s in BUILTIN}
+_version = 0  # bumped by register / unregister: the views rebuild
+
+
+def register(style: Style, replace: bool = False) -> Style:
+    """Add ``style`` to the registry (after the others) and return it.
+
+    A name already registered is refused unless ``replace`` (a built-in style
+    is never replaced). Its mood cells and prompt words take precedence over
+    the earlier styles'. The options table, the CLI and the panel read the
+    registry when they are built, so the new name is a ``--style`` choice from
+    then on.
+    """
+    global _version
+    if not isinstance(style, Style):
+        raise OptionError(f"register: a Style record, not {type(style).__name__}.")
+    if style.name in _registry:
+        if style.name in BUILTIN_NAMES:
+            raise OptionError(f"style {style.name!r} is built in: register a new name.")
+        if not replace:
+            raise OptionError(f"style {style.name!r} is registered already (replace=True to swap it).")
+        del _registry[style.name]
+    _registry[style.name] = style
+    _version += 1
+    return style
+
+
+def unregister(name: str) -> None:
+    """Remove a style added by :func:`register` (the built-in ones stay)."""
+    global _version
+    if name in BUILTIN_NAMES:
+        raise OptionError(f"style {name!r} is built in and cannot be removed.")
+    if name not in _registry:
+        raise OptionError(f"unknown style '{name}': choose one of {', '.join(_registry)}.")
+    del _registry[name]
+    _version += 1
+
+
+def get(name: str) -> Style:
+    """The record of ``name``; an ``OptionError`` that lists the choices otherwise."""
+    try:
+        return _registry[name]
+    except (KeyError, TypeError):
+        raise OptionError(f"unknown style '{name}': choose one of {', '.join(_registry)}.") from None
+
+
+def names() -> tuple[str, ...]:
+    """The registered names, built-in first, in registry order."""
+    return tuple(_registry)
+
+
+def all_styles() -> tuple[Style, ...]:
+    """The registered records, in registry order."""
+    return tuple(_registry.values())
+
+
+def valence_band(valence: float) -> str:
+    """``"negative"`` (<= -0.2), ``"positive"`` (>= 0.2) or ``"neutral"``."""
+    return (
+        "negative"
+        if valence <= VALENCE_SPLIT[0]
+        else "positive"
+        if valence >= VALENCE_SPLIT[1]
+        else "neutral"
+    )
+
+
+def arousal_band(arousal: float) -> str:
+    """``"high"`` (>= 0.45), ``"mid"`` (>= -0.2) or ``"low"``."""
+    return "high" if arousal >= AROUSAL_SPLIT[1] else "mid" if arousal >= AROUSAL_SPLIT[0] else "low"
+
+
+def style_for_mood(valence: float, arousal: float) -> str:
+    """The style whose mood cell holds (valence, arousal), both in [-1, 1].
+
+    With the built-in styles:
+
+    ============  ==================  =================  ==================
+    arousal       valence <= -0.2     in between         valence >= 0.2
+    ============  ==================  =================  ==================
+    >= 0.45       electronic          rock               corporate-upbeat
+    -0.2..0.45    cinematic           lo-fi              acoustic
+    < -0.2        cinematic           ambient            ambient
+    ============  ==================  =================  ==================
+    """
+    cells = _cells()
+    return cells.get((valence_band(valence), arousal_band(arousal)), next(iter(_registry)))
+
+
+_T = TypeVar("_T")
+_cache: dict[str, tuple[int, object]] = {}
+
+
+def _cached(key: str, build: Callable[[], _T]) -> _T:
+    hit = _cache.get(key)
+    if hit is None or hit[0] != _version:
+        hit = (_version, build())
+        _cache[key] = hit
+    return hit[1]  # type: ignore[return-value]
+
+
+def _cells() -> dict[tuple[str, str], str]:
+    def build() -> dict[tuple[str, str], str]:
+        return {cell: s.name for s in _registry.values() for cell in s.moods}  # later ones win
+
+    return _cached("cells", build)
+
+
+class Live(Mapping[str, _T]):
+    """A read-only mapping from style names (or prompt words) to one field,
+    rebuilt from the registry whenever it changes: the tables that other
+    modules keep (``rhythm.STYLE_TEMPO``, ``analysis.plot.STYLE_COLOURS``, ...)."""
+
+    def __init__(self, key: str, build: Callable[[], dict[str, _T]]):
+        self._key, self._build = key, build
+
+    def _data(self) -> dict[str, _T]:
+        return _cached(self._key, self._build)
+
+    def __getitem__(self, k: str) -> _T:
+        return self._data()[k]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._data()!r})"
+
+
+class Names(Sequence[str]):
+    """The registered style names as a live, read-only sequence (the
+    ``--style`` choices): it reads the registry each time it is used."""
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, i: int | slice) -> str | tuple[str, ...]:
+        return names()[i]
+
+    def __len__(self) -> int:
+        return len(_registry)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names())
+
+    def __contains__(self, x: object) -> bool:
+        return x in _registry
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return repr(names())
+
+
+#: The names, live.
+NAMES = Names()
+#: name -> tempo range (BPM).
+TEMPO: Live[tuple[float, float]] = Live("tempo", lambda: {s.name: s.tempo for s in _registry.values()})
+#: name -> colour (``#rrggbb``).
+COLOURS: Live[str] = Live("colour", lambda: {s.name: s.colour for s in _registry.values()})
+#: name -> record.
+RECORDS: Live[Style] = Live("records", lambda: dict(_registry))
+#: prompt word -> name (a later style's words win).
+PROMPT_WORDS: Live[str] = Live(
+    "prompt", lambda: {w: s.name for s in _registry.values() for w in s.prompt_words}
+)
