@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import os
 import platform
 import shutil
 import subprocess
@@ -98,7 +97,7 @@ def checks() -> list[Check]:
     rows.append(_present("librosa (beats, eval)", "librosa", "librosa"))
     rows.append(_present("pedalboard (effects, fit)", "pedalboard", "pedalboard"))
     rows.append(_present("tinysoundfont (arranger)", "tinysoundfont", "tinysoundfont"))
-    rows.append(_arranger_font())
+    rows += _backends()
     rows += _neural()
     rows.append(_clip())
     rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
@@ -108,23 +107,24 @@ def checks() -> list[Check]:
     return rows
 
 
-def _arranger_font() -> Check:
-    """The arranger's default SoundFont, checked as ``score`` checks it (structure, before tinysoundfont)."""
-    try:
-        from .arranger.render import default_soundfont
-        from .guard import check_soundfont
+def _backends() -> list[Check]:
+    """One row per registered backend: why it cannot run here, or its own check."""
+    from . import backends
 
-        path = default_soundfont()
-        info = check_soundfont(path)
-    except ImportError as e:
-        return Check("backend: arranger", "error", f"{e}; reinstall: pip install -e .")
-    except Exception as e:  # a damaged or missing font: say what is wrong with it
-        return Check("backend: arranger", "error", f"{e}")
-    return Check(
-        "backend: arranger",
-        "ok",
-        f"embedded, General MIDI SoundFont {os.path.basename(path)} ({info.presets} presets, {info.samples} samples)",
-    )
+    rows = []
+    for entry in backends.entries():
+        name = f"backend: {entry.name}"
+        why = entry.unavailable()
+        if why is not None:
+            rows.append(Check(name, "missing", why))
+            continue
+        try:
+            status, detail = backends.get(entry.name).doctor()
+        except Exception as e:  # a backend module that does not import
+            rows.append(Check(name, "error", f"{e}"))
+            continue
+        rows.append(Check(name, status, detail))
+    return rows
 
 
 #: What Qt 6.11's xcb platform plugin (the panel's window on Linux) links to
@@ -272,7 +272,7 @@ def qt_platform(timeout_s: float = 60.0) -> Check:
 
 
 def _neural() -> list[Check]:
-    """torch and its device, audiocraft, checkpoints in the local caches, adapter sets."""
+    """torch and its device, checkpoints in the local caches, adapter sets (the musicgen row is the registry's)."""
     import os
 
     from .neural import status
@@ -289,15 +289,6 @@ def _neural() -> list[Check]:
             rows.append(Check("torch", "missing", "not installed (the MusicGen backend): make setup"))
         else:
             rows.append(Check("torch", "ok", f"{td[0]}, device {td[1]}"))
-    ok, detail = status.audiocraft_imports()
-    if ok:
-        rows.append(
-            Check("backend: musicgen", "ok", f"audiocraft {detail} imports; --model debug works offline")
-        )
-    elif detail == "not installed":
-        rows.append(Check("backend: musicgen", "missing", "audiocraft not installed: install/neural.sh"))
-    else:
-        rows.append(Check("backend: musicgen", "error", f"audiocraft does not import: {detail}"))
     musicgen, clip = status.cached_models()
     home = os.environ.get("HF_HOME", "~/.cache/huggingface")
     rows.append(

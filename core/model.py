@@ -244,3 +244,128 @@ class VideoFeatures:
     anchors: tuple[Anchor, ...]
     warnings: tuple[str, ...] = ()
     clip: Any = None  # neural.clip.ClipFeatures when a CLIP checkpoint was given
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a take records about how its music was made (``session.json``'s take).
+
+    Attributes
+    ----------
+    backend : str
+        The registry name of the backend (``arranger``, ``musicgen``, ...).
+    style : str
+        The style the music was made in.
+    key : str
+        The key it is in ("D minor"), empty when unknown.
+    seed : int
+        The take's seed (a regeneration keeps its base take's).
+    model : str | None
+        The checkpoint a neural backend loaded.
+    soundfont : str | None
+        The SoundFont's file name (the arranger).
+    bar_seeds : dict of int -> int
+        Bars written on their own seeds by regenerations (the arranger).
+    range_seed : int | None
+        A regeneration's seed for its range (the one it used, when it drew again).
+    extra : dict of str -> Any
+        The backend's own record fields (MusicGen: ``adapters``, ``text``).
+    """
+
+    backend: str
+    style: str
+    key: str = ""
+    seed: int = 0
+    model: str | None = None
+    soundfont: str | None = None
+    bar_seeds: dict[int, int] = field(default_factory=dict)
+    range_seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Music:
+    """What a backend made, one type for every backend.
+
+    Attributes
+    ----------
+    mix : Audio [shape=(2, n)]
+        float32 at 48 kHz from the timeline's first frame (a long arrangement's
+        is a ``blockaudio.DiskAudio``, read in blocks).
+    stems : dict of str -> Audio [shape=(2, n)]
+        The parts, same rate, length and start as ``mix`` (empty for MusicGen).
+    midi : pretty_midi.PrettyMIDI | None
+        The notes (the arranger).
+    provenance : Provenance
+    plan : RhythmPlan | None
+        The plan the music follows when it is not the score's (MusicGen's is
+        the one its music was fitted to).
+    matched : bool
+        A regeneration whose new range already matches the base take's level
+        (spliced without a loudness-matching gain).
+    warnings : tuple of str
+    """
+
+    mix: Any
+    stems: dict[str, Any]
+    midi: Any
+    provenance: Provenance
+    plan: Any = None
+    matched: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """What a backend reads of the options (``score.ScoreOptions``).
+
+    ``style`` is the style planning chose (None while the options are only
+    being checked, before analysis); ``seed`` the seed to generate with.
+    """
+
+    style: str | None
+    prompt: str = ""
+    seed: int = 0
+    key: str | None = None
+    meter: str = "4/4"
+    soundfont: str | None = None
+    model: str | None = None
+    adapters: str | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A range of a take to make again (``regenerate``).
+
+    Attributes
+    ----------
+    start_s : float
+        Its start, a bar line, seconds from the first frame.
+    end_s : float | None
+        Its end, a bar line, or None for the music's end.
+    seed : int
+        The new seed.
+    seed_given : bool
+        True when the user chose ``seed`` (a backend warns rather than draws again).
+    shot : int
+        The shot it lies under.
+    base : dict
+        The base take's record (``session.json``).
+    draw : numpy.random.Generator
+        Where a backend draws further seeds from.
+    replan : callable () -> RhythmPlan
+        The plan the base take was made on, made again and checked against
+        the stored one (raises ``InputError`` when the grid changed).
+    base_mix : callable () -> ndarray [shape=(2, n)]
+        The base take's mix, float32 at 48 kHz.
+    """
+
+    start_s: float
+    end_s: float | None
+    seed: int
+    seed_given: bool
+    shot: int
+    base: dict[str, Any]
+    draw: Any
+    replan: Any
+    base_mix: Any

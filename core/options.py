@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import styles
+from . import backends, styles
 from .errors import OptionError
 from .rhythm import METERS
 from .video import DETECTORS
@@ -306,7 +306,7 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "arranger",
         "what writes the music: the embedded arranger (no model weights) or MusicGen (--model)",
-        choices=("arranger", "musicgen"),
+        choices=backends.BACKENDS,
         commands=("score",),
     ),
     Option(

@@ -21,9 +21,9 @@ import numpy as np
 
 from . import __version__, fsutil, units
 from .analyze import analyze
-from .blockaudio import Audio, WavAudio
+from .blockaudio import WavAudio
 from .errors import InputError, OptionError, OutputError
-from .model import Timeline, VideoFeatures
+from .model import BackendSettings, Music, Span, Timeline, VideoFeatures
 from .options import BY_NAME
 from .planning import plan_json
 from .progress import CancelToken, ProgressFn, check, report, scaled
@@ -38,9 +38,6 @@ from .session import (
     set_range,
 )
 from .splice import SR, SplicedFile, SpliceRange
-
-#: Generation backends ``--backend`` accepts (the options table is the one list).
-BACKENDS: tuple[str, ...] = tuple(BY_NAME["backend"].choices or ())
 
 
 @dataclass(frozen=True)
@@ -81,36 +78,16 @@ class ScoreOptions:
         BY_NAME["backend"].check(self.backend)
         BY_NAME["markers"].check(self.markers)
         BY_NAME["key"].check(self.key)
-        if self.key and self.backend != "arranger":
-            raise OptionError(
-                "--key is the arranger's; for MusicGen name the key in --prompt ('in D minor')."
-            )
-        if self.backend == "musicgen" and not self.model:
-            raise OptionError(
-                "--backend musicgen needs --model NAME_OR_PATH: a MusicGen checkpoint folder, a Hugging Face "
-                "name already in your cache (facebook/musicgen-small), or 'debug' (a tiny random model)."
-            )
-        if self.backend != "musicgen" and (self.model or self.adapters):
-            raise OptionError("--model and --adapters are for --backend musicgen.")
+        from . import backends
+
+        backends.get(self.backend).check(_settings(self, self.style))
         if self.fmt not in FORMATS:
             raise OptionError(f"--format {self.fmt}: choose one of {', '.join(FORMATS)}.")
 
 
-@dataclass(frozen=True)
-class Music:
-    """What a backend made for a take: ``mix`` and ``stems`` (2, n) float32 at
-    48 kHz from the first frame, the MIDI (arranger), the key it is in (when
-    known) and the plan the music follows (the arranger's is the score's
-    plan; MusicGen's is the one its music was fitted to)."""
-
-    mix: Audio  # a long arrangement's are on disk (blockaudio.DiskAudio), read in blocks
-    stems: dict[str, Audio]
-    midi: Any
-    key: str
-    plan: RhythmPlan | None
-    model: str | None = None
-    text: str | None = None
-    warnings: tuple[str, ...] = ()
+def _settings(o: ScoreOptions, style: str | None) -> BackendSettings:
+    """What the backend reads of ``o``, with the style planning chose."""
+    return BackendSettings(style, o.prompt, o.seed, o.key, o.meter, o.soundfont, o.model, o.adapters)
 
 
 def options_from(settings: dict[str, Any]) -> ScoreOptions:
@@ -294,32 +271,13 @@ def _generate(
     feats: VideoFeatures,
     style: str,
     o: ScoreOptions,
-    bar_seeds: dict[int, int] | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Music:
-    if o.backend == "musicgen":
-        from .neural.backend import score_music
+    """The whole cue's music from the backend ``o.backend`` names."""
+    from . import backends
 
-        n = score_music(
-            feats, plan, style, o.prompt, str(o.model), o.adapters, o.seed, o.meter, progress, cancel
-        )
-        return Music(n.mix, {}, None, "", n.plan, n.model, n.prompt, n.warnings)
-    from .arranger import arrange
-
-    a = arrange(
-        plan,
-        feats,
-        style,
-        o.seed,
-        o.prompt,
-        o.soundfont,
-        bar_seeds=bar_seeds,
-        key=o.key,
-        progress=progress,
-        cancel=cancel,
-    )
-    return Music(a.mix, a.stems, a.midi, f"{a.score.key} {a.score.mode}", plan)
+    return backends.get(o.backend).generate(plan, feats, _settings(o, style), progress, cancel)
 
 
 def _take_record(
@@ -327,35 +285,30 @@ def _take_record(
     take_id: int,
     kind: str,
     o: ScoreOptions,
-    style: str,
     music: Music,
     plan_rel: str,
-    bar_seeds: dict[int, int] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    from .arranger.render import default_soundfont
-
-    neural = (
-        {"model": music.model, "adapters": o.adapters, "text": music.text} if o.backend == "musicgen" else {}
-    )
+    """A take's record: its options and the music's provenance."""
+    prov = music.provenance
     return {
         "session": str(session_dir),
         "id": take_id,
         "kind": kind,
         "created": now(),
-        "backend": o.backend,
-        "model": None,
-        "soundfont": Path(o.soundfont or default_soundfont()).name if o.backend == "arranger" else None,
-        "style": style,
-        "key": music.key,
-        "key_number": _key_number(music.key),
-        "seed": o.seed,
-        "bar_seeds": {str(k): v for k, v in sorted((bar_seeds or {}).items())},
+        "backend": prov.backend,
+        "model": prov.model,
+        "soundfont": prov.soundfont,
+        "style": prov.style,
+        "key": prov.key,
+        "key_number": _key_number(prov.key),
+        "seed": prov.seed,
+        "bar_seeds": {str(k): v for k, v in sorted(prov.bar_seeds.items())},
         "prompt": o.prompt,
         "options": _options(o),
         "plan": plan_rel,
         "version": __version__,
-        **neural,
+        **prov.extra,
         **extra,
     }
 
@@ -449,11 +402,11 @@ def score(
         p, style = _plan(feats, opts)
         report(progress, 0.5, "generating")
         check(cancel)
-        music = _generate(p, feats, style, opts, None, scaled(progress, 0.5, 0.7), cancel)
+        music = _generate(p, feats, style, opts, scaled(progress, 0.5, 0.7), cancel)
         p = music.plan or p
         check(cancel)
         final = out.resolve()
-        record = _take_record(final, 1, "score", opts, style, music, "plan.json")
+        record = _take_record(final, 1, "score", opts, music, "plan.json")
         take = _write_take(
             folder, final, feats, plan_json(p, style), music, record, True, None, scaled(progress, 0.7, 0.93)
         )
@@ -553,7 +506,7 @@ def _add_take(
         p, style = _plan(feats, opts)
         report(progress, 0.5, "generating")
         check(cancel)
-        music = _generate(p, feats, style, opts, None, scaled(progress, 0.5, 0.7), cancel)
+        music = _generate(p, feats, style, opts, scaled(progress, 0.5, 0.7), cancel)
         p = music.plan or p
         check(cancel)
         take_id = session.next_take_id()
@@ -561,7 +514,7 @@ def _add_take(
         try:
             final, folder_cm = _new_take_folder(session, take_id, undo)
             plan_rel = f"{TAKES_DIR}/take-{take_id:03d}/plan.json"
-            record = _take_record(session.out.resolve(), take_id, "score", opts, style, music, plan_rel)
+            record = _take_record(session.out.resolve(), take_id, "score", opts, music, plan_rel)
             with folder_cm as folder:
                 take = _write_take(
                     folder,
@@ -639,46 +592,6 @@ def _replan(
     return p, style
 
 
-def _new_bar_seeds(
-    p: RhythmPlan,
-    feats: VideoFeatures,
-    style: str,
-    o: ScoreOptions,
-    base: dict[str, Any],
-    rng: SpliceRange,
-    shot: int,
-    seed: int | None,
-    pick: np.random.Generator,
-    new_seed: int,
-) -> tuple[dict[int, int], int, list[str]]:
-    """The arranger's bar seeds for a regeneration: the base take's, with the
-    shot's bars on a new seed that is heard (drawn again while those bars come
-    out note for note as before; an explicit seed that does gets a warning)."""
-    from .arranger import bars_in, compose_score, notes_between
-
-    end = rng.end_s if rng.end_s is not None else p.duration_s + p.ring_out_s
-    bars = bars_in(p.downbeats_s, rng.start_s, end)
-    base_seeds = {int(k): int(v) for k, v in base["bar_seeds"].items()}
-    before = notes_between(
-        compose_score(p, feats, style, o.seed, o.prompt, base_seeds, o.key), rng.start_s, end
-    )
-    warnings: list[str] = []
-    for _ in range(32):
-        bar_seeds = {**base_seeds, **{b: new_seed for b in bars}}
-        after = notes_between(
-            compose_score(p, feats, style, o.seed, o.prompt, bar_seeds, o.key), rng.start_s, end
-        )
-        if after != before:
-            break
-        if seed is not None:
-            warnings.append(
-                f"seed {seed} writes the same notes under shot {shot} as take {base['id']}; try another --seed."
-            )
-            break
-        new_seed = int(pick.integers(2**31))
-    return bar_seeds, new_seed, warnings
-
-
 def regenerate(
     out: str | os.PathLike[str],
     shot: int,
@@ -690,6 +603,7 @@ def regenerate(
     """New music under shot ``shot``: a new take, bit-identical to the take it
     replaces outside the shot's bars (crossfades aside), and a new timeline
     version that plays it under the shot."""
+    from . import backends
     from .arranger.render import LONG_S
     from .splice import matching_gain, matching_gain_file, read_pcm, splice, wav_frames
 
@@ -699,7 +613,7 @@ def regenerate(
         session.sweep()
         base_id = session.take_under(shot).id
         base = session.take(base_id)
-        if base["backend"] not in BACKENDS:
+        if base["backend"] not in backends.AVAILABLE_BACKENDS:
             raise OptionError(
                 f"take {base_id} was made by the {base['backend']} backend, which is not installed."
             )
@@ -709,45 +623,38 @@ def regenerate(
         take_id = session.next_take_id()
         pick = np.random.default_rng([base["seed"], shot, take_id])
         new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
-        warnings: list[str] = []
         old_paths = {"mix": session.out / base["files"]["mix"]}
         old_paths.update({k: session.out / v for k, v in base["files"]["stems"].items()})
         long = wav_frames(old_paths["mix"]) > LONG_S * SR  # spliced a block at a time
         old = {} if long else {role: read_pcm(path) for role, path in old_paths.items()}
-        bar_seeds: dict[int, int] = {}
-        if base["backend"] == "musicgen":
-            from .neural.backend import regenerate_range
+        o = dataclasses.replace(o, key=_take_key(base) or o.key)  # the shot keeps the take's key
 
-            report(progress, 0.45, "generating")
-            check(cancel)
-            base_mix = units.pcm_to_float(old["mix"] if old else read_pcm(old_paths["mix"]))
-            new_mix = regenerate_range(
-                feats,
-                base_mix,
-                rng.start_s,
-                rng.end_s,
-                base.get("text") or "",
-                base["model"],
-                base.get("adapters"),
-                new_seed,
-                scaled(progress, 0.45, 0.8),
-                cancel,
-            )
-            music = Music(new_mix, {}, None, base["key"], None, base["model"], base.get("text"))
+        def base_mix() -> np.ndarray:
+            pcm = old["mix"] if old else read_pcm(old_paths["mix"])
+            return pcm.T.astype(np.float32) / float(1 << 31)
+
+        span = Span(
+            rng.start_s,
+            rng.end_s,
+            new_seed,
+            seed is not None,
+            shot,
+            base,
+            pick,
+            lambda: _replan(feats, o, stored, base_id, session)[0],
+            base_mix,
+        )
+        music = backends.get(base["backend"]).regenerate(
+            feats, _settings(o, base["style"]), span, scaled(progress, 0.45, 0.8), cancel
+        )
+        new_seed = new_seed if music.provenance.range_seed is None else music.provenance.range_seed
+        warnings = list(music.warnings)
+        if music.matched:
             gain = 1.0
+        elif long:
+            gain = matching_gain_file(old_paths["mix"], music.mix, rng)
         else:
-            p, style = _replan(feats, o, stored, base_id, session)
-            o = dataclasses.replace(o, key=_take_key(base) or o.key)  # the shot keeps the take's key
-            bar_seeds, new_seed, warnings = _new_bar_seeds(
-                p, feats, style, o, base, rng, shot, seed, pick, new_seed
-            )
-            report(progress, 0.45, "arranging")
-            check(cancel)
-            music = _generate(p, feats, style, o, bar_seeds)
-            if long:
-                gain = matching_gain_file(old_paths["mix"], music.mix, rng)
-            else:
-                gain = matching_gain(old["mix"], np.asarray(music.mix), rng)
+            gain = matching_gain(old["mix"], np.asarray(music.mix), rng)
         check(cancel)
         report(progress, 0.8, "splicing")
         new = {"mix": music.mix, **music.stems}
@@ -765,10 +672,8 @@ def regenerate(
                 take_id,
                 "regenerate",
                 o,
-                base["style"],
                 music,
                 base["plan"],
-                bar_seeds,
                 parent=base_id,
                 shot=shot,
                 new_seed=new_seed,

@@ -82,13 +82,13 @@ def test_doctor_checks_the_arrangers_soundfont(tmp_path, monkeypatch):
     """A damaged default font is an error row naming what is wrong, not a crash in tinysoundfont later."""
     import importlib
 
-    from vidmusician.core import doctor
+    from vidmusician.core import backends
 
     render = importlib.import_module("vidmusician.core.arranger.render")
-    good = doctor._arranger_font()
-    assert good.status == "ok" and "TimGM6mb.sf2 (" in good.detail and "presets" in good.detail
+    status, detail = backends.get("arranger").doctor()  # doctor's "backend: arranger" row
+    assert status == "ok" and "TimGM6mb.sf2 (" in detail and "presets" in detail
     bad = tmp_path / "TimGM6mb.sf2"
     bad.write_bytes(Path(render.default_soundfont()).read_bytes()[:100_000])
     monkeypatch.setattr(render, "default_soundfont", lambda: str(bad))
-    row = doctor._arranger_font()
-    assert row.status == "error" and "truncated" in row.detail
+    status, detail = backends.get("arranger").doctor()
+    assert status == "error" and "truncated" in detail
