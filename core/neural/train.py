@@ -1141,7 +1141,7 @@ def _fit(
     progress: ProgressFn | None,
     cancel: CancelToken | None,
     meta: dict[str, Any],
-) -> tuple[History, float]:
+) -> tuple[History, float | None]:
     """Train to the last step (checkpoints into ``run``); the history and the last validation loss."""
     try:
         history = trainer.fit(train_ex, val_ex, run, progress, cancel, meta)
