@@ -728,7 +728,35 @@ def from_otio(
     comp._markers(t.tracks, None, None, 0.0, scope="timeline")
     segs = _fill_black(comp.top_level(t), total)
 
-    # Round to whole frames, merge what the rounding or painting split.
+    merged = _merged(segs, duration_frames, rate, path)
+    shots = _shots(merged, rate, base)
+
+    anchors = _edit_anchors(shots, merged, comp.transitions, rate)
+    markers = sorted(comp.markers, key=lambda m: m.time_s)
+    markers = [m for m in markers if 0 <= m.frame <= duration_frames]
+    anchors += [Anchor(m.time_s, "marker", STRENGTH_MARKER, m.name, m.duration_s) for m in markers]
+    anchors.sort(key=lambda a: (a.time_s, a.kind))
+
+    tl = Timeline(
+        name=t.name or path.stem,
+        rate=rate,
+        duration_frames=duration_frames,
+        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate, edl_mode.drop),
+        shots=tuple(shots),
+        markers=tuple(markers),
+        anchors=tuple(anchors),
+        source=source,
+        warnings=(),
+    )
+    warnings += _media_warnings(tl)
+    if warnings:
+        tl = Timeline(**{**tl.__dict__, "warnings": tuple(warnings)})
+    return tl
+
+
+def _merged(segs: list[_Seg], duration_frames: int, rate: float, path: Path) -> list[_Seg]:
+    """The composited segments on whole frames, merged where the rounding or
+    painting split one clip; at least one clip must be visible."""
     merged: list[_Seg] = []
     for s in segs:
         a, b = int(round(s.start)), min(int(round(s.end)), duration_frames)
@@ -743,7 +771,11 @@ def from_otio(
             f"{path}: the video tracks hold no visible clip (only gaps, disabled or "
             "zero-length clips). Enable the clips or export the right timeline."
         )
+    return merged
 
+
+def _shots(merged: list[_Seg], rate: float, base: Path) -> list[Shot]:
+    """A :class:`Shot` per segment (gaps included), with its media."""
     shots: list[Shot] = []
     for i, s in enumerate(merged):
         start_s, end_s = s.start / rate, s.end / rate
@@ -769,24 +801,13 @@ def from_otio(
                 track=s.track,
             )
         )
+    return shots
 
-    anchors = _edit_anchors(shots, merged, comp.transitions, rate)
-    markers = sorted(comp.markers, key=lambda m: m.time_s)
-    markers = [m for m in markers if 0 <= m.frame <= duration_frames]
-    anchors += [Anchor(m.time_s, "marker", STRENGTH_MARKER, m.name, m.duration_s) for m in markers]
-    anchors.sort(key=lambda a: (a.time_s, a.kind))
 
-    tl = Timeline(
-        name=t.name or path.stem,
-        rate=rate,
-        duration_frames=duration_frames,
-        start_timecode=units.timecode(_start_frame(t, source.format, rate), rate, edl_mode.drop),
-        shots=tuple(shots),
-        markers=tuple(markers),
-        anchors=tuple(anchors),
-        source=source,
-        warnings=(),
-    )
+def _media_warnings(tl: Timeline) -> list[str]:
+    """What the editor should hear about media: files not found, clips without a reference."""
+    warnings: list[str] = []
+    shots = tl.shots
     missing = tl.missing_media
     if missing:
         shown = "\n  ".join(missing[:20]) + (
@@ -801,9 +822,7 @@ def from_otio(
         warnings.append(
             f"{wording.plural(no_ref, 'shot')} {'has' if no_ref == 1 else 'have'} no media reference (the cuts still count)."
         )
-    if warnings:
-        tl = Timeline(**{**tl.__dict__, "warnings": tuple(warnings)})
-    return tl
+    return warnings
 
 
 def _contiguous(a: _Seg, b: _Seg, rate: float) -> bool:
