@@ -156,7 +156,45 @@ def analyze_timeline(
     warnings: list[str] = []
     params = opts.scan_params()
 
-    # which shots need which file, and where in it
+    by_file, infos, ranges, jobs = _jobs(tl, warnings)
+    scans = _run_jobs(jobs, infos, params, opts, progress, cancel, warnings)
+    report(progress, 1.0, "analysing picture")
+
+    shot_scan = _shot_scans(by_file, ranges, jobs, scans)
+
+    anchors, note = check_through_edits(tl, shot_scan)
+    if note:
+        warnings.append(note)
+    edits = sorted(x.time_s for x in anchors if x.kind in ("cut", "transition", "scene"))
+    _scene_anchors(tl, shot_scan, anchors, edits)
+
+    tr, total, camera, obj, vx, vy = _motion_samples(tl, shot_scan, opts.hop_s)
+    values = 1.0 - np.exp(-total / semantics.MOTION_SCALE)
+    direction = np.where(np.hypot(vx, vy) > 0.01, np.arctan2(vy, vx), np.nan)
+    curve = MotionCurve(opts.hop_s, values, camera, obj, direction)
+    anchors += visual_beats(curve, vx, vy, edits)
+    anchors.sort(key=lambda x: (x.time_s, x.kind))
+
+    feats = tuple(
+        _shot_features(s, shot_scan.get(s.index), tr, total, camera, obj, edits, tl) for s in tl.shots
+    )
+    clip = None
+    if opts.clip:
+        clip, feats = _with_clip(opts.clip, tl, shot_scan, feats, cancel)
+    return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings), clip)
+
+
+def _jobs(
+    tl: Timeline, warnings: list[str]
+) -> tuple[
+    dict[str, list[Shot]],
+    dict[str, MediaInfo],
+    dict[int, tuple[float, float]],
+    dict[str, list[tuple[float, float]]],
+]:
+    """Which shots need which file, and where in it: the shots by file, each
+    file's probe, each shot's range in its file (seconds) and the merged
+    ranges to decode per file. Media that cannot be read adds a warning."""
     by_file: dict[str, list[Shot]] = {}
     for s in tl.shots:
         if s.kind == "clip" and s.media and s.media_found:
@@ -191,11 +229,16 @@ def analyze_timeline(
             )
         if wanted:
             jobs[path] = [canonical(a, b, info) for a, b in _merge(wanted)]
+    return by_file, infos, ranges, jobs
 
-    scans = _run_jobs(jobs, infos, params, opts, progress, cancel, warnings)
-    report(progress, 1.0, "analysing picture")
 
-    # per shot: the scan and the part of it that belongs to the shot
+def _shot_scans(
+    by_file: dict[str, list[Shot]],
+    ranges: dict[int, tuple[float, float]],
+    jobs: dict[str, list[tuple[float, float]]],
+    scans: dict[str, list[Scan]],
+) -> dict[int, tuple[Scan, float, float]]:
+    """Per shot: the scan that holds it and the shot's part of it (seconds in the file)."""
     shot_scan: dict[int, tuple[Scan, float, float]] = {}
     for path, shots in by_file.items():
         for s in shots:
@@ -206,13 +249,16 @@ def analyze_timeline(
                 if ia - 1e-6 <= a and b <= ib + 1e-6:
                     shot_scan[s.index] = (sc, a, b)
                     break
+    return shot_scan
 
+
+def _scene_anchors(
+    tl: Timeline, shot_scan: dict[int, tuple[Scan, float, float]], anchors: list[Anchor], edits: list[float]
+) -> None:
+    """Cuts inside the media become scene anchors (added to ``anchors`` and,
+    sorted, to ``edits``) where no edit is within a frame."""
     frame = 1.0 / tl.rate
-    anchors, note = check_through_edits(tl, shot_scan)
-    if note:
-        warnings.append(note)
-    edits = sorted(x.time_s for x in anchors if x.kind in ("cut", "transition", "scene"))
-    for s in tl.shots:  # cuts inside the media become scene anchors
+    for s in tl.shots:
         if s.index not in shot_scan:
             continue
         sc, a, b = shot_scan[s.index]
@@ -225,8 +271,14 @@ def analyze_timeline(
                     )
                     bisect.insort(edits, t)
 
-    n = max(1, math.ceil(tl.duration_s / opts.hop_s))
-    tr = np.arange(n) * opts.hop_s
+
+def _motion_samples(
+    tl: Timeline, shot_scan: dict[int, tuple[Scan, float, float]], hop_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scans' motion in record time, every ``hop_s`` seconds: the sample
+    times and the total, camera, object and x/y motion, each shape (n,)."""
+    n = max(1, math.ceil(tl.duration_s / hop_s))
+    tr = np.arange(n) * hop_s
     total = np.zeros(n)
     camera = np.zeros(n)
     obj = np.zeros(n)
@@ -246,19 +298,7 @@ def analyze_timeline(
             (vy, sc.dy),
         ):
             dest[mask] = np.interp(tm, sc.t, src) if len(sc.t) else 0.0
-    values = 1.0 - np.exp(-total / semantics.MOTION_SCALE)
-    direction = np.where(np.hypot(vx, vy) > 0.01, np.arctan2(vy, vx), np.nan)
-    curve = MotionCurve(opts.hop_s, values, camera, obj, direction)
-    anchors += visual_beats(curve, vx, vy, edits)
-    anchors.sort(key=lambda x: (x.time_s, x.kind))
-
-    feats = tuple(
-        _shot_features(s, shot_scan.get(s.index), tr, total, camera, obj, edits, tl) for s in tl.shots
-    )
-    clip = None
-    if opts.clip:
-        clip, feats = _with_clip(opts.clip, tl, shot_scan, feats, cancel)
-    return VideoFeatures(tl, curve, feats, tuple(anchors), tuple(warnings), clip)
+    return tr, total, camera, obj, vx, vy
 
 
 def _nearest(sorted_times: list[float], t: float) -> float:

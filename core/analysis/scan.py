@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -312,28 +312,77 @@ def scan(
         Nominal frame rate (fps), for PySceneDetect's frame numbering and the
         sampling of statistics; motion uses the real time between frames.
     """
+    rate = float(rate)
+    d = _decode(path, start_s, end_s, rate, params, progress, cancel)
+    report(progress, 1.0, "analysing picture")
+    n = len(d.ts)
+    t_arr = np.asarray(d.ts, np.float64)
+    m = np.asarray(d.meas, np.float64).reshape(n, 5)
+    # pixels per frame at the flow width -> frame widths per second (real frame spacing)
+    dt = np.diff(t_arr, prepend=t_arr[0] - 1.0 / rate) if n else t_arr
+    dt = np.where(dt > 1e-4, dt, 1.0 / rate)
+    m = m / float(params.flow_width) / dt[:, None]
+    luma_arr = np.asarray(d.luma, np.float64)
+    bad, cuts = _unmeasured(luma_arr, d.cut_idx)
+    for col in range(5):
+        m[:, col] = _interpolate(t_arr, m[:, col], bad)
+
+    return Scan(
+        t=t_arr,
+        luma=luma_arr,
+        motion=m[:, 0],
+        camera=m[:, 1],
+        object=m[:, 2],
+        dx=m[:, 3],
+        dy=m[:, 4],
+        interpolated=bad,
+        change=np.asarray(d.change, np.float64),
+        stats=np.asarray(d.stats, np.float32).reshape(n, len(STAT_NAMES)),
+        faces=np.asarray(d.nfaces, np.float32),
+        cuts=t_arr[cuts] if n else np.zeros(0),
+        thumb_t=np.asarray(d.thumb_t, np.float64),
+        thumbs=np.stack(d.thumbs) if d.thumbs else np.zeros((0, 1, 1, 3), np.uint8),
+    )
+
+
+@dataclass
+class _Decoded:
+    """What one decode pass collects, one value per frame (statistics and
+    faces: NaN where not sampled), the detector's cut frames and the thumbnails."""
+
+    ts: list[float] = field(default_factory=list)
+    luma: list[float] = field(default_factory=list)
+    meas: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    change: list[float] = field(default_factory=list)
+    stats: list[np.ndarray] = field(default_factory=list)
+    nfaces: list[float] = field(default_factory=list)
+    cut_idx: list[int] = field(default_factory=list)
+    thumb_t: list[float] = field(default_factory=list)
+    thumbs: list[np.ndarray] = field(default_factory=list)
+
+
+def _decode(
+    path: str,
+    start_s: float,
+    end_s: float,
+    rate: float,
+    params: ScanParams,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> _Decoded:
+    """The one decode pass: every analyser sees each frame as it comes."""
     import cv2
     from scenedetect import FrameTimecode
 
     from ..video import make_detector
 
-    rate = float(rate)
     det = make_detector(params.detector, params.threshold)
     flow = _Flow(params.flow_width)
     faces = _Faces()
     stat_every = max(1, round(rate / params.stats_per_s))
     face_every = max(1, round(rate / params.faces_per_s))
-
-    ts: list[float] = []
-    luma: list[float] = []
-    meas: list[tuple[float, float, float, float, float]] = []
-    change: list[float] = []
+    d = _Decoded()
     prev_hsv: np.ndarray | None = None
-    stats: list[np.ndarray] = []
-    nfaces: list[float] = []
-    cut_idx: list[int] = []
-    thumb_t: list[float] = []
-    thumbs: list[np.ndarray] = []
     next_thumb = -np.inf
     nan_stats = np.full(len(STAT_NAMES), np.nan, np.float32)
     prev: np.ndarray | None = None
@@ -347,39 +396,36 @@ def scan(
                 report(progress, (t - start_s) / span, "analysing picture")
             grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
             for c in det.process_frame(FrameTimecode(i, rate), img):
-                cut_idx.append(int(c.frame_num))
+                d.cut_idx.append(int(c.frame_num))
             small = flow.prepare(grey)
             if i == 0 or small is None or prev is None:
-                meas.append((0.0, 0.0, 0.0, 0.0, 0.0))
+                d.meas.append((0.0, 0.0, 0.0, 0.0, 0.0))
             else:
-                meas.append(flow.measure(prev, small))
+                d.meas.append(flow.measure(prev, small))
             prev = small
             hsv = _change_frame(img)
-            change.append(0.0 if prev_hsv is None else _content_score(hsv, prev_hsv))
+            d.change.append(0.0 if prev_hsv is None else _content_score(hsv, prev_hsv))
             prev_hsv = hsv
-            ts.append(t)
-            luma.append(float(cv2.mean(grey)[0]))
-            stats.append(colour_stats(img, grey) if i % stat_every == 0 else nan_stats)
-            nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
+            d.ts.append(t)
+            d.luma.append(float(cv2.mean(grey)[0]))
+            d.stats.append(colour_stats(img, grey) if i % stat_every == 0 else nan_stats)
+            d.nfaces.append(float(faces.count(grey)) if i % face_every == 0 else np.nan)
             if params.thumbs_per_s > 0 and t >= next_thumb:
-                thumb_t.append(t)
-                thumbs.append(img)
+                d.thumb_t.append(t)
+                d.thumbs.append(img)
                 next_thumb = t + 1.0 / params.thumbs_per_s - 1e-6
-    n = len(ts)
+    n = len(d.ts)
     if n and hasattr(det, "post_process"):
-        cut_idx += [int(c.frame_num) for c in det.post_process(FrameTimecode(n - 1, rate))]
-    report(progress, 1.0, "analysing picture")
+        d.cut_idx += [int(c.frame_num) for c in det.post_process(FrameTimecode(n - 1, rate))]
+    return d
 
-    t_arr = np.asarray(ts, np.float64)
-    m = np.asarray(meas, np.float64).reshape(n, 5)
-    # pixels per frame at the flow width -> frame widths per second (real frame spacing)
-    dt = np.diff(t_arr, prepend=t_arr[0] - 1.0 / rate) if n else t_arr
-    dt = np.where(dt > 1e-4, dt, 1.0 / rate)
-    m = m / float(params.flow_width) / dt[:, None]
-    luma_arr = np.asarray(luma, np.float64)
 
+def _unmeasured(luma: np.ndarray, cut_idx: list[int]) -> tuple[np.ndarray, list[int]]:
+    """Frames whose flow measures nothing real (flashes and the frame after
+    each, cuts), shape (n,) bool; and the cuts (frame indices) that are not flashes."""
+    n = len(luma)
     bad = np.zeros(n, bool)
-    flashes = flash_frames(luma_arr)
+    flashes = flash_frames(luma)
     for i in flashes:
         bad[i] = True
         if i + 1 < n:
@@ -388,25 +434,7 @@ def scan(
     cuts = sorted({c for c in cut_idx if 0 < c < n and c not in drop})
     for c in cuts:  # flow across a cut measures nothing real
         bad[c] = True
-    for col in range(5):
-        m[:, col] = _interpolate(t_arr, m[:, col], bad)
-
-    return Scan(
-        t=t_arr,
-        luma=luma_arr,
-        motion=m[:, 0],
-        camera=m[:, 1],
-        object=m[:, 2],
-        dx=m[:, 3],
-        dy=m[:, 4],
-        interpolated=bad,
-        change=np.asarray(change, np.float64),
-        stats=np.asarray(stats, np.float32).reshape(n, len(STAT_NAMES)),
-        faces=np.asarray(nfaces, np.float32),
-        cuts=t_arr[cuts] if n else np.zeros(0),
-        thumb_t=np.asarray(thumb_t, np.float64),
-        thumbs=np.stack(thumbs) if thumbs else np.zeros((0, 1, 1, 3), np.uint8),
-    )
+    return bad, cuts
 
 
 def _change_frame(bgr: np.ndarray) -> np.ndarray:
