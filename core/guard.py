@@ -391,6 +391,17 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
     riff_size = struct.unpack("<I", head[4:8])[0]
     if 8 + riff_size > file_size:
         raise _Bad(f"truncated: the RIFF header claims {8 + riff_size} bytes, the file has {file_size}")
+    lists = _lists(f, riff_size)
+    smpl_bytes = _sample_bytes(f, lists[b"sdta"])
+    tables = _tables(f, lists[b"pdta"])
+    phdr, inst, pbag, ibag, pgen, igen, shdr = _records(tables)
+    _check_indices(tables, phdr, inst, pbag, ibag, pgen, igen, shdr)
+    compressed = _check_points(shdr, smpl_bytes)
+    return SoundFontInfo(len(phdr) - 1, len(inst) - 1, len(shdr) - 1, compressed)
+
+
+def _lists(f: IO[bytes], riff_size: int) -> dict[bytes, tuple[int, int]]:
+    """The RIFF's LIST chunks by type (offset, size); INFO, sdta and pdta must be there."""
     lists: dict[bytes, tuple[int, int]] = {}
     for cid, off, size in _chunks(f, 12, 8 + riff_size):
         if cid != b"LIST":
@@ -400,16 +411,26 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
     for kind in (b"INFO", b"sdta", b"pdta"):
         if kind not in lists:
             raise _Bad(f"no LIST '{kind.decode()}' chunk")
+    return lists
+
+
+def _sample_bytes(f: IO[bytes], sdta: tuple[int, int]) -> int:
+    """The size of LIST sdta's sample chunk, in bytes."""
+    off, size = sdta
     smpl = None
-    off, size = lists[b"sdta"]
     for cid, coff, csize in _chunks(f, off, off + size):
         if cid == b"smpl" and smpl is None:
             smpl = (coff, csize)
     if smpl is None:
         raise _Bad("no sample data (no 'smpl' chunk in LIST sdta)")
     smpl_bytes = smpl[1]
+    return smpl_bytes
+
+
+def _tables(f: IO[bytes], pdta: tuple[int, int]) -> dict[str, bytes]:
+    """LIST pdta's tables by name, each whole records and with its least count."""
+    off, size = pdta
     tables: dict[str, bytes] = {}
-    off, size = lists[b"pdta"]
     for cid, coff, csize in _chunks(f, off, off + size):
         name = cid.decode("latin-1")
         rec = dict(_PDTA).get(name)
@@ -430,7 +451,11 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
         have = len(tables[name]) // dict(_PDTA)[name]
         if have < n:
             raise _Bad(f"pdta '{name}' holds {have} records; a SoundFont needs at least {n}")
+    return tables
 
+
+def _records(tables: dict[str, bytes]) -> tuple[np.ndarray, ...]:
+    """phdr, inst, pbag, ibag, pgen, igen and shdr as numpy records (pairs for the bags and generators)."""
     phdr = np.frombuffer(
         tables["phdr"],
         np.dtype([("name", "S20"), ("preset", "<u2"), ("bank", "<u2"), ("bag", "<u2"), ("rest", "V12")]),
@@ -457,6 +482,20 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
             ]
         ),
     )
+    return phdr, inst, pbag, ibag, pgen, igen, shdr
+
+
+def _check_indices(
+    tables: dict[str, bytes],
+    phdr: np.ndarray,
+    inst: np.ndarray,
+    pbag: np.ndarray,
+    ibag: np.ndarray,
+    pgen: np.ndarray,
+    igen: np.ndarray,
+    shdr: np.ndarray,
+) -> None:
+    """Every index from one table into another lands inside it."""
     n_pmod, n_imod = len(tables["pmod"]) // 10, len(tables["imod"]) // 10
     _check_bags("preset", phdr["bag"], "pbag", len(pbag))
     _check_bags("instrument", inst["bag"], "ibag", len(ibag))
@@ -474,6 +513,10 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
     bad = used_igen[(used_igen[:, 0] == _GEN_SAMPLE_ID) & (used_igen[:, 1] >= len(shdr) - 1)]
     if bad.size:
         raise _Bad(f"an instrument zone names sample {int(bad[0, 1])}, but there are {len(shdr) - 1}")
+
+
+def _check_points(shdr: np.ndarray, smpl_bytes: int) -> bool:
+    """Every sample's points lie inside the sample chunk; True when the samples are compressed (SF3)."""
     # sample points, without the terminal record
     s = shdr[:-1]
     compressed = (s["type"] & 0x30) != 0
@@ -498,7 +541,7 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
                 f"sample {i} ('{_name(r)}') points at {int(r['start'])}-{int(r['end'])} (loop "
                 f"{int(r['loop_start'])}-{int(r['loop_end'])}), outside the {words} samples of its sample chunk"
             )
-    return SoundFontInfo(len(phdr) - 1, len(inst) - 1, len(shdr) - 1, bool(c.size))
+    return bool(c.size)
 
 
 def _name(rec: np.void) -> str:
