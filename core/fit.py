@@ -117,107 +117,37 @@ def fit(
     cancel: CancelToken | None = None,
 ) -> FitResult:
     """Fit music ``y`` (channels, n) at :data:`OUT_SR` to the analysed cut."""
-    import pedalboard
-
     report(progress, 0.0, "tracking beats")
     tempo, beats = track_beats(y)
-    lo, hi = tempo * (1 - stretch_bound), tempo * (1 + stretch_bound)
-    change = (1 + stretch_bound) / (1 - stretch_bound) - 1
-    duration = features.timeline.duration_s
-    p = plan(
-        features.anchors,
-        duration,
-        (lo, hi),
-        target_bpm=tempo,
-        meter=meter,
-        flex=1.0,
-        max_change=change,
-        motion=features.motion,
-        ring_out_s=ring_out_s,
-    )
+    p = _fit_plan(features, tempo, stretch_bound, meter, ring_out_s)
     bar = p.meter.beats
     first_down = int(np.searchsorted(p.beats_s, p.downbeats_s[0] - 1e-9))
     plan_beats = p.beats_s[first_down:]
     j_end = (len(beats) - 1) // bar * bar
     seq, dropped, repeated = _beat_sequence(len(plan_beats), j_end, bar)
 
-    # anchor points: plan beats where a piece must start (cuts, jumps, the ends)
-    hard = {round(a.time_s, 6) for a in p.anchors if a.hard and a.on != "missed"}
-    breaks = [0]
-    for k in range(1, len(plan_beats)):
-        if seq[k] != seq[k - 1] + 1 or round(plan_beats[k], 6) in hard:
-            breaks.append(k)
-    breaks.append(len(plan_beats) - 1)
-    breaks = sorted(set(breaks))
-
-    ch = y.shape[0]
+    duration = features.timeline.duration_s
     total = int(round((duration + ring_out_s) * OUT_SR))
-    out = np.zeros((ch, total + OUT_SR), np.float32)
+    out = np.zeros((y.shape[0], total + OUT_SR), np.float32)
     warnings: list[str] = list(p.warnings)
-
-    def place(audio: np.ndarray, start: int, fade_in: int) -> None:
-        n = min(audio.shape[1], out.shape[1] - start)
-        if n <= 0:
-            return
-        seg = audio[:, :n].copy()
-        if fade_in and start > 0:
-            f = min(fade_in, n)
-            ramp = np.linspace(0.0, 1.0, f, dtype=np.float32)
-            seg[:, :f] *= ramp
-            out[:, start : start + f] *= 1.0 - ramp
-            out[:, start : start + f] += seg[:, :f]
-            out[:, start + f : start + n] = seg[:, f:]
-        else:
-            out[:, start : start + n] = seg
 
     # pickup: the music before its first beat fills the time before the first downbeat
     pick = int(round(plan_beats[0] * OUT_SR))
     src_end = int(round(beats[0] * OUT_SR))
     if pick > 0:
         src = y[:, max(0, src_end - pick) : src_end]
-        place(src, pick - src.shape[1], 0)
+        _place(out, src, pick - src.shape[1], 0)
 
-    xf = int(CROSSFADE_S * OUT_SR)
-    pieces = []  # (start sample, wanted length, source audio, ratio, after a jump)
-    for k0, k1 in zip(breaks, breaks[1:]):
-        j0, j1 = seq[k0], seq[k1 - 1] + 1  # music beats j0 .. j1 play over plan beats k0 .. k1
-        s0, s1 = beats[j0], beats[min(j1, len(beats) - 1)]
-        t0, t1 = plan_beats[k0], plan_beats[k1]
-        src_len, dst_len = s1 - s0, t1 - t0
-        if src_len <= 0 or dst_len <= 0:
-            continue
-        ratio = dst_len / src_len
-        a = int(round(s0 * OUT_SR))
-        b = int(round(s1 * OUT_SR)) + int(round(xf / ratio))  # a little more, for the crossfade
-        want = int(round(t1 * OUT_SR)) - int(round(t0 * OUT_SR)) + xf
-        jump = k0 > 0 and seq[k0] != seq[k0 - 1] + 1
-        pieces.append((int(round(t0 * OUT_SR)), want, y[:, a : min(b, y.shape[1])], ratio, jump))
+    pieces = _pieces(y, beats, plan_beats, seq, _breaks(p, plan_beats, seq))
     ratios = [r for *_, r, _ in pieces]
-
-    def stretch(piece: tuple) -> np.ndarray:
-        _, want, src, ratio, _ = piece
-        check(cancel)
-        out_audio = pedalboard.time_stretch(src, OUT_SR, stretch_factor=1.0 / ratio, high_quality=True)
-        if out_audio.shape[1] < want:
-            out_audio = np.pad(out_audio, ((0, 0), (0, want - out_audio.shape[1])))
-        return out_audio[:, :want]
-
-    # Rubber Band releases the GIL: pieces stretch on every core at once
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for n, (piece, stretched) in enumerate(zip(pieces, pool.map(stretch, pieces))):
-            if n % 8 == 0:
-                report(progress, 0.1 + 0.85 * n / max(1, len(pieces)), "stretching")
-            start, _, _, _, jump = piece
-            place(stretched, start, int(BAR_CROSSFADE_S * OUT_SR) if jump else xf)
+    _stretch_all(out, pieces, progress, cancel)
 
     # ring-out: what follows the music's last downbeat, unstretched, faded
     end = int(round(duration * OUT_SR))
     tail = y[:, int(round(beats[j_end] * OUT_SR)) : int(round(beats[j_end] * OUT_SR)) + (total - end)]
     if tail.shape[1]:
         tail = tail * np.linspace(1.0, 0.0, tail.shape[1], dtype=np.float32) ** 2
-        place(tail, end, xf)
+        _place(out, tail, end, int(CROSSFADE_S * OUT_SR))
     audio = out[:, :total]
     if ratios and (min(ratios) < 1 - stretch_bound - 1e-3 or max(ratios) > 1 + stretch_bound + 1e-3):
         warnings.append(
@@ -234,3 +164,103 @@ def fit(
         bars_repeated=repeated,
         warnings=tuple(warnings),
     )
+
+
+def _fit_plan(
+    features: VideoFeatures, tempo: float, stretch_bound: float, meter: str, ring_out_s: float
+) -> RhythmPlan:
+    """A plan near the music's tempo (BPM): within ``stretch_bound`` either side of it."""
+    lo, hi = tempo * (1 - stretch_bound), tempo * (1 + stretch_bound)
+    change = (1 + stretch_bound) / (1 - stretch_bound) - 1
+    return plan(
+        features.anchors,
+        features.timeline.duration_s,
+        (lo, hi),
+        target_bpm=tempo,
+        meter=meter,
+        flex=1.0,
+        max_change=change,
+        motion=features.motion,
+        ring_out_s=ring_out_s,
+    )
+
+
+def _breaks(p: RhythmPlan, plan_beats: np.ndarray, seq: list[int]) -> list[int]:
+    """Anchor points: the plan beats (indices) where a piece must start (cuts, jumps, the ends)."""
+    hard = {round(a.time_s, 6) for a in p.anchors if a.hard and a.on != "missed"}
+    breaks = [0]
+    for k in range(1, len(plan_beats)):
+        if seq[k] != seq[k - 1] + 1 or round(plan_beats[k], 6) in hard:
+            breaks.append(k)
+    breaks.append(len(plan_beats) - 1)
+    return sorted(set(breaks))
+
+
+def _place(out: np.ndarray, audio: np.ndarray, start: int, fade_in: int) -> None:
+    """Write ``audio`` into ``out`` from sample ``start``, crossfading its first ``fade_in`` samples."""
+    n = min(audio.shape[1], out.shape[1] - start)
+    if n <= 0:
+        return
+    seg = audio[:, :n].copy()
+    if fade_in and start > 0:
+        f = min(fade_in, n)
+        ramp = np.linspace(0.0, 1.0, f, dtype=np.float32)
+        seg[:, :f] *= ramp
+        out[:, start : start + f] *= 1.0 - ramp
+        out[:, start : start + f] += seg[:, :f]
+        out[:, start + f : start + n] = seg[:, f:]
+    else:
+        out[:, start : start + n] = seg
+
+
+#: a piece of music to stretch: (start sample, wanted length, source audio, ratio, after a jump)
+_Piece = tuple[int, int, np.ndarray, float, bool]
+
+
+def _pieces(
+    y: np.ndarray, beats: np.ndarray, plan_beats: np.ndarray, seq: list[int], breaks: list[int]
+) -> list[_Piece]:
+    """The music between consecutive anchor points, each with its stretch ratio."""
+    xf = int(CROSSFADE_S * OUT_SR)
+    pieces: list[_Piece] = []
+    for k0, k1 in zip(breaks, breaks[1:]):
+        j0, j1 = seq[k0], seq[k1 - 1] + 1  # music beats j0 .. j1 play over plan beats k0 .. k1
+        s0, s1 = beats[j0], beats[min(j1, len(beats) - 1)]
+        t0, t1 = plan_beats[k0], plan_beats[k1]
+        src_len, dst_len = s1 - s0, t1 - t0
+        if src_len <= 0 or dst_len <= 0:
+            continue
+        ratio = dst_len / src_len
+        a = int(round(s0 * OUT_SR))
+        b = int(round(s1 * OUT_SR)) + int(round(xf / ratio))  # a little more, for the crossfade
+        want = int(round(t1 * OUT_SR)) - int(round(t0 * OUT_SR)) + xf
+        jump = k0 > 0 and seq[k0] != seq[k0 - 1] + 1
+        pieces.append((int(round(t0 * OUT_SR)), want, y[:, a : min(b, y.shape[1])], ratio, jump))
+    return pieces
+
+
+def _stretch_all(
+    out: np.ndarray, pieces: list[_Piece], progress: ProgressFn | None, cancel: CancelToken | None
+) -> None:
+    """Each piece stretched to its length (Rubber Band) and placed in ``out``."""
+    import pedalboard
+
+    xf = int(CROSSFADE_S * OUT_SR)
+
+    def stretch(piece: _Piece) -> np.ndarray:
+        _, want, src, ratio, _ = piece
+        check(cancel)
+        out_audio = pedalboard.time_stretch(src, OUT_SR, stretch_factor=1.0 / ratio, high_quality=True)
+        if out_audio.shape[1] < want:
+            out_audio = np.pad(out_audio, ((0, 0), (0, want - out_audio.shape[1])))
+        return out_audio[:, :want]
+
+    # Rubber Band releases the GIL: pieces stretch on every core at once
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for n, (piece, stretched) in enumerate(zip(pieces, pool.map(stretch, pieces))):
+            if n % 8 == 0:
+                report(progress, 0.1 + 0.85 * n / max(1, len(pieces)), "stretching")
+            start, _, _, _, jump = piece
+            _place(out, stretched, start, int(BAR_CROSSFADE_S * OUT_SR) if jump else xf)
