@@ -695,11 +695,26 @@ def render_long(
         report(progress, steps[0] / total_steps, label)
         check(cancel)
 
-    # pass 1: the parts, one after another, block by block; the effects of a
-    # part run on a thread of their own beside the synthesiser (which holds the GIL)
+    stems: dict[str, DiskAudio] = {part: DiskAudio.create(folder, part, 2, n) for part in PARTS}
+    _render_parts(score, style, stems, sf, size, tick)
+    return stems, bus_long(stems, score, folder, size, tick)
+
+
+def _render_parts(
+    score: Score,
+    style: Style,
+    stems: dict[str, DiskAudio],
+    sf: str,
+    size: int,
+    tick: Callable[[str], None],
+) -> None:
+    """Pass 1 of :func:`render_long`: the parts into ``stems``, one after
+    another, block by block."""
+    # the effects of a part run on a thread of their own beside the synthesiser (which holds the GIL)
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    stems: dict[str, DiskAudio] = {part: DiskAudio.create(folder, part, 2, n) for part in PARTS}
+    n = next(iter(stems.values())).n
+    nblocks = max(1, -(-n // size))
     pools: list[ThreadPoolExecutor] = []
     in_flight: list[Future[None]] = []
 
@@ -740,8 +755,6 @@ def render_long(
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    return stems, bus_long(stems, score, folder, size, tick)
-
 
 def bus_long(
     stems: dict[str, DiskAudio],
@@ -754,11 +767,31 @@ def bus_long(
     place: the gain applied); returns their mix. What :func:`bus_gain` and
     :func:`ending` do to the whole signal, in blocks of ``size`` (a multiple
     of 64); ``tick`` is called after each block of each pass."""
+    n = next(iter(stems.values())).n
+    raw_mix, g_comp = _raw_mix(stems, folder, size, tick)
+
+    def comp_at(a: int, b: int) -> np.ndarray:
+        return (
+            np.ones(max(0, min(b, n) - a), np.float32)
+            if g_comp is None
+            else _hop_gain_samples(g_comp, n, a, b)
+        )
+
+    g0 = _loudness_gain(raw_mix, comp_at, size, tick)
+    mix_out = _apply_bus(stems, score, folder, size, tick, raw_mix, comp_at, g0)
+    raw_mix.path.unlink(missing_ok=True)
+    return mix_out
+
+
+def _raw_mix(
+    stems: dict[str, DiskAudio], folder: TempFolder, size: int, tick: Callable[[str], None]
+) -> tuple[DiskAudio, np.ndarray | None]:
+    """Pass 1b: the mix before the bus (on disk), and the compressor's gain
+    per 64-sample hop (None: no compression)."""
     from ..blockaudio import DiskAudio
 
     n = next(iter(stems.values())).n
     names = list(stems)  # added in this order, as mix_of adds them
-    # pass 1b: the mix before the bus, and what the compressor needs of it
     raw_mix = DiskAudio.create(folder, "mix-raw", 2, n)
     hops, power_sum = [], 0.0
     for start in range(0, n, size):
@@ -773,16 +806,14 @@ def bus_long(
         power_sum += float(np.sum(power, dtype=np.float64))
         tick("mixing")
     g_comp = _compressor_hops(np.concatenate(hops), power_sum / max(1, n))
-    del hops
+    return raw_mix, g_comp
 
-    def comp_at(a: int, b: int) -> np.ndarray:
-        return (
-            np.ones(max(0, min(b, n) - a), np.float32)
-            if g_comp is None
-            else _hop_gain_samples(g_comp, n, a, b)
-        )
 
-    # pass 2: the loudness of the compressed mix
+def _loudness_gain(
+    raw_mix: DiskAudio, comp_at: Callable[[int, int], np.ndarray], size: int, tick: Callable[[str], None]
+) -> float:
+    """Pass 2: the gain that brings the compressed mix to :data:`TARGET_LUFS`."""
+    n = raw_mix.n
     meter = LoudnessMeter(n, 2, SR) if n > SR // 2 else None
     for start, mix in raw_mix.blocks(size):
         if meter is not None:
@@ -792,9 +823,26 @@ def bus_long(
     if not np.isfinite(loud):
         loud = -70.0
     g0 = 10 ** ((TARGET_LUFS - loud) / 20)
-    ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
+    return g0
 
-    # pass 3: the limiter, the ending and the gain on every stem
+
+def _apply_bus(
+    stems: dict[str, DiskAudio],
+    score: Score,
+    folder: TempFolder,
+    size: int,
+    tick: Callable[[str], None],
+    raw_mix: DiskAudio,
+    comp_at: Callable[[int, int], np.ndarray],
+    g0: float,
+) -> DiskAudio:
+    """Pass 3: the limiter, the ending and the gain on every stem (in place,
+    their peaks set); returns their sum, the mix."""
+    from ..blockaudio import DiskAudio
+
+    n = raw_mix.n
+    names = list(stems)
+    ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
     since = score.final_s if score.final_s is not None else score.release_s
     hold_from = min(n, int(round(since * SR))) if since > 0 else n
     held = np.float32(np.inf)
@@ -838,7 +886,6 @@ def bus_long(
         mix_out.write(start, summed)
         mix_peak = max(mix_peak, float(np.abs(summed).max()) if summed.size else 0.0)
         tick("applying the bus")
-    raw_mix.path.unlink(missing_ok=True)
     for p in names:
         stems[p].set_peak(peaks[p])
     mix_out.set_peak(mix_peak)
