@@ -52,7 +52,7 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     "Timeline": (("model", "Timeline"),),
     "VideoFeatures": (("model", "VideoFeatures"),),
     "RhythmPlan": (("rhythm", "RhythmPlan"),),
-    "Music": (("model", "Music"), ("score", "Music")),
+    "Music": (("model", "Music"),),
     "AVAILABLE_BACKENDS": (("backends", "AVAILABLE_BACKENDS"),),
     # sessions
     "Session": (("session", "Session"),),
@@ -74,8 +74,8 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     "report_progress": (("progress", "report"),),
     # what the panel and the bridge show and write
     "plural": (("wording", "plural"),),
-    "KIND_COLOURS": (("styles", "KIND_COLOURS"), ("analysis.plot", "KIND_COLOURS")),
-    "STYLE_COLOURS": (("styles", "STYLE_COLOURS"), ("analysis.plot", "STYLE_COLOURS")),
+    "KIND_COLOURS": (("analysis.plot", "KIND_COLOURS"),),
+    "STYLE_COLOURS": (("styles", "COLOURS"),),
     "FORMATS": (("writeback", "FORMATS"),),
     "METADATA_KEY": (("writeback", "METADATA_KEY"),),
     "QT_XCB_LIBRARIES": (("doctor", "QT_XCB_LIBRARIES"),),
@@ -198,20 +198,20 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
     from . import errors, fsutil, guard, handoff, options, units, wording
     from .analysis.decode import shot_thumbnail
-    from .analysis.plot import KIND_COLOURS, STYLE_COLOURS
+    from .analysis.plot import KIND_COLOURS
     from .analyze import analyze
+    from .backends import AVAILABLE_BACKENDS
     from .doctor import QT_XCB_LIBRARIES, qt_platform_hint
     from .errors import Cancelled, InputError, OptionError, OutputError, VidMusicianError
     from .fit import fit
     from .inputs import read_input
     from .metrics import evaluate
-    from .model import Timeline, VideoFeatures
+    from .model import Music, Timeline, VideoFeatures
     from .planning import plan_for as plan
     from .progress import CancelToken, ProgressFn
     from .progress import report as report_progress
     from .rhythm import RhythmPlan
     from .score import (
-        Music,
         ScoreOptions,
         export,
         list_takes,
@@ -223,7 +223,6 @@ if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
     )
     from .score import use as use_take
     from .session import SESSION_FILE, Piece, Selection, Session, SessionDamaged, Take, TimelineVersion
+    from .styles import COLOURS as STYLE_COLOURS
     from .wording import plural
     from .writeback import FORMATS, METADATA_KEY
-
-    AVAILABLE_BACKENDS: Any
