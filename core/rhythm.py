@@ -197,25 +197,12 @@ def plan(
     ring_out_s : float
         Tail after the last frame.
     """
-    if meter not in METERS:
-        raise OptionError(f"--meter {meter}: choose one of {', '.join(METERS)}.")
-    if not duration_s > 0:
-        raise OptionError("the timeline has no duration to plan.")
-    if not 0.0 <= flex <= 1.0:
-        raise OptionError(f"--flex {flex}: must be between 0 and 1.")
+    _check_plan_args(meter, duration_s, flex)
     lo, hi = bpm_range
     target = float(target_bpm if target_bpm is not None else (lo + hi) / 2)
     m = METERS[meter]
     hard, dropped = _hard_points(anchors, duration_s, hi, m)
-    warnings = []
-    if dropped:
-        from . import wording
-
-        they = "they share its grid point or are" if dropped > 1 else "it shares its grid point or is"
-        warnings.append(
-            f"{wording.plural(dropped, 'cut')} closer than one subdivision at {wording.bpm(hi)} to a stronger "
-            f"one: {they} missed."
-        )
+    warnings = [_dropped_warning(dropped, hi)] if dropped else []
     if flex == 0.0:
         grid, phases, tempo = _constant(hard, duration_s, lo, hi, target, m)
         mode: Literal["flex", "constant"] = "constant"
@@ -229,16 +216,7 @@ def plan(
     intensity = _intensity(beats, duration_s, motion)
     planned = _place(anchors, grid, phases, m)
     sections = _sections(planned, downbeats, beats, intensity, duration_s)
-    steps = np.abs(np.diff(np.log(bpm))) if len(bpm) > 1 else np.zeros(1)
-    if len(steps) and steps.max() > math.log1p(max_change) + 1e-9 and mode == "flex":
-        worst = math.expm1(float(steps.max())) * 100
-        warnings.append(
-            f"the tempo changes by up to {worst:.1f}% between beats (limit {max_change * 100:g}%): "
-            "some cuts come too close together to keep it."
-        )
-    end_ok = len(downbeats) and abs(downbeats[-1] - duration_s) < HIT_TOLERANCE_S
-    if not end_ok:
-        warnings.append("the music cannot end on a downbeat at the last frame; it rings out instead.")
+    warnings += _grid_warnings(bpm, downbeats, duration_s, max_change, mode)
     return RhythmPlan(
         beats_s=beats,
         downbeats_s=downbeats,
@@ -254,6 +232,44 @@ def plan(
         tempo_range=(float(lo), float(hi)),
         warnings=tuple(warnings),
     )
+
+
+def _check_plan_args(meter: str, duration_s: float, flex: float) -> None:
+    if meter not in METERS:
+        raise OptionError(f"--meter {meter}: choose one of {', '.join(METERS)}.")
+    if not duration_s > 0:
+        raise OptionError("the timeline has no duration to plan.")
+    if not 0.0 <= flex <= 1.0:
+        raise OptionError(f"--flex {flex}: must be between 0 and 1.")
+
+
+def _dropped_warning(dropped: int, hi: float) -> str:
+    """The warning on ``dropped`` cuts too close to a stronger one at the fastest tempo ``hi`` (BPM)."""
+    from . import wording
+
+    they = "they share its grid point or are" if dropped > 1 else "it shares its grid point or is"
+    return (
+        f"{wording.plural(dropped, 'cut')} closer than one subdivision at {wording.bpm(hi)} to a stronger "
+        f"one: {they} missed."
+    )
+
+
+def _grid_warnings(
+    bpm: np.ndarray, downbeats: np.ndarray, duration_s: float, max_change: float, mode: str
+) -> list[str]:
+    """What the planned grid could not keep: the tempo-change limit, an ending on a downbeat."""
+    warnings = []
+    steps = np.abs(np.diff(np.log(bpm))) if len(bpm) > 1 else np.zeros(1)
+    if len(steps) and steps.max() > math.log1p(max_change) + 1e-9 and mode == "flex":
+        worst = math.expm1(float(steps.max())) * 100
+        warnings.append(
+            f"the tempo changes by up to {worst:.1f}% between beats (limit {max_change * 100:g}%): "
+            "some cuts come too close together to keep it."
+        )
+    end_ok = len(downbeats) and abs(downbeats[-1] - duration_s) < HIT_TOLERANCE_S
+    if not end_ok:
+        warnings.append("the music cannot end on a downbeat at the last frame; it rings out instead.")
+    return warnings
 
 
 def _hard_points(
@@ -345,8 +361,17 @@ def _flex(
         backs.append(back)
         prev_cost, prev_log = new, logt
 
-    # backtrack from the cheapest final state
     assert prev_cost is not None
+    choice = _backtrack(ms, backs, prev_cost, steps)
+    return _flex_grid(points, ms, tempos, choice, steps, duration)
+
+
+def _backtrack(
+    ms: list[np.ndarray], backs: list[np.ndarray], last_cost: np.ndarray, steps: int
+) -> list[tuple[int, int]]:
+    """The cheapest path back from the cheapest final state: per gap, the
+    chosen subdivision count's index and the phase at the gap's start."""
+    prev_cost = last_cost
     q0, ph0 = np.unravel_index(int(np.argmin(prev_cost)), prev_cost.shape)
     q, ph = int(q0), int(ph0)
     choice: list[tuple[int, int]] = []  # (m, phase at the start of the gap)
@@ -357,7 +382,18 @@ def _flex(
         if j > 0:
             q, ph = int(backs[j][start_phase, q]), start_phase
     choice.reverse()
+    return choice
 
+
+def _flex_grid(
+    points: list[float],
+    ms: list[np.ndarray],
+    tempos: list[np.ndarray],
+    choice: list[tuple[int, int]],
+    steps: int,
+    duration: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid of the chosen path: (grid times, grid phases, grid tempos)."""
     times, phases, tempo = [], [], []
     for j, (qj, start_phase) in enumerate(choice):
         mq = int(ms[j][qj])
