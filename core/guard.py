@@ -394,8 +394,9 @@ def _parse_soundfont(f: IO[bytes], file_size: int) -> SoundFontInfo:
     lists = _lists(f, riff_size)
     smpl_bytes = _sample_bytes(f, lists[b"sdta"])
     tables = _tables(f, lists[b"pdta"])
-    phdr, inst, pbag, ibag, pgen, igen, shdr = _records(tables)
-    _check_indices(tables, phdr, inst, pbag, ibag, pgen, igen, shdr)
+    records = _records(tables)
+    phdr, inst, shdr = records[0], records[1], records[6]
+    _check_indices(tables, records)
     compressed = _check_points(shdr, smpl_bytes)
     return SoundFontInfo(len(phdr) - 1, len(inst) - 1, len(shdr) - 1, compressed)
 
@@ -485,17 +486,9 @@ def _records(tables: dict[str, bytes]) -> tuple[np.ndarray, ...]:
     return phdr, inst, pbag, ibag, pgen, igen, shdr
 
 
-def _check_indices(
-    tables: dict[str, bytes],
-    phdr: np.ndarray,
-    inst: np.ndarray,
-    pbag: np.ndarray,
-    ibag: np.ndarray,
-    pgen: np.ndarray,
-    igen: np.ndarray,
-    shdr: np.ndarray,
-) -> None:
-    """Every index from one table into another lands inside it."""
+def _check_indices(tables: dict[str, bytes], records: tuple[np.ndarray, ...]) -> None:
+    """Every index from one table into another lands inside it (``records``: :func:`_records`)."""
+    phdr, inst, pbag, ibag, pgen, igen, shdr = records
     n_pmod, n_imod = len(tables["pmod"]) // 10, len(tables["imod"]) // 10
     _check_bags("preset", phdr["bag"], "pbag", len(pbag))
     _check_bags("instrument", inst["bag"], "ibag", len(ibag))

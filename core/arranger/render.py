@@ -778,7 +778,7 @@ def bus_long(
         )
 
     g0 = _loudness_gain(raw_mix, comp_at, size, tick)
-    mix_out = _apply_bus(stems, score, folder, size, tick, raw_mix, comp_at, g0)
+    mix_out = _apply_bus(stems, score, folder, size, tick, (raw_mix, comp_at, g0))
     raw_mix.path.unlink(missing_ok=True)
     return mix_out
 
@@ -832,14 +832,14 @@ def _apply_bus(
     folder: TempFolder,
     size: int,
     tick: Callable[[str], None],
-    raw_mix: DiskAudio,
-    comp_at: Callable[[int, int], np.ndarray],
-    g0: float,
+    before: tuple[DiskAudio, Callable[[int, int], np.ndarray], float],
 ) -> DiskAudio:
     """Pass 3: the limiter, the ending and the gain on every stem (in place,
-    their peaks set); returns their sum, the mix."""
+    their peaks set); returns their sum, the mix. ``before``: the mix before
+    the bus, the compressor's gain per sample and the loudness gain."""
     from ..blockaudio import DiskAudio
 
+    raw_mix, comp_at, g0 = before
     n = raw_mix.n
     names = list(stems)
     ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
