@@ -631,7 +631,7 @@ def regenerate(
 
         def base_mix() -> np.ndarray:
             pcm = old["mix"] if old else read_pcm(old_paths["mix"])
-            return pcm.T.astype(np.float32) / float(1 << 31)
+            return units.pcm_to_float(pcm)
 
         span = Span(
             rng.start_s,

@@ -34,8 +34,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from vidmusician.core import units
-from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError
+from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError, units
 
 from .controls import OptionsForm
 from .jobs import Job
