@@ -256,6 +256,18 @@ def run_cases(cases: list[Case], work: Path, env: dict[str, str], timeout_s: flo
     return done
 
 
+def _peak_kb() -> int:
+    """This process's own peak resident memory (KiB): ``VmHWM``, which starts
+    afresh at exec. ``ru_maxrss`` would not do: on Linux a child inherits its
+    parent's peak at the fork (pytest's, over a GB late in the suite)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _worker(work: Path, start: int) -> None:
     from vidmusician.core import cli
 
@@ -278,7 +290,7 @@ def _worker(work: Path, start: int) -> None:
                 status = int(e.code or 0) if not isinstance(e.code, str) else 1
             except BaseException as e:  # the case's outcome, whatever it is
                 status, err = 1, io.StringIO(f"escaped main: {type(e).__name__}: {e}")
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+            rss = _peak_kb() / 1024.0
             rec = {
                 "event": "done",
                 "i": i,
