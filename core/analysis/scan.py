@@ -78,8 +78,10 @@ class Scan:
     change : ndarray [shape=(n,)]
         How much frame i differs from frame i-1: PySceneDetect's content
         score (the mean absolute change of hue, saturation and value, 0..255,
-        averaged over the three), on frames :data:`CHANGE_WIDTH` pixels wide.
-        Frame 0 has 0. What :func:`cut_sized` reads at an edit point.
+        averaged over the three): the content detectors' own score of the
+        analysis frame (adaptive, content), else the same score worked out on
+        frames :data:`CHANGE_WIDTH` pixels wide. Frame 0 has 0. What
+        :func:`cut_sized` reads at an edit point.
     stats : ndarray [shape=(n, 5)]
         :data:`STAT_NAMES` per frame, NaN where not sampled.
     faces : ndarray [shape=(n,)]
@@ -372,11 +374,14 @@ def _decode(
 ) -> _Decoded:
     """The one decode pass: every analyser sees each frame as it comes."""
     import cv2
-    from scenedetect import FrameTimecode
+    from scenedetect import ContentDetector, FrameTimecode
 
     from ..video import make_detector
 
     det = make_detector(params.detector, params.threshold)
+    # PySceneDetect's content detectors (adaptive, content) score each frame's change
+    # as they go: read that rather than work it out twice (the others get ours)
+    content_scores = isinstance(det, ContentDetector) and hasattr(det, "_frame_score")
     flow = _Flow(params.flow_width)
     faces = _Faces()
     stat_every = max(1, round(rate / params.stats_per_s))
@@ -403,9 +408,12 @@ def _decode(
             else:
                 d.meas.append(flow.measure(prev, small))
             prev = small
-            hsv = _change_frame(img)
-            d.change.append(0.0 if prev_hsv is None else _content_score(hsv, prev_hsv))
-            prev_hsv = hsv
+            if content_scores:  # the detector's own content score of this frame
+                d.change.append(float(det._frame_score or 0.0) if i else 0.0)
+            else:
+                hsv = _change_frame(img)
+                d.change.append(0.0 if prev_hsv is None else _content_score(hsv, prev_hsv))
+                prev_hsv = hsv
             d.ts.append(t)
             d.luma.append(float(cv2.mean(grey)[0]))
             d.stats.append(colour_stats(img, grey) if i % stat_every == 0 else nan_stats)
