@@ -174,7 +174,18 @@ def test_with_stem_tracks_the_timeline_plays_the_mix_once(scored):
         gain = 20 * np.log10(np.sqrt(np.mean(everything**2)) / np.sqrt(np.mean(played**2)))
         assert gain == pytest.approx(6.02, abs=0.1), name
     xml = (scored / "timeline.xml").read_text()
-    assert xml.count("<enabled>FALSE</enabled>") == 2 * 5  # both channels of each stem's pair
+    # both channels of each stem's pair, and every clip on them (one piece each: one take)
+    assert xml.count("<enabled>FALSE</enabled>") == 2 * 5 + 2 * 5
+    import xml.etree.ElementTree as ET
+
+    for track in ET.fromstring(xml).iter("track"):
+        name = track.get("MZ.TrackName") or ""
+        if name.startswith("VidMusician") and name != "VidMusician Mix":
+            assert track.findtext("enabled") == "FALSE", name
+            assert {c.findtext("enabled") for c in track.iter("clipitem")} == {"FALSE"}, name
+        elif name == "VidMusician Mix":
+            assert track.findtext("enabled") == "TRUE"
+            assert {c.findtext("enabled") for c in track.iter("clipitem")} == {"TRUE"}
 
 
 def test_scoring_into_a_session_again_is_refused_unless_a_new_take(scored, cut, session_copy):

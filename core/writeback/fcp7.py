@@ -19,7 +19,7 @@ Each music track is a Premiere-style stereo pair: two ``<track>`` elements
 ``<file>`` (path URL, duration, rate, timecode and the WAV's format: 48 kHz,
 24-bit, 2 channels for VidMusician's) in its first clip; later clips refer to
 it by id, as Premiere's own exports do. A disabled track (a stem) says
-``<enabled>FALSE</enabled>``.
+``<enabled>FALSE</enabled>``, on the track and on each of its clips.
 
 The document is parsed with expat only to find those places: no entity is
 expanded (a document that declares entities is refused) and nothing is fetched.
@@ -265,7 +265,9 @@ def _tracks_xml(
                 lines.append(f'\t<clipitem id={quoteattr(pair_ids[j][ch])} premiereChannelType="stereo">')
                 body = [
                     f"<name>{escape(clip.name)}</name>",
-                    "<enabled>TRUE</enabled>",
+                    # a stem's clips are off too, not only its track: Premiere honours a
+                    # clip's <enabled> (its own exports write it), a track's is less sure
+                    f"<enabled>{'TRUE' if tr.enabled else 'FALSE'}</enabled>",
                     f"<duration>{clip.file_frames}</duration>",
                     _rate_xml(rate),
                     f"<start>{clip.start}</start>",
