@@ -77,6 +77,7 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     "KIND_COLOURS": (("analysis.plot", "KIND_COLOURS"),),
     "STYLE_COLOURS": (("styles", "COLOURS"),),
     "FORMATS": (("writeback", "FORMATS"),),
+    "timeline_writers": (("writeback", "writers"),),
     "METADATA_KEY": (("writeback", "METADATA_KEY"),),
     "QT_XCB_LIBRARIES": (("doctor", "QT_XCB_LIBRARIES"),),
     "qt_platform_hint": (("doctor", "qt_platform_hint"),),
@@ -139,6 +140,7 @@ __all__ = [
     "score",
     "selection_audio",
     "shot_thumbnail",
+    "timeline_writers",
     "units",
     "use_take",
     "wording",
@@ -226,3 +228,4 @@ if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
     from .styles import COLOURS as STYLE_COLOURS
     from .wording import plural
     from .writeback import FORMATS, METADATA_KEY
+    from .writeback import writers as timeline_writers

@@ -706,7 +706,11 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         if self.loaded is None or self.busy:
             return
+        from vidmusician.core import timeline_writers
+
         fmt = self.form.raw().get("format") or "same"
+        # a path names its format, except the one always written (the OTIO): then the form's
+        by_ext = {w.extension: w.name for w in reversed(timeline_writers()) if not w.always}
         path, _ = QFileDialog.getSaveFileName(
             self,
             "Export the timeline with the music",
@@ -714,12 +718,12 @@ class MainWindow(QMainWindow):
                 self.loaded.session.out.parent
                 / f"{self.input_path.stem if self.input_path else 'music'}-music.otio"
             ),
-            "OpenTimelineIO (*.otio);;FCP 7 XML (*.xml);;EDL (*.edl)",
+            ";;".join(f"{w.name} (*{w.extension})" for w in timeline_writers()),
             options=QFileDialog.Option.DontConfirmOverwrite,  # core refuses to overwrite, with its message
         )
         if path:
             ext = Path(path).suffix.lower()
-            self.export_to(path, {".xml": "fcp7", ".edl": "edl"}.get(ext, fmt))
+            self.export_to(path, by_ext.get(ext, fmt))
 
     def export_to(self, dest: str | os.PathLike[str], fmt: str | None = None) -> bool:
         """Write the timeline as it plays now to ``dest`` (and its format beside it)."""
