@@ -98,7 +98,7 @@ def ours(path: Path) -> None:
 
 
 def main() -> None:
-    from vidmusician.core.timeline import cache_dir
+    from vidmusician.core.io.cache import cache_dir
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=60)

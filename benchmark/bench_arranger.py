@@ -14,9 +14,9 @@ import argparse
 import numpy as np
 from common import best
 
-from vidmusician.core.arranger import arrange
+from vidmusician.core.backends.arranger import arrange
 from vidmusician.core.model import Anchor, InputSource, MotionCurve, Timeline, VideoFeatures
-from vidmusician.core.rhythm import plan
+from vidmusician.core.rhythm.planner import plan
 
 TARGET_X = 50.0
 

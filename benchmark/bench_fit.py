@@ -15,8 +15,8 @@ import argparse
 import numpy as np
 from common import best
 
-from vidmusician.core.fit import OUT_SR, fit
 from vidmusician.core.model import Anchor, InputSource, MotionCurve, Timeline, VideoFeatures
+from vidmusician.core.rhythm.fit import OUT_SR, fit
 
 TARGET_X = 20.0
 

@@ -8,7 +8,7 @@ on one video track, each 0.5-2 s long (100,000 clips: 35 hours) and pointing at 
 scored on a machine without the media), then times, best of ``--runs``:
 
   peer       otio.adapters.read_from_file of the same file (OTIO's own read)
-  read       vidmusician.core.timeline.read_timeline (read, composite, media lookup, anchors)
+  read       vidmusician.core.io.timeline.read_timeline (read, composite, media lookup, anchors)
   analysis   read + analyze_timeline (anchors, motion curve, per-shot descriptors)
   plan       the rhythm plan on the analysis (planning.plan_for, flexible tempo)
 
@@ -76,8 +76,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from vidmusician.core.analysis.features import AnalysisOptions, analyze_timeline
-    from vidmusician.core.planning import plan_for
-    from vidmusician.core.timeline import read_timeline
+    from vidmusician.core.io.timeline import read_timeline
+    from vidmusician.core.rhythm.planning import plan_for
 
     opts = AnalysisOptions(use_cache=False)
     print(

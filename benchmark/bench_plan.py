@@ -15,7 +15,7 @@ import numpy as np
 from common import best
 
 from vidmusician.core.model import Anchor
-from vidmusician.core.rhythm import plan
+from vidmusician.core.rhythm.planner import plan
 
 LIMIT_S = 1.0
 

@@ -6,7 +6,7 @@ Builds a long made-up edit (N clips on V1, an insert on V2 over every third
 clip, a title on V3 over every tenth, markers on every clip) and the shared
 real timelines, then times
   peer: otio.adapters.read_from_file + otio.algorithms.flatten_stack
-  ours: vidmusician.core.timeline.read_timeline (read, composite, media lookup, anchors)
+  ours: vidmusician.core.io.timeline.read_timeline (read, composite, media lookup, anchors)
 and prints the ratio ours/peer. Both read the file from disk, best of 3 runs.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import opentimelineio as otio
 from common import best
 
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io.timeline import read_timeline
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange

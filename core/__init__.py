@@ -10,10 +10,12 @@ name below is looked up on first use (:func:`__getattr__`), so a caller pays
 only for what it uses. ``vidmusician.ui`` and ``vidmusician.resolve_plugin``
 import this module only (``tests/test_layering.py``).
 
-``score``, ``analyze`` and ``fit`` are both modules of this package and the
-functions the facade names: the modules are callable, and calling one calls
-its namesake (``score(src, out)`` is ``score.score(src, out)``), so
-``vidmusician.core.score.list_takes`` keeps working beside ``score(...)``.
+The folders are the data flow: ``io`` (timelines, videos, audio, the cache
+and the guards on hostile files) -> ``analysis`` (what the picture offers) ->
+``rhythm`` (the tempo map on the cuts) -> ``backends`` (music on the plan:
+the arranger, MusicGen) -> ``writeback`` (the music back onto the timeline);
+``session`` keeps the takes and runs the pipeline, ``report`` measures and
+draws, ``cli`` is the command line. The README's Layout section has more.
 
 ``core`` never imports the Qt panel (``vidmusician.ui``), the Resolve bridge
 (``vidmusician.resolve_plugin``), Qt or Resolve; torch and audiocraft are
@@ -23,8 +25,6 @@ imported only inside the neural backend.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -33,35 +33,35 @@ __version__ = "0.1.0"
 #: A tuple of pairs: the first that exists wins (a name on its way from one module to another).
 _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     # the pipeline
-    "read_input": (("inputs", "read_input"),),
-    "analyze": (("analyze", None),),
-    "plan": (("planning", "plan_for"),),
-    "score": (("score", None),),
-    "regenerate": (("score", "regenerate"),),
-    "use_take": (("score", "use"),),
-    "export": (("score", "export"),),
-    "fit": (("fit", None),),
-    "evaluate": (("metrics", "evaluate"),),
-    "list_takes": (("score", "list_takes"),),
-    "selection_audio": (("score", "selection_audio"),),
-    "plan_markers": (("score", "plan_markers"),),
-    "options_from": (("score", "options_from"),),
-    "ScoreOptions": (("score", "ScoreOptions"),),
+    "read_input": (("analysis.inputs", "read_input"),),
+    "analyze": (("analysis.analyze", "analyze"),),
+    "plan": (("rhythm.planning", "plan_for"),),
+    "score": (("session.pipeline", "score"),),
+    "regenerate": (("session.pipeline", "regenerate"),),
+    "use_take": (("session.pipeline", "use"),),
+    "export": (("session.pipeline", "export"),),
+    "fit": (("rhythm.fit", "fit"),),
+    "evaluate": (("report.metrics", "evaluate"),),
+    "list_takes": (("session.pipeline", "list_takes"),),
+    "selection_audio": (("session.pipeline", "selection_audio"),),
+    "plan_markers": (("session.pipeline", "plan_markers"),),
+    "options_from": (("session.pipeline", "options_from"),),
+    "ScoreOptions": (("session.pipeline", "ScoreOptions"),),
     "shot_thumbnail": (("analysis.decode", "shot_thumbnail"),),
     # the types
     "Timeline": (("model", "Timeline"),),
     "VideoFeatures": (("model", "VideoFeatures"),),
-    "RhythmPlan": (("rhythm", "RhythmPlan"),),
+    "RhythmPlan": (("rhythm.planner", "RhythmPlan"),),
     "Music": (("model", "Music"),),
     "AVAILABLE_BACKENDS": (("backends", "AVAILABLE_BACKENDS"),),
     # sessions
-    "Session": (("session", "Session"),),
-    "Take": (("session", "Take"),),
-    "Piece": (("session", "Piece"),),
-    "Selection": (("session", "Selection"),),
-    "TimelineVersion": (("session", "TimelineVersion"),),
-    "SessionDamaged": (("session", "SessionDamaged"),),
-    "SESSION_FILE": (("session", "SESSION_FILE"),),
+    "Session": (("session.store", "Session"),),
+    "Take": (("session.store", "Take"),),
+    "Piece": (("session.store", "Piece"),),
+    "Selection": (("session.store", "Selection"),),
+    "TimelineVersion": (("session.store", "TimelineVersion"),),
+    "SessionDamaged": (("session.store", "SessionDamaged"),),
+    "SESSION_FILE": (("session.store", "SESSION_FILE"),),
     # errors
     "VidMusicianError": (("errors", "VidMusicianError"),),
     "InputError": (("errors", "InputError"),),
@@ -74,7 +74,7 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     "report_progress": (("progress", "report"),),
     # what the panel and the bridge show and write
     "plural": (("wording", "plural"),),
-    "KIND_COLOURS": (("analysis.plot", "KIND_COLOURS"),),
+    "KIND_COLOURS": (("report.plot", "KIND_COLOURS"),),
     "STYLE_COLOURS": (("styles", "COLOURS"),),
     "FORMATS": (("writeback", "FORMATS"),),
     "timeline_writers": (("writeback", "writers"),),
@@ -84,8 +84,8 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     # modules the interfaces use whole
     "errors": (("errors", None),),
     "fsutil": (("fsutil", None),),
-    "guard": (("guard", None),),
-    "handoff": (("handoff", None),),
+    "guard": (("io.guard", None),),
+    "handoff": (("session.handoff", None),),
     "options": (("options", None),),
     "units": (("units", None),),
     "wording": (("wording", None),),
@@ -146,29 +146,6 @@ __all__ = [
     "wording",
 ]
 
-#: The modules that are also the facade's functions (called, they call their namesake).
-_CALLABLE = frozenset({"analyze", "fit", "score"})
-
-
-class _CallableModule(types.ModuleType):
-    """A module that, called, calls the function of its own name."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
-
-
-class _Facade(types.ModuleType):
-    """This package: the import system's ``setattr(package, "score", module)``
-    makes the module callable (whoever imports it first)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _CALLABLE and type(value) is types.ModuleType:
-            value.__class__ = _CallableModule
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Facade
-
 
 def __getattr__(name: str) -> Any:
     """The facade's names, imported on first use (then kept in the package)."""
@@ -183,12 +160,12 @@ def __getattr__(name: str) -> Any:
                 raise
             continue
         if attr is None:
-            return module  # the import set it on the package already
+            globals()[name] = module
+            return module
         if not hasattr(module, attr) and i + 1 < len(sources):
             continue
         value = getattr(module, attr)
-        if name not in _CALLABLE:
-            globals()[name] = value
+        globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # pragma: no cover
 
@@ -198,22 +175,24 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
-    from . import errors, fsutil, guard, handoff, options, units, wording
+    from . import errors, fsutil, options, units, wording
+    from .analysis.analyze import analyze
     from .analysis.decode import shot_thumbnail
-    from .analysis.plot import KIND_COLOURS
-    from .analyze import analyze
+    from .analysis.inputs import read_input
     from .backends import AVAILABLE_BACKENDS
     from .doctor import QT_XCB_LIBRARIES, qt_platform_hint
     from .errors import Cancelled, InputError, OptionError, OutputError, VidMusicianError
-    from .fit import fit
-    from .inputs import read_input
-    from .metrics import evaluate
+    from .io import guard
     from .model import Music, Timeline, VideoFeatures
-    from .planning import plan_for as plan
     from .progress import CancelToken, ProgressFn
     from .progress import report as report_progress
-    from .rhythm import RhythmPlan
-    from .score import (
+    from .report.metrics import evaluate
+    from .report.plot import KIND_COLOURS
+    from .rhythm.fit import fit
+    from .rhythm.planner import RhythmPlan
+    from .rhythm.planning import plan_for as plan
+    from .session import handoff
+    from .session.pipeline import (
         ScoreOptions,
         export,
         list_takes,
@@ -223,8 +202,8 @@ if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
         score,
         selection_audio,
     )
-    from .score import use as use_take
-    from .session import SESSION_FILE, Piece, Selection, Session, SessionDamaged, Take, TimelineVersion
+    from .session.pipeline import use as use_take
+    from .session.store import SESSION_FILE, Piece, Selection, Session, SessionDamaged, Take, TimelineVersion
     from .styles import COLOURS as STYLE_COLOURS
     from .wording import plural
     from .writeback import FORMATS, METADATA_KEY

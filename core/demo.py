@@ -206,14 +206,14 @@ def run_demo(
 
     Returns a short summary for the user. ``OUT`` must be new or empty.
     """
-    from .analyze import analyze, to_json
+    from .analysis.analyze import analyze, to_json
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputError(f"{out}: exists and is not an empty folder. Choose a new folder for the demo.")
     files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.3), cancel)
     note(f"demo cut written: {files['otio']} (and {files['fcp7'].name} for Premiere)")
-    from .score import ScoreOptions, score
+    from .session.pipeline import ScoreOptions, score
 
     feats = analyze(files["otio"], progress=scaled(progress, 0.3, 0.4), cancel=cancel)
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")

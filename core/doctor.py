@@ -67,7 +67,7 @@ def checks() -> list[Check]:
         _required("opentimelineio", "opentimelineio", "opentimelineio"),
     ]
     try:
-        from .timeline import timeline_formats
+        from .io.timeline import timeline_formats
 
         fmts = timeline_formats()
         rows.append(
@@ -275,8 +275,8 @@ def _neural() -> list[Check]:
     """torch and its device, checkpoints in the local caches, adapter sets (the musicgen row is the registry's)."""
     import os
 
+    from .io.cache import cache_dir
     from .neural import status
-    from .timeline import cache_dir
 
     rows = []
     try:

@@ -369,3 +369,19 @@ class Span:
     draw: Any
     replan: Any
     base_mix: Any
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A time signature: ``beats`` per bar, each divided into ``subdivision`` grid steps."""
+
+    name: str
+    beats: int
+    subdivision: int
+
+    @property
+    def steps(self) -> int:
+        return self.beats * self.subdivision
+
+
+METERS = {"4/4": Meter("4/4", 4, 4), "3/4": Meter("3/4", 3, 4), "6/8": Meter("6/8", 2, 3)}

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from . import backends, styles
+from .analysis.scenes import DETECTORS
 from .errors import OptionError
-from .rhythm import METERS
-from .video import DETECTORS
+from .model import METERS
 from .writeback.registry import FORMATS
 
 
@@ -154,14 +154,14 @@ def _convert(opt: Option, value: Any, label: str) -> Any:
 
 
 def _bpm(value: str, label: str) -> str:
-    from .rhythm import parse_bpm
+    from .rhythm.planner import parse_bpm
 
     parse_bpm(value)  # refuses what is not a tempo or a range, with its own message
     return value
 
 
 def _key(value: str, label: str) -> str:
-    from .arranger.keys import parse_key
+    from .backends.arranger.keys import parse_key
 
     return parse_key(value, label).name
 

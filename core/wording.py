@@ -132,7 +132,7 @@ LANDING_WORDS = {
 
 
 def _subdivision(meter: str) -> int:
-    from .rhythm import METERS
+    from .model import METERS
 
     m = METERS.get(meter)
     return m.subdivision if m is not None else 4
@@ -167,7 +167,7 @@ def bar_beat(t: float, plan: Mapping[str, Any]) -> tuple[int, int] | None:
     a whole bar: a one-beat pickup in 4/4 is beat 4). None before the first beat."""
     import bisect
 
-    from .rhythm import METERS
+    from .model import METERS
 
     downs: Sequence[float] = plan.get("downbeats_s") or []
     beats: Sequence[float] = plan.get("beats_s") or []

@@ -4,7 +4,7 @@
    work folder, ``SESSIONS/<timeline>/<date-time>/cut.otio``;
 2. start the panel as its own process:
    ``vidmusician panel cut.otio -o session --handoff handoff.json``;
-3. wait for the panel's hand-off file (:func:`vidmusician.core.handoff.wait_for_handoff`):
+3. wait for the panel's hand-off file (:func:`vidmusician.core.session.handoff.wait_for_handoff`):
    it says "ok" with the session folder and the markers to add, or "cancelled";
    a panel that exits without writing it ends the wait;
 4. on "ok", :func:`bridge.apply_session`.

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from vidmusician.core.model import Anchor
-from vidmusician.core.planning import plan_json
-from vidmusician.core.rhythm import plan
+from vidmusician.core.rhythm.planner import plan
+from vidmusician.core.rhythm.planning import plan_json
 
 GOLDENS = Path(__file__).resolve().parent / "goldens"
 
@@ -55,7 +55,7 @@ def _mixed() -> list[Anchor]:
     return sorted(out, key=lambda a: a.time_s)
 
 
-#: name -> (anchors, duration_s, keyword arguments of :func:`~vidmusician.core.rhythm.plan`)
+#: name -> (anchors, duration_s, keyword arguments of :func:`~vidmusician.core.rhythm.planner.plan`)
 CASES: dict[str, Callable[[], tuple[list[Anchor], float, dict[str, Any]]]] = {
     "regular-120": lambda: (_cuts(np.arange(2, 30, 2.0)), 30.0, {"bpm_range": (90, 130)}),
     "irregular": lambda: (_cuts(_irregular(3, 15, 1.5, 4.0)), float(_irregular(3, 15, 1.5, 4.0)[-1] + 3), {}),

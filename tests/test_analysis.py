@@ -10,13 +10,13 @@ import pytest
 
 from vidmusician.core.analysis import scan as scan_mod
 from vidmusician.core.analysis import semantics
+from vidmusician.core.analysis.analyze import analyze, to_json
 from vidmusician.core.analysis.decode import probe
 from vidmusician.core.analysis.features import AnalysisOptions, analyze_timeline
 from vidmusician.core.analysis.scan import ScanParams, colour_stats, flash_frames, scan
-from vidmusician.core.analyze import analyze, to_json
+from vidmusician.core.analysis.video import detect_cuts
 from vidmusician.core.errors import Cancelled
-from vidmusician.core.timeline import read_timeline
-from vidmusician.core.video import detect_cuts
+from vidmusician.core.io.timeline import read_timeline
 
 from .conftest import VIDEOS, clip, save, timeline, video_track, write_video
 

@@ -9,10 +9,10 @@ import pytest
 import soundfile
 
 from vidmusician.core import demo
-from vidmusician.core.analyze import analyze
-from vidmusician.core.arranger import arrange
-from vidmusician.core.planning import plan_for
-from vidmusician.core.score import ScoreOptions, score
+from vidmusician.core.analysis.analyze import analyze
+from vidmusician.core.backends.arranger import arrange
+from vidmusician.core.rhythm.planning import plan_for
+from vidmusician.core.session.pipeline import ScoreOptions, score
 
 from .test_cli import run
 
@@ -116,7 +116,7 @@ def test_bad_input_is_refused_and_leaves_nothing(demo_cut, tmp_path):
 def test_true_peak_estimate_matches_4x_oversampling(scored):
     from scipy.signal import resample_poly
 
-    from vidmusician.core.arranger.render import _true_peak_envelope
+    from vidmusician.core.backends.arranger.render import _true_peak_envelope
 
     mix, _ = read(scored.out / "mix.wav")
     mix = mix[:, : 48000 * 8].astype(np.float32)
@@ -128,10 +128,10 @@ def test_true_peak_estimate_matches_4x_oversampling(scored):
 def test_music_energy_follows_motion_that_rises_and_falls():
     import librosa
 
-    from vidmusician.core.metrics import SR as EVAL_SR
-    from vidmusician.core.metrics import evaluate
     from vidmusician.core.model import Anchor, InputSource, MotionCurve, Timeline, VideoFeatures
-    from vidmusician.core.rhythm import plan
+    from vidmusician.core.report.metrics import SR as EVAL_SR
+    from vidmusician.core.report.metrics import evaluate
+    from vidmusician.core.rhythm.planner import plan
 
     duration = 48.0
     n = int(duration * 25)
@@ -153,7 +153,7 @@ def test_music_energy_follows_motion_that_rises_and_falls():
 def test_bus_loudness_is_pyloudnorms(scored):
     import pyloudnorm
 
-    from vidmusician.core.arranger.render import integrated_loudness
+    from vidmusician.core.backends.arranger.render import integrated_loudness
 
     mix, _ = read(scored.out / "mix.wav")
     rng = np.random.default_rng(0)
@@ -171,7 +171,9 @@ def test_bus_limiter_only_where_needed_is_the_whole_signals_limiter():
 
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    r = importlib.import_module("vidmusician.core.arranger.render")  # the module, not arrange's function
+    r = importlib.import_module(
+        "vidmusician.core.backends.arranger.render"
+    )  # the module, not arrange's function
 
     rng = np.random.default_rng(3)
     n = 48000 * 12
@@ -223,7 +225,7 @@ def audio_key(y, sr):
 
 
 def test_key_names_and_the_key_option():
-    from vidmusician.core.arranger.keys import Key, parse_key
+    from vidmusician.core.backends.arranger.keys import Key, parse_key
     from vidmusician.core.errors import OptionError
     from vidmusician.core.options import BY_NAME
 
@@ -315,7 +317,7 @@ def test_the_key_estimate_on_known_answers():
 def test_librosa_hears_the_key_the_take_is_labelled_with(demo_cut, style, key):
     import librosa
 
-    from vidmusician.core.arranger.keys import parse_key
+    from vidmusician.core.backends.arranger.keys import parse_key
 
     f = analyze(demo_cut)
     p, _ = plan_for(f, style=style)
@@ -373,7 +375,7 @@ def _picture(shots, rate=25.0, name="cue"):
 
 
 def test_the_key_follows_the_style_and_the_picture_not_the_seed():
-    from vidmusician.core.arranger.keys import STYLE_TONICS, Key, choose_key
+    from vidmusician.core.backends.arranger.keys import STYLE_TONICS, Key, choose_key
 
     cues = [
         _picture([(100, 0.5, 0.0), (80, 0.4, 0.02)]),
@@ -401,8 +403,8 @@ def test_the_key_follows_the_style_and_the_picture_not_the_seed():
     assert choose_key("rock", "major", cues[0], "minor")[0].mode == "minor"
     # the take's seed plays no part
     f = cues[1]
-    from vidmusician.core.arranger import compose_score
-    from vidmusician.core.rhythm import plan
+    from vidmusician.core.backends.arranger import compose_score
+    from vidmusician.core.rhythm.planner import plan
 
     p = plan((), f.timeline.duration_s, (110, 130))
     assert len({compose_score(p, f, "rock", seed=s).key_name for s in range(4)}) == 1
@@ -480,9 +482,9 @@ def test_every_style_renders_music(demo_cut, style):
 def test_the_bus_never_turns_the_ring_out_up(demo_cut, monkeypatch):
     import importlib
 
-    from vidmusician.core.arranger.compose import Score
+    from vidmusician.core.backends.arranger.compose import Score
 
-    r = importlib.import_module("vidmusician.core.arranger.render")
+    r = importlib.import_module("vidmusician.core.backends.arranger.render")
     # known answer: a loud strike, then a decaying ring. The bus compressor turns
     # the strike down and, releasing, the ring back up; the ending holds it
     sr, n = 48000, 48000 * 8
@@ -524,8 +526,8 @@ def test_a_regenerated_take_keeps_the_key_and_the_ending(scored, tmp_path):
 
     import pretty_midi
 
-    from vidmusician.core.score import regenerate
-    from vidmusician.core.session import Session
+    from vidmusician.core.session.pipeline import regenerate
+    from vidmusician.core.session.store import Session
 
     out = tmp_path / "session"
     shutil.copytree(scored.out, out)
@@ -558,7 +560,7 @@ def test_a_regenerated_take_keeps_the_key_and_the_ending(scored, tmp_path):
 
 
 def test_the_ending_with_a_constant_tempo_and_without_a_ring_out(demo_cut):
-    from vidmusician.core.arranger.compose import ending_times
+    from vidmusician.core.backends.arranger.compose import ending_times
 
     f = analyze(demo_cut)
     assert f.timeline.rate == 25
@@ -587,7 +589,7 @@ def test_the_ending_with_a_constant_tempo_and_without_a_ring_out(demo_cut):
 
 
 def test_the_kick_is_tuned_to_the_tonic():
-    from vidmusician.core.arranger.render import kick_shift
+    from vidmusician.core.backends.arranger.render import kick_shift
 
     # an 808 kick at G#1 + 24 cents (32.24), as TimGM6mb's sounds
     assert kick_shift(32.24, 8) == pytest.approx(-0.24)

@@ -12,8 +12,8 @@ import pytest
 from vidmusician.core import backends, demo, options
 from vidmusician.core.errors import OptionError
 from vidmusician.core.model import Music, Provenance
-from vidmusician.core.score import ScoreOptions, regenerate, score
-from vidmusician.core.splice import read_pcm
+from vidmusician.core.session.pipeline import ScoreOptions, regenerate, score
+from vidmusician.core.session.splice import read_pcm
 
 SR = 48000
 CLICK_S = 0.01

@@ -14,8 +14,8 @@ pytest.importorskip("transformers")
 
 from vidmusician.core.analysis.features import AnalysisOptions, analyze_timeline
 from vidmusician.core.errors import OptionError
+from vidmusician.core.io.timeline import read_timeline
 from vidmusician.core.neural.clip import GENRE_TAGS, MOOD_TAGS, ClipEncoder
-from vidmusician.core.timeline import read_timeline
 
 from .conftest import clip, save, timeline, video_track, write_video
 

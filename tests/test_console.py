@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from vidmusician.core import cli, wording
+from vidmusician.core import wording
 from vidmusician.core.cli import Console, main
+from vidmusician.core.cli import console as console_mod
 from vidmusician.core.units import record_timecode
 
 from .conftest import TIMELINES, clip, needs_shared, save, timeline, video_track, write_video
@@ -224,7 +225,7 @@ def no_analysis(monkeypatch):
         calls.append(str(path))
         raise AssertionError("analysed")
 
-    monkeypatch.setattr("vidmusician.core.analyze.analyze", analyze)
+    monkeypatch.setattr("vidmusician.core.analysis.analyze.analyze", analyze)
     return calls
 
 
@@ -296,7 +297,7 @@ def test_force_replaces_atomically(tmp_path, hour_cut):
 
 def test_plain_progress_lines_when_stderr_is_no_terminal(monkeypatch):
     clock = iter([0.0, 0.5, 2.0, 2.5, 3.0, 3.5, 4.0, 40.0, 41.0])
-    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(console_mod.time, "monotonic", lambda: next(clock))
     err = io.StringIO()
     c = Console(err=err)
     c.progress(0.0, "reading")  # t=0: the first second says nothing
@@ -318,7 +319,7 @@ def test_plain_progress_lines_when_stderr_is_no_terminal(monkeypatch):
 
 
 def test_no_carriage_returns_in_a_logged_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "PLAIN_DELAY_S", 0.0)
+    monkeypatch.setattr(console_mod, "PLAIN_DELAY_S", 0.0)
     video = write_video(tmp_path / "v.mp4", [25], 50)
     code, _, err = run("analyze", video, "--json", tmp_path / "a.json")
     assert code == 0

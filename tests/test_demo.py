@@ -7,10 +7,10 @@ import json
 import pytest
 
 from vidmusician.core import demo
+from vidmusician.core.analysis.inputs import read_input
+from vidmusician.core.analysis.video import detect_cuts
 from vidmusician.core.errors import OutputError
-from vidmusician.core.inputs import read_input
-from vidmusician.core.timeline import read_timeline
-from vidmusician.core.video import detect_cuts
+from vidmusician.core.io.timeline import read_timeline
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_doctor_checks_the_arrangers_soundfont(tmp_path, monkeypatch):
 
     from vidmusician.core import backends
 
-    render = importlib.import_module("vidmusician.core.arranger.render")
+    render = importlib.import_module("vidmusician.core.backends.arranger.render")
     status, detail = backends.get("arranger").doctor()  # doctor's "backend: arranger" row
     assert status == "ok" and "TimGM6mb.sf2 (" in detail and "presets" in detail
     bad = tmp_path / "TimGM6mb.sf2"

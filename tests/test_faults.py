@@ -287,7 +287,9 @@ def _start(*argv: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # every stage's progress line, from the first second on (the command
     # line shows none before a second has passed): the moments to signal at
-    child = "import sys; from vidmusician.core import cli; cli.PLAIN_DELAY_S = 0.0; sys.exit(cli.main())"
+    child = (
+        "import sys; from vidmusician.core import cli; cli.console.PLAIN_DELAY_S = 0.0; sys.exit(cli.main())"
+    )
     return subprocess.Popen(
         [sys.executable, "-c", child, *argv],
         cwd=REPO,
@@ -372,7 +374,7 @@ def _swallow_in_a_ctypes_callback() -> None:
 
 @posix
 def test_ctrl_c_swallowed_in_a_ctypes_callback_still_cancels(tmp_path, media, monkeypatch):
-    from vidmusician.core import metrics
+    from vidmusician.core.report import metrics
 
     real = metrics.evaluate
 
@@ -474,7 +476,7 @@ def test_latin1_edl_is_read_as_latin1_with_a_note(tmp_path):
 
 @posix
 def test_output_through_a_dangling_symlink_is_refused_before_the_work(tmp_path, media, monkeypatch):
-    from vidmusician.core import score
+    from vidmusician.core.session import pipeline as score
 
     def no_work(*a, **k):
         raise AssertionError("analysed before refusing the output")
@@ -611,7 +613,7 @@ def test_variable_frame_rate_video_uses_the_nominal_rate(tmp_path):
 
 
 def test_constant_rate_video_keeps_its_frames(tmp_path):
-    from vidmusician.core.video import detect_cuts
+    from vidmusician.core.analysis.video import detect_cuts
 
     v = write_video(tmp_path / "v.mp4", [25, 50], 75)
     assert detect_cuts(v) == (25.0, 75, [25, 50])
@@ -629,7 +631,7 @@ def session(tmp_path_factory, media) -> Path:
 
 
 def test_score_new_take_waits_like_regenerate(session, media):
-    from vidmusician.core.session import locked
+    from vidmusician.core.session.store import locked
 
     with locked(session):
         t0 = time.monotonic()
@@ -656,7 +658,7 @@ def test_score_new_take_waits_like_regenerate(session, media):
 def test_busy_message_without_a_recorded_pid(tmp_path):
     import fcntl
 
-    from vidmusician.core.session import SessionBusy, locked
+    from vidmusician.core.session.store import SessionBusy, locked
 
     folder = tmp_path / "s"
     folder.mkdir()

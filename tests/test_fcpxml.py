@@ -20,7 +20,7 @@ import opentimelineio as otio
 import pytest
 
 from vidmusician.core.errors import InputError
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io.timeline import read_timeline
 from vidmusician.core.writeback import MusicFile, Piece, TimelineMarker, music_clips, write_timelines
 from vidmusician.core.writeback.fcp7 import XmlClip, XmlMarker, XmlTrack, add_music, path_url
 

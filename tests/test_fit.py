@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from vidmusician.core.fit import _beat_sequence
+from vidmusician.core.rhythm.fit import _beat_sequence
 
 from .conftest import clip, save, timeline, video_track
 from .test_cli import run
@@ -47,7 +47,7 @@ def test_click_track_fitted_to_irregular_cuts_hits_them(tmp_path, seconds, kind)
     assert report[f"bars_{kind}"] > 0
     info = soundfile.info(out / "mix.wav")
     assert info.samplerate == 48000 and info.subtype == "PCM_24"
-    from vidmusician.core.timeline import read_timeline
+    from vidmusician.core.io.timeline import read_timeline
 
     assert info.duration == pytest.approx(read_timeline(cut).duration_s + 2.0, abs=1e-3)  # cut + ring-out
     assert {p.name for p in out.iterdir()} >= {"mix.wav", "plan.json", "report.json", "timeline.otio"}

@@ -284,7 +284,7 @@ def test_nothing_is_written_outside_the_output_and_the_cache(fuzzed):
 @pytest.mark.skipif(not TIMELINES.is_dir(), reason="../shared/data is absent")
 def test_the_real_timelines_themselves_read(fuzzed):
     """The unmutated exports are not refused by the checks that refuse their mutants."""
-    from vidmusician.core.analyze import analyze
+    from vidmusician.core.analysis.analyze import analyze
 
     for src in shared_timelines():
         rate = 25 if src.suffix == ".edl" else None

@@ -26,10 +26,11 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from vidmusician.core import cache, guard
+from vidmusician.core import guard
 from vidmusician.core.cli import main
 from vidmusician.core.errors import InputError, OptionError
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io import cache
+from vidmusician.core.io.timeline import read_timeline
 
 from .conftest import TIMELINES, clip, needs_shared, timeline, video_track
 
@@ -243,7 +244,7 @@ def test_a_crashing_font_through_the_real_command_is_exit_2_not_a_signal(tmp_pat
 
 def test_the_renderer_checks_the_font_itself(tmp_path):
     """The panel reaches the renderer without the command line's early check."""
-    from vidmusician.core.arranger.render import render_part
+    from vidmusician.core.backends.arranger.render import render_part
 
     bad = tmp_path / "bad.sf2"
     bad.write_bytes(mutants()["sample id past shdr"][0])

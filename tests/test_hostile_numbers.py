@@ -21,7 +21,7 @@ import pytest
 from vidmusician.core import options
 from vidmusician.core.cli import main
 from vidmusician.core.errors import InputError, OptionError
-from vidmusician.core.timeline import edl_frame_mode, read_timeline
+from vidmusician.core.io.timeline import edl_frame_mode, read_timeline
 from vidmusician.core.writeback import MusicFile, write_timelines
 
 from .conftest import TIMELINES, clip, needs_shared, save, timeline, video_track, write_wav
@@ -340,7 +340,7 @@ def test_an_image_sequence_with_impossible_numbers(tmp_path, key, bad, needle):
 
 
 def test_score_options_made_in_code_go_through_the_table():
-    from vidmusician.core.score import ScoreOptions
+    from vidmusician.core.session.pipeline import ScoreOptions
 
     ScoreOptions(seed=3, rate=29.97, fmt="fcp7", stem_tracks=True).check()
     for kw, needle in [

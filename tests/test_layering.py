@@ -137,3 +137,164 @@ def test_ui_and_resolve_plugin_import_the_facade_only():
                     offenders.append(f"{where} imports {mod} (import it from vidmusician.core)")
                 offenders += [f"{where}: vidmusician.core has no {n}" for n in names if n not in core.__all__]
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- the data flow
+
+#: The stages in data-flow order: a module may import its own stage and those
+#: before it, never one after it (function-level imports included). ``neural``
+#: is the one torch seam and serves two stages: CLIP for the analysis, MusicGen
+#: for the backends; training is a pipeline of its own, beside the session's.
+STAGES: tuple[tuple[str, ...], ...] = (
+    ("errors", "units", "progress", "fsutil", "wording", "model"),
+    ("styles",),
+    ("io",),
+    ("neural", "neural.status", "neural.clip", "neural.clip_convert"),
+    ("analysis",),
+    ("rhythm",),
+    ("backends", "neural.backend", "neural.conditioning", "neural.adapters", "neural.musicgen"),
+    ("writeback",),
+    ("report",),
+    ("options", "session", "neural.train"),
+    ("demo", "doctor", "cli"),
+)
+
+
+def _core_graph(with_function_level: bool) -> dict[str, set[str]]:
+    """core module (dotted, relative to core; '' is the package) -> the core modules it imports.
+
+    Imports under ``if TYPE_CHECKING:`` are left out (they never run)."""
+    root = REPO / "core"
+    mods = {}
+    for p in root.rglob("*.py"):
+        parts = list(p.relative_to(root).with_suffix("").parts)
+        is_pkg = parts[-1] == "__init__"
+        mods[".".join(parts[:-1] if is_pkg else parts)] = (p, is_pkg)
+
+    def typing_only(tree):
+        out = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                out.update(id(n) for b in node.body for n in ast.walk(b))
+        return out
+
+    graph = {}
+    for name, (path, is_pkg) in mods.items():
+        tree = ast.parse(path.read_text())
+        skip = typing_only(tree)
+        nodes = ast.walk(tree) if with_function_level else iter(tree.body)
+        deps = set()
+        for node in nodes:
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 0:
+                    if not (node.module or "").startswith("vidmusician.core"):
+                        continue
+                    base = node.module[len("vidmusician.core") :].lstrip(".")
+                else:
+                    pkg = name.split(".") if name else []
+                    if not is_pkg:
+                        pkg = pkg[:-1]
+                    pkg = pkg[: len(pkg) - (node.level - 1)]
+                    base = ".".join(pkg + ([node.module] if node.module else []))
+                for a in node.names:
+                    sub = f"{base}.{a.name}".lstrip(".")
+                    deps.add(sub if sub in mods else base)
+            elif isinstance(node, ast.Import):
+                deps.update(
+                    a.name[len("vidmusician.core.") :]
+                    for a in node.names
+                    if a.name.startswith("vidmusician.core.")
+                )
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def _stage(module: str) -> int:
+    best, rank = "", -1
+    for i, names in enumerate(STAGES):
+        for n in names:
+            if (module == n or module.startswith(n + ".")) and len(n) > len(best):
+                best, rank = n, i
+    assert rank >= 0, f"core.{module} belongs to no stage: add it to STAGES"
+    return rank
+
+
+def test_no_core_module_imports_a_later_stage():
+    offenders = []
+    for mod, deps in _core_graph(with_function_level=True).items():
+        if not mod:
+            continue  # the facade imports every stage, lazily
+        for dep in deps:
+            if dep and _stage(dep) > _stage(mod):
+                offenders.append(f"core.{mod} imports core.{dep}, a later stage")
+    assert offenders == []
+
+
+def test_only_the_version_comes_from_the_facade():
+    """Modules inside core import nothing from the facade but ``__version__``
+    (its own submodules, ``from .. import units``, are not the facade)."""
+    core = REPO / "core"
+    subs = {p.stem for p in core.glob("*.py")} | {
+        p.name for p in core.iterdir() if (p / "__init__.py").exists()
+    }
+    offenders = []
+    for path in (REPO / "core").rglob("*.py"):
+        if path == REPO / "core" / "__init__.py":
+            continue
+        depth = len(path.relative_to(REPO / "core").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == depth and not node.module:
+                offenders += [
+                    f"{path.relative_to(REPO)}: {a.name}"
+                    for a in node.names
+                    if a.name not in subs | {"__version__"}
+                ]
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "vidmusician.core":
+                offenders += [f"{path.relative_to(REPO)}: {a.name}" for a in node.names if a.name not in subs]
+    assert offenders == []
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_among_core_modules():
+    graph = {m: {d for d in deps if d} for m, deps in _core_graph(with_function_level=True).items() if m}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

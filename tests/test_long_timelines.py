@@ -21,9 +21,9 @@ import pytest
 import soundfile
 
 from vidmusician.core import demo
-from vidmusician.core.blockaudio import DiskAudio, TempFolder, WavAudio
 from vidmusician.core.io.audio import save_wav
-from vidmusician.core.splice import (
+from vidmusician.core.io.blockaudio import DiskAudio, TempFolder, WavAudio
+from vidmusician.core.session.splice import (
     SplicedFile,
     SpliceRange,
     matching_gain,
@@ -32,17 +32,17 @@ from vidmusician.core.splice import (
     splice,
 )
 
-R = importlib.import_module("vidmusician.core.arranger.render")  # the module, not arrange's function
+R = importlib.import_module("vidmusician.core.backends.arranger.render")  # the module, not arrange's function
 REPO = Path(__file__).resolve().parents[1]
 SR = 48000
 
 
 @pytest.fixture(scope="module")
 def cue(tmp_path_factory):
-    from vidmusician.core.analyze import analyze
-    from vidmusician.core.arranger import compose_score
-    from vidmusician.core.arranger.styles import get_style
-    from vidmusician.core.planning import plan_for
+    from vidmusician.core.analysis.analyze import analyze
+    from vidmusician.core.backends.arranger import compose_score
+    from vidmusician.core.backends.arranger.styles import get_style
+    from vidmusician.core.rhythm.planning import plan_for
 
     cut = demo.make_demo_cut(tmp_path_factory.mktemp("cut"))["otio"]
     f = analyze(cut)
@@ -85,7 +85,7 @@ def test_the_synthesiser_in_blocks_is_the_synthesiser_whole(cue):
 def test_the_block_bus_is_the_whole_signals_bus():
     """Spikes the limiter must catch at and across block boundaries, a loud
     stretch for the compressor, a strike and a ring-out for the ending."""
-    from vidmusician.core.arranger.compose import Score
+    from vidmusician.core.backends.arranger.compose import Score
 
     rng = np.random.default_rng(3)
     size, n = 8192 * 8, 8192 * 8 * 9 + 12345
@@ -186,8 +186,8 @@ def test_a_splice_in_blocks_is_the_in_memory_splice(tmp_path, rng_s):
 def test_a_long_mix_is_measured_in_windows(cue, tmp_path, monkeypatch):
     """The windowed measure, on a mix cut into 10-second windows, hears what
     the one pass hears."""
-    from vidmusician.core import results
-    from vidmusician.core.analyze import analyze
+    from vidmusician.core.analysis.analyze import analyze
+    from vidmusician.core.report import results
 
     cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
     f = analyze(cut)
@@ -206,8 +206,9 @@ def test_the_long_path_writes_the_short_paths_bytes(tmp_path, monkeypatch):
     """Score the demo cut and regenerate a shot twice: as it is (in memory)
     and with the long path's thresholds lowered to 5 s (rendered, written,
     spliced and measured in blocks). Every WAV of both takes is the same bytes."""
-    from vidmusician.core import arranger, results
-    from vidmusician.core.score import regenerate, score
+    from vidmusician.core.backends import arranger
+    from vidmusician.core.report import results
+    from vidmusician.core.session.pipeline import regenerate, score
 
     cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
     runs = {}
@@ -244,7 +245,7 @@ SCORE_AND_MEASURE = textwrap.dedent(
     sys.path.insert(0, {bench!r})
     from pathlib import Path
     from bench_long import make_long_timeline
-    from vidmusician.core.score import score
+    from vidmusician.core.session.pipeline import score
     t = make_long_timeline(Path(sys.argv[1]) / "t.otio", int(sys.argv[2]), seconds=float(sys.argv[3]))
     s = score(t, Path(sys.argv[1]) / "out")
     take = s.takes[0]
@@ -294,8 +295,8 @@ def test_memory_stays_bounded_as_the_timeline_grows(tmp_path):
 
 
 def test_bisections_are_the_brute_force_answers():
-    from vidmusician.core import rhythm
     from vidmusician.core.analysis import features
+    from vidmusician.core.rhythm import planner as rhythm
 
     rng = np.random.default_rng(4)
     times = np.sort(rng.uniform(0, 100, 500))
@@ -315,7 +316,7 @@ def test_shots_count_the_edits_around_them_as_before(tmp_path):
     from bench_long import make_long_timeline
 
     from vidmusician.core.analysis.features import CUT_RATE_WINDOW_S, AnalysisOptions, analyze_timeline
-    from vidmusician.core.timeline import read_timeline
+    from vidmusician.core.io.timeline import read_timeline
 
     tl = read_timeline(str(make_long_timeline(tmp_path / "t.otio", 2000)))
     f = analyze_timeline(tl, AnalysisOptions(use_cache=False))

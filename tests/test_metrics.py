@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from vidmusician.core.metrics import SR, beat_scores, evaluate
 from vidmusician.core.model import MotionCurve
+from vidmusician.core.report.metrics import SR, beat_scores, evaluate
 
 
 def clicks(times, duration, level=0.8):

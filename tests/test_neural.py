@@ -157,9 +157,9 @@ def test_rhythm_curve_puts_cuts_at_their_steps_and_semantics_follow_the_shots(tm
     import numpy as np
 
     from vidmusician.core import demo
-    from vidmusician.core.analyze import analyze
+    from vidmusician.core.analysis.analyze import analyze
     from vidmusician.core.neural.conditioning import DESCRIPTOR_DIM, rhythm, semantic
-    from vidmusician.core.rhythm import hard_cut_times
+    from vidmusician.core.rhythm.planner import hard_cut_times
 
     feats = analyze(demo.make_demo_cut(tmp_path)["otio"])
     r = rhythm(feats, 50.0, feats.timeline.duration_s)
@@ -186,8 +186,8 @@ def test_score_with_musicgen_debug_writes_a_complete_session_and_regenerates_a_s
     import soundfile
 
     from vidmusician.core import demo
-    from vidmusician.core.session import Session
-    from vidmusician.core.splice import read_pcm
+    from vidmusician.core.session.splice import read_pcm
+    from vidmusician.core.session.store import Session
 
     from .test_cli import run
 

@@ -21,7 +21,7 @@ from PyQt6.QtGui import QColor, QDropEvent
 from PyQt6.QtWidgets import QComboBox, QLineEdit
 
 from vidmusician.core import demo, options
-from vidmusician.core.session import Session
+from vidmusician.core.session.store import Session
 from vidmusician.ui.timeline_view import ENVELOPE_RATE, TimelineView, ViewData, envelope
 from vidmusician.ui.window import MainWindow
 
@@ -291,7 +291,7 @@ def test_drop_a_file_to_open_it(qtbot, window, cut, tmp_path):
 
 
 def test_send_to_resolve_writes_the_handoff(qtbot, settings, cut, tmp_path):
-    from vidmusician.core.handoff import read
+    from vidmusician.core.session.handoff import read
 
     handoff = tmp_path / "handoff.json"
     w = MainWindow(settings, str(handoff))
@@ -331,7 +331,7 @@ def test_panel_command_screenshot(cut, tmp_path):
 
 @pytest.fixture(scope="module")
 def scored(cut, tmp_path_factory):
-    from vidmusician.core.score import ScoreOptions, score
+    from vidmusician.core.session.pipeline import ScoreOptions, score
 
     out = tmp_path_factory.mktemp("scored") / "session"
     score(cut, out, ScoreOptions(seed=3))
@@ -597,7 +597,7 @@ def test_screenshot_is_checked_before_the_work_and_replaced_only_with_force(cut,
 
 
 def test_a_reopened_session_uses_its_own_options(qtbot, settings, cut, tmp_path):
-    from vidmusician.core.score import ScoreOptions, score
+    from vidmusician.core.session.pipeline import ScoreOptions, score
 
     out = tmp_path / "premiere"
     score(cut, out, ScoreOptions(seed=3, fmt="fcp7", style="rock"))

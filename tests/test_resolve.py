@@ -19,9 +19,9 @@ import opentimelineio as otio
 import pytest
 
 from vidmusician.core.errors import InputError, OptionError, OutputError
-from vidmusician.core.score import ScoreOptions, regenerate, score
-from vidmusician.core.session import Session
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io.timeline import read_timeline
+from vidmusician.core.session.pipeline import ScoreOptions, regenerate, score
+from vidmusician.core.session.store import Session
 from vidmusician.resolve_plugin import bridge
 from vidmusician.resolve_plugin.bridge import ResolveError, apply_session, export_timeline
 
@@ -370,7 +370,7 @@ def test_a_deeply_nested_session_timeline_is_refused_before_otio_reads_it(scored
 
 FAKE_PANEL = """
 import shutil, sys
-from vidmusician.core.handoff import make, write_handoff
+from vidmusician.core.session.handoff import make, write_handoff
 src, session, handoff, status = sys.argv[1:5]
 if status == "ok":
     shutil.copytree(src, session)

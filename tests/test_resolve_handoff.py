@@ -1,4 +1,4 @@
-"""The hand-off file between the panel and Resolve's menu script (core/handoff.py)."""
+"""The hand-off file between the panel and Resolve's menu script (core/session/handoff.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ import pytest
 
 from vidmusician.core import handoff
 from vidmusician.core.errors import Cancelled, InputError, OptionError
-from vidmusician.core.handoff import HandoffTimeout, PanelExited, read, wait_for_handoff, write_handoff
+from vidmusician.core.session.handoff import (
+    HandoffTimeout,
+    PanelExited,
+    read,
+    wait_for_handoff,
+    write_handoff,
+)
 
 
 def test_write_and_read_round_trip(tmp_path):
@@ -80,7 +86,7 @@ def test_bad_markers_and_broken_files(tmp_path):
 
 WRITER = """
 import sys, time
-from vidmusician.core.handoff import make, write_handoff
+from vidmusician.core.session.handoff import make, write_handoff
 time.sleep(float(sys.argv[2]))
 write_handoff(sys.argv[1], make(sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None, "cuts"))
 time.sleep(float(sys.argv[5]) if len(sys.argv) > 5 else 0)

@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 import soundfile
 
-from vidmusician.core.session import Session
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io.timeline import read_timeline
+from vidmusician.core.session.store import Session
 from vidmusician.core.writeback import music_clips
 
 from .conftest import TIMELINES, needs_shared

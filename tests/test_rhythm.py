@@ -10,7 +10,7 @@ import pytest
 
 from vidmusician.core.errors import OptionError
 from vidmusician.core.model import Anchor, MotionCurve
-from vidmusician.core.rhythm import HIT_TOLERANCE_S, METERS, parse_bpm, plan
+from vidmusician.core.rhythm.planner import HIT_TOLERANCE_S, METERS, parse_bpm, plan
 
 
 def cuts(times, kind="cut", strength=1.0):

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidmusician.core.analysis.analyze import analyze
 from vidmusician.core.analysis.scan import cut_sized
-from vidmusician.core.analyze import analyze
-from vidmusician.core.planning import plan_for
-from vidmusician.core.score import ScoreOptions, score
-from vidmusician.core.timeline import STRENGTH_CUT, STRENGTH_THROUGH_EDIT
+from vidmusician.core.io.timeline import STRENGTH_CUT, STRENGTH_THROUGH_EDIT
+from vidmusician.core.rhythm.planning import plan_for
+from vidmusician.core.session.pipeline import ScoreOptions, score
 
 from .conftest import VIDEOS, clip, save, timeline, video_track, write_video
 

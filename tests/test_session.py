@@ -18,9 +18,16 @@ import soundfile
 
 from vidmusician.core import demo
 from vidmusician.core.errors import Cancelled
-from vidmusician.core.score import ScoreOptions, list_takes, regenerate, score, selection_audio, use
-from vidmusician.core.session import Session, SessionBusy, locked, set_range
-from vidmusician.core.splice import SpliceRange, read_pcm, splice
+from vidmusician.core.session.pipeline import (
+    ScoreOptions,
+    list_takes,
+    regenerate,
+    score,
+    selection_audio,
+    use,
+)
+from vidmusician.core.session.splice import SpliceRange, read_pcm, splice
+from vidmusician.core.session.store import Session, SessionBusy, locked, set_range
 from vidmusician.core.writeback import MIX_TRACK_NAME
 
 from .test_cli import run
@@ -433,7 +440,7 @@ def _shared_params():
 @pytest.mark.parametrize("name", _shared_params())
 def test_score_round_trips_every_shared_timeline(name, tmp_path):
     from vidmusician.core.errors import VidMusicianError
-    from vidmusician.core.timeline import read_timeline
+    from vidmusician.core.io.timeline import read_timeline
     from vidmusician.core.writeback import music_clips
 
     from .conftest import TIMELINES
@@ -498,7 +505,7 @@ def test_markers_on_the_cuts_the_music_hit(cut, tmp_path):
 
 
 def test_downbeat_markers_from_a_plan():
-    from vidmusician.core.score import plan_markers
+    from vidmusician.core.session.pipeline import plan_markers
 
     plan = {"downbeats_s": [0.5, 2.5, 4.5, 6.5], "anchors": []}
     got = [(m.frame, m.name) for m in plan_markers(plan, "downbeats", 24, 24 * 6)]

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from vidmusician.core import Piece, Selection, Session, Take, TimelineVersion, demo, wording
-from vidmusician.core.score import ScoreOptions, list_takes, regenerate, score, use
+from vidmusician.core.session.pipeline import ScoreOptions, list_takes, regenerate, score, use
 
 
 @pytest.fixture(scope="module")

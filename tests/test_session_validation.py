@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from vidmusician.core.cli import main
-from vidmusician.core.session import Session, SessionDamaged
+from vidmusician.core.session.store import Session, SessionDamaged
 
 from .conftest import clip, save, timeline, video_track
 

@@ -49,11 +49,11 @@ def chiptune():
 
 
 def test_the_built_in_styles_keep_their_order_and_values():
-    from vidmusician.core.analysis.plot import STYLE_COLOURS
     from vidmusician.core.analysis.semantics import STYLES
-    from vidmusician.core.arranger.styles import STYLES as ARRANGER
+    from vidmusician.core.backends.arranger.styles import STYLES as ARRANGER
     from vidmusician.core.neural.conditioning import DESCRIPTOR_DIM, descriptor_dim
-    from vidmusician.core.rhythm import STYLE_TEMPO
+    from vidmusician.core.report.plot import STYLE_COLOURS
+    from vidmusician.core.rhythm.planner import STYLE_TEMPO
 
     order = ("cinematic", "corporate-upbeat", "electronic", "ambient", "rock", "lo-fi", "acoustic")
     assert styles.names() == styles.BUILTIN_NAMES == order  # the neural one-hot's order
@@ -86,12 +86,12 @@ def test_a_record_is_built_by_keyword_and_checked():
 
 def test_a_registered_style_reaches_every_table_and_leaves_with_unregister(chiptune, capsys):
     from vidmusician.core import options
-    from vidmusician.core.analysis.plot import STYLE_COLOURS
     from vidmusician.core.analysis.semantics import STYLES, style_for
-    from vidmusician.core.arranger.keys import STYLE_TONICS
-    from vidmusician.core.arranger.styles import get_style
-    from vidmusician.core.rhythm import STYLE_TEMPO
-    from vidmusician.core.score import prompt_style
+    from vidmusician.core.backends.arranger.keys import STYLE_TONICS
+    from vidmusician.core.backends.arranger.styles import get_style
+    from vidmusician.core.report.plot import STYLE_COLOURS
+    from vidmusician.core.rhythm.planner import STYLE_TEMPO
+    from vidmusician.core.session.pipeline import prompt_style
 
     opt = options.BY_NAME["style"]
     assert styles.names()[-1] == "chiptune" and "chiptune" in STYLES and "chiptune" in opt.choices

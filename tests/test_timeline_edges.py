@@ -7,7 +7,7 @@ import pytest
 
 from vidmusician.core import units
 from vidmusician.core.errors import InputError, NoVideoError, UnsupportedFormatError
-from vidmusician.core.timeline import input_kind, read_timeline
+from vidmusician.core.io.timeline import input_kind, read_timeline
 
 from .conftest import RT, TR, clip, gap, save, timeline, video_track
 

@@ -6,7 +6,7 @@ import opentimelineio as otio
 import pytest
 
 from vidmusician.core.errors import NoVideoError
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io.timeline import read_timeline
 
 from .conftest import TIMELINES, needs_shared, shared_timelines
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from vidmusician.core.analysis.inputs import read_input
+from vidmusician.core.analysis.video import detect_cuts
 from vidmusician.core.errors import Cancelled, InputError
-from vidmusician.core.inputs import read_input
-from vidmusician.core.video import detect_cuts
 
 from .conftest import VIDEOS, write_video
 

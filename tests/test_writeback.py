@@ -10,9 +10,9 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
+from vidmusician.core.analysis.inputs import read_input
 from vidmusician.core.errors import OutputError
-from vidmusician.core.inputs import read_input
-from vidmusician.core.timeline import read_timeline
+from vidmusician.core.io.timeline import read_timeline
 from vidmusician.core.writeback import MIX_TRACK_NAME, MusicFile, music_clips, with_music, write_timelines
 
 from .conftest import TIMELINES, clip, needs_shared, save, timeline, video_track, write_video, write_wav

@@ -102,7 +102,7 @@ def test_a_format_added_through_the_registry_alone_is_written_by_score_and_expor
     assert rows[0] == ["track", "clip", "record_in", "record_out"]
     assert rows[1][0] == wb.MIX_TRACK_NAME and rows[1][2:] == ["01:00:00:00", "01:00:07:00"]
 
-    from vidmusician.core.score import export
+    from vidmusician.core.session.pipeline import export
 
     written = export(out, tmp_path / "music.csv", fmt="csv")
     assert sorted(Path(p).name for p in written.values()) == ["music.csv", "music.otio"]
@@ -143,7 +143,7 @@ def test_url_to_path_known_answers(url, posix, windows):
 
 
 def test_the_timeline_reader_and_the_bridge_read_a_unc_host(tmp_path):
-    from vidmusician.core.timeline import _local_path
+    from vidmusician.core.io.timeline import _local_path
     from vidmusician.resolve_plugin.bridge import _url_path
 
     url = "file://server/share/a%20b.mov"

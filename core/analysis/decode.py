@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..model import Shot
 
 #: Analysis frames are about this wide (pixels); height keeps the aspect ratio.
 #: PySceneDetect's own choice (``compute_downscale_factor``): its detectors then
@@ -380,8 +381,6 @@ def shot_thumbnail(
     RGB uint8 [shape=(h, width, 3)], or None for a gap, missing media or a
     range outside the file. ``probed`` keeps each file's :func:`probe` between
     calls (many shots cut from one file are probed once)."""
-    from .features import file_range
-
     if not shot.media_found or shot.media is None:
         return None
     probed = {} if probed is None else probed
@@ -398,3 +397,23 @@ def shot_thumbnail(
         return thumbnail(shot.media, (rng[0] + rng[1]) / 2, width)
     except MediaError:
         return None
+
+
+def file_range(shot: Shot, info: MediaInfo) -> tuple[float, float] | None:
+    """The shot's source range in seconds of the media file, or None if outside it.
+
+    Source times in a timeline are in the media's own time base, which starts
+    at the file's start timecode. Tried in turn: the timeline's available range
+    start, the file's own timecode, 0; the first that puts the range inside
+    the file wins.
+    """
+    if shot.source_start_s is None or shot.source_end_s is None:
+        return None
+    tol = 1.5 / info.rate
+    for off in (shot.media_start_s, info.start_timecode_s, 0.0):
+        if off is None:
+            continue
+        a, b = shot.source_start_s - off, shot.source_end_s - off
+        if a >= -tol and b <= info.duration_s + tol and b > a:
+            return max(0.0, a), min(info.duration_s, b)
+    return None

@@ -20,14 +20,15 @@ import numpy as np
 
 from .. import wording
 from ..errors import Cancelled
+from ..io.cache import cache_dir
+from ..io.timeline import STRENGTH_CUT, STRENGTH_THROUGH_EDIT
 from ..model import Anchor, MotionCurve, Shot, ShotFeatures, Timeline, VideoFeatures
 from ..progress import CancelToken, ProgressFn, check, report, scaled
-from ..timeline import STRENGTH_CUT, STRENGTH_THROUGH_EDIT, cache_dir
-from ..video import STRENGTH_SCENE
 from . import semantics
-from .decode import MediaError, MediaInfo, probe
+from .decode import MediaError, MediaInfo, file_range, probe
 from .motion import visual_beats
 from .scan import STAT_NAMES, Scan, ScanParams, cache_key, cut_sized, scan
+from .scenes import STRENGTH_SCENE
 
 HOP_S = 1.0 / 25.0
 HANDLE_FRAMES = 3  # decoded before and after each range: flow for the first frame
@@ -116,26 +117,6 @@ def canonical(a: float, b: float, info: MediaInfo) -> tuple[float, float]:
     if b >= info.duration_s - 1e-3:
         b = info.duration_s + 1.0
     return round(a, 3), round(b, 3)
-
-
-def file_range(shot: Shot, info: MediaInfo) -> tuple[float, float] | None:
-    """The shot's source range in seconds of the media file, or None if outside it.
-
-    Source times in a timeline are in the media's own time base, which starts
-    at the file's start timecode. Tried in turn: the timeline's available range
-    start, the file's own timecode, 0; the first that puts the range inside
-    the file wins.
-    """
-    if shot.source_start_s is None or shot.source_end_s is None:
-        return None
-    tol = 1.5 / info.rate
-    for off in (shot.media_start_s, info.start_timecode_s, 0.0):
-        if off is None:
-            continue
-        a, b = shot.source_start_s - off, shot.source_end_s - off
-        if a >= -tol and b <= info.duration_s + tol and b > a:
-            return max(0.0, a), min(info.duration_s, b)
-    return None
 
 
 # --------------------------------------------------------------------------- assembling

@@ -29,6 +29,7 @@ import numpy as np
 from .. import fsutil
 from ..progress import CancelToken, ProgressFn, check, report
 from .decode import ANALYSIS_WIDTH, frames
+from .scenes import make_detector
 
 SCAN_VERSION = 3
 
@@ -375,8 +376,6 @@ def _decode(
     """The one decode pass: every analyser sees each frame as it comes."""
     import cv2
     from scenedetect import ContentDetector, FrameTimecode
-
-    from ..video import make_detector
 
     det = make_detector(params.detector, params.threshold)
     # PySceneDetect's content detectors (adaptive, content) score each frame's change

@@ -227,7 +227,7 @@ BACKENDS: Sequence[str] = _Names()
 AVAILABLE_BACKENDS: Mapping[str, Backend] = _Available()
 
 
-register("arranger", ".arranger:Arranger")
+register("arranger", ".arranger.backend:Arranger")
 register("musicgen", ".musicgen:MusicGen", requires=("torch", "audiocraft"), install="install/neural.sh")
 
 __all__ = [

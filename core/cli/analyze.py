@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .common import add_force, add_options, analyzed, check_outputs, emit_json, settings, warn_analysis
 
 if TYPE_CHECKING:
-    from . import Console
+    from .console import Console
 
 
 def add_analyze(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -48,12 +48,12 @@ def add_plan(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..analyze import to_json
+    from ..analysis.analyze import to_json
 
     check_outputs(args, "json", "plot")
     feats, _ = analyzed(args, console, cancel, "analyze")
     if args.plot:
-        from ..analysis.plot import plot
+        from ..report.plot import plot
 
         plot(feats, args.plot, overwrite=args.force)
         console.note(f"wrote {args.plot}")
@@ -108,7 +108,7 @@ def _print_summary(feats: Any, console: Console) -> None:
 
 
 def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..planning import plan_input, plan_json
+    from ..rhythm.planning import plan_input, plan_json
 
     check_outputs(args, "json", "plot")
     p, style, feats = plan_input(args.input, settings(args, "plan"), console.progress, cancel)
@@ -116,7 +116,7 @@ def cmd_plan(args: argparse.Namespace, console: Console, cancel: threading.Event
     for note in p.warnings:
         console.warn(note)
     if args.plot:
-        from ..analysis.plot import plot
+        from ..report.plot import plot
 
         plot(feats, args.plot, p, overwrite=args.force)
         console.note(f"wrote {args.plot}")

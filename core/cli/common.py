@@ -15,7 +15,7 @@ from ..errors import OptionError
 
 if TYPE_CHECKING:
     from ..model import VideoFeatures
-    from . import Console
+    from .console import Console
 
 #: what every command's ``func`` is: ``func(args, console, cancel) -> exit status``
 Args = argparse.Namespace
@@ -114,7 +114,7 @@ def analyzed(
     args: Args, console: Console, cancel: threading.Event, command: str
 ) -> tuple[VideoFeatures, dict[str, Any]]:
     """Analyse ``args.input`` with the command's settings; its warnings shown."""
-    from ..analyze import analyze_with
+    from ..analysis.analyze import analyze_with
 
     s = settings(args, command)
     feats = analyze_with(args.input, s, console.progress, cancel)

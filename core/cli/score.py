@@ -14,7 +14,7 @@ from ..errors import OptionError
 from .common import add_force, add_options, add_result_args, add_wait, check_outputs, emit_json, settings
 
 if TYPE_CHECKING:
-    from . import Console
+    from .console import Console
 
 
 def add_score(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -74,11 +74,11 @@ def add_takes(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..score import options_from, score
+    from ..session.pipeline import options_from, score
 
     opts = options_from(settings(args, "score"))
     if opts.soundfont:  # before any work: a damaged font would crash the renderer
-        from ..guard import check_soundfont
+        from ..io.guard import check_soundfont
 
         check_soundfont(opts.soundfont)
     session = score(
@@ -121,7 +121,7 @@ def _done(session: Any, console: Console) -> None:
 
 
 def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..score import regenerate
+    from ..session.pipeline import regenerate
 
     seed = options.BY_NAME["seed"].check(args.seed) if args.seed is not None else None
     session = regenerate(args.out, args.shot, seed, console.progress, cancel, wait_s=args.wait)
@@ -130,7 +130,7 @@ def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading
 
 
 def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..score import list_takes
+    from ..session.pipeline import list_takes
 
     if (args.use is None) != (args.shot is None):
         raise OptionError("--use TAKE and --shot N go together: vidmusician takes OUT --use 1 --shot 3.")
@@ -139,8 +139,8 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
         _use(args, console, cancel)
     rows = list_takes(args.out)
     if args.plot:
-        from ..analysis.plot import plot_takes
-        from ..session import Session
+        from ..report.plot import plot_takes
+        from ..session.store import Session
 
         plot_takes(Session.load(args.out), args.plot, overwrite=args.force)
         console.note(f"wrote {args.plot}")
@@ -153,7 +153,7 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _use(args: argparse.Namespace, console: Console, cancel: threading.Event) -> None:
     """``takes --use TAKE --shot N``: play the take under the shot; say where it plays."""
-    from ..score import use
+    from ..session.pipeline import use
     from ..wording import RecordClock
 
     session = use(args.out, args.use, args.shot, console.progress, cancel, wait_s=args.wait)
@@ -174,7 +174,7 @@ def _use(args: argparse.Namespace, console: Console, cancel: threading.Event) ->
 
 def _print_takes(out: str, rows: list[dict[str, Any]], console: Console) -> None:
     """The takes, one a line: kind, shot, seed, style, key and where each plays."""
-    from ..session import Session
+    from ..session.store import Session
     from ..wording import RecordClock
 
     session = Session.load(out)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .common import add_force, add_options, add_result_args, analyzed, check_outputs, emit_json, settings
 
 if TYPE_CHECKING:
-    from . import Console
+    from .console import Console
 
 
 def add_eval(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -82,8 +82,8 @@ def add_demo(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..metrics import evaluate, load_audio
-    from ..rhythm import hard_cut_times
+    from ..report.metrics import evaluate, load_audio
+    from ..rhythm.planner import hard_cut_times
 
     check_outputs(args, "json")
     y = load_audio(args.audio)
@@ -132,7 +132,7 @@ def _print_eval(m: dict[str, Any], console: Console) -> None:
 
 
 def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..fitting import fit_input
+    from ..session.fitting import fit_input
     from ..wording import bpm, heard, plural, span
 
     done = fit_input(args.music, args.input, args.output, settings(args, "fit"), console.progress, cancel)
@@ -153,7 +153,7 @@ def cmd_fit(args: argparse.Namespace, console: Console, cancel: threading.Event)
 
 
 def cmd_cache(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from .. import cache
+    from ..io import cache
 
     if args.clear:
         print(cache.clear_line(), file=console.out)

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from . import Console
+    from .console import Console
 
 
 def add_train(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from .. import fsutil
-from ..blockaudio import Audio, DiskAudio
 from ..errors import InputError
 from ..units import OUTPUT_SR
+from .blockaudio import Audio, DiskAudio
 
 #: How every WAV VidMusician writes is stored (soundfile's names).
 WAV_FORMAT = "WAV"
@@ -112,7 +112,7 @@ def save_wav(path: str | os.PathLike[str], audio: Audio, sr: int = OUTPUT_SR) ->
     """Write ``audio`` as a 24-bit WAV at ``path``, atomically; returns the path.
 
     ``audio`` is float32 [shape=(channels, n)] (an array, or a
-    :class:`~vidmusician.core.blockaudio.DiskAudio`, written a block at a
+    :class:`~vidmusician.core.io.blockaudio.DiskAudio`, written a block at a
     time: the same bytes as writing it whole), scaled down to a peak of
     :data:`CEILING` if it would clip; or int32 PCM [shape=(n, channels)]
     (the samples of a WAV as read, :func:`vidmusician.core.units.pcm_to_float`'s

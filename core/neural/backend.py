@@ -25,7 +25,7 @@ from .. import units
 from ..errors import Cancelled, InputError, OptionError
 from ..model import VideoFeatures
 from ..progress import CancelToken, ProgressFn, report
-from ..rhythm import RhythmPlan
+from ..rhythm.planner import RhythmPlan
 from . import conditioning
 from .adapters import VidMusicianAdapters, musicgen_t5
 from .musicgen import load
@@ -216,8 +216,8 @@ def score_music(
     cancel: CancelToken | None = None,
 ) -> NeuralMusic:
     """Generate the whole cut's music, fit it to the cut, level it."""
-    from ..arranger.render import bus_gain
-    from ..fit import fit
+    from ..backends.arranger.render import bus_gain
+    from ..rhythm.fit import fit
 
     gen = Generator(model, adapters)
     text = prompt_text(feats, style, user_prompt)

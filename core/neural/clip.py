@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OptionError
+from .clip_convert import OPEN_CLIP_CONFIG, SUPPORTED
 
 #: CLIP's own pixel normalisation (RGB).
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
@@ -248,12 +249,8 @@ class ClipEncoder:
 
 # --- open_clip / OpenAI checkpoints, converted to transformers' CLIPModel -------------------------
 
-OPEN_CLIP_CONFIG = "open_clip_config.json"
 OPEN_CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
-SUPPORTED = (
-    "supported: open_clip/OpenAI CLIP with a ViT image tower and open_clip's standard text transformer"
-)
 #: Entries of OpenAI/open_clip state dicts that are not weights.
 
 

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import OptionError
-from .clip import OPEN_CLIP_CONFIG, SUPPORTED
+
+#: The file open_clip writes its sizes to, beside the weights.
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+SUPPORTED = (
+    "supported: open_clip/OpenAI CLIP with a ViT image tower and open_clip's standard text transformer"
+)
 
 _NOT_WEIGHTS = ("attn_mask", "input_resolution", "context_length", "vocab_size", "logit_bias")
 _PAIR = ("weight", "bias")

@@ -21,7 +21,7 @@ import numpy as np
 from .. import styles as _styles
 from ..errors import InputError
 from ..model import VideoFeatures
-from ..rhythm import hard_cut_times
+from ..rhythm.planner import hard_cut_times
 
 #: The shot descriptors in the semantic vector, in order (then valence, arousal, analysed, style one-hot).
 DESCRIPTOR_KEYS = (

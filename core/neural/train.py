@@ -422,7 +422,7 @@ def prepare(
     cancel: CancelToken | None = None,
 ) -> tuple[Example, list[str]]:
     """The item's tokens and conditioning (from the cache when it has them) and warnings."""
-    from ..timeline import cache_dir
+    from ..io.cache import cache_dir
 
     path = cache_dir() / "train" / f"{_cache_key(src, opts, mg)}.safetensors"
     if opts.cache and path.is_file():
@@ -438,8 +438,8 @@ def prepare(
         rhythm = onset_curve(wav, int(mg.sample_rate), rate, steps)
         ex = Example(codes, None, rhythm, None, src.name)
     else:
-        from ..analyze import analyze
-        from ..planning import overall_style
+        from ..analysis.analyze import analyze
+        from ..rhythm.planning import overall_style
         from .backend import prompt_text
 
         feats = analyze(src.video, cache=opts.cache, clip=opts.clip, progress=progress, cancel=cancel)

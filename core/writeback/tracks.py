@@ -18,8 +18,8 @@ import opentimelineio as otio
 
 from .. import units
 from ..errors import InputError, OptionError, OutputError
+from ..io.timeline import read_otio
 from ..model import Timeline
-from ..timeline import read_otio
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -146,7 +146,7 @@ def with_music(
     Parameters
     ----------
     timeline : Timeline
-        As read by :func:`vidmusician.core.inputs.read_input`.
+        As read by :func:`vidmusician.core.analysis.inputs.read_input`.
     music : list of MusicFile
         The mix first, then any stems; each gets its own new track.
     provenance : dict, optional

@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, fsutil, units
-from .blockaudio import Audio, DiskAudio
-from .errors import OutputError
-from .io.audio import save_wav
-from .model import VideoFeatures
-from .progress import ProgressFn, check, scaled
-from .progress import report as tell
-from .rhythm import RhythmPlan, hard_cut_times
+from .. import __version__, fsutil, units
+from ..errors import OutputError
+from ..io.audio import save_wav
+from ..io.blockaudio import Audio, DiskAudio
+from ..model import VideoFeatures
+from ..progress import ProgressFn, check, scaled
+from ..progress import report as tell
+from ..rhythm.planner import RhythmPlan, hard_cut_times
 
 SR = units.OUTPUT_SR
 
@@ -221,8 +221,8 @@ def write_result(
 
     The one-shot result of ``fit``; ``score`` keeps a session (:mod:`.session`).
     """
-    from .planning import plan_json
-    from .writeback import MusicFile, write_timelines
+    from ..rhythm.planning import plan_json
+    from ..writeback import MusicFile, write_timelines
 
     provenance = {**provenance, "version": __version__}
     tell(progress, 0.0, "writing the music")

@@ -9,8 +9,8 @@ push the mode or the density, which belong to no style.
 
 from __future__ import annotations
 
-from .. import styles as _styles
-from ..styles import Style
+from ... import styles as _styles
+from ...styles import Style
 
 __all__ = [
     "PROMPT_DENSE",

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fsutil, units
-from .blockaudio import BLOCK, Audio, DiskAudio
-from .io.audio import wav_file
+from .. import fsutil, units
+from ..io.audio import wav_file
+from ..io.blockaudio import BLOCK, Audio, DiskAudio
 
 SR = units.OUTPUT_SR
 #: Length of each crossfade; it ends on the bar line.

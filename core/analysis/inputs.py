@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .analysis.features import AnalysisOptions
-from .model import Timeline
-from .progress import CancelToken, ProgressFn
-from .timeline import check_readable, input_kind, read_timeline
+from ..io.timeline import check_readable, input_kind, read_timeline
+from ..model import Timeline
+from ..progress import CancelToken, ProgressFn
+from .features import AnalysisOptions
 from .video import read_video
 
 

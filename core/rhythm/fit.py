@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units
-from .errors import InputError
-from .model import VideoFeatures
-from .progress import CancelToken, ProgressFn, check, report
-from .rhythm import RhythmPlan, plan
+from .. import units
+from ..errors import InputError
+from ..model import VideoFeatures
+from ..progress import CancelToken, ProgressFn, check, report
+from .planner import RhythmPlan, plan
 
 OUT_SR = units.OUTPUT_SR
 CROSSFADE_S = 0.010
@@ -64,7 +64,7 @@ class FitResult:
 
 def load_music(path: str | os.PathLike[str]) -> np.ndarray:
     """(channels, n) float32 at :data:`OUT_SR`."""
-    from .io.audio import load
+    from ..io.audio import load
 
     y = load(path, OUT_SR)
     if y.shape[1] < OUT_SR:

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import styles as _styles
-from ..errors import OptionError
-from ..model import VideoFeatures
+from ... import styles as _styles
+from ...errors import OptionError
+from ...model import VideoFeatures
 
 MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")

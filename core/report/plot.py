@@ -28,7 +28,7 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None, overw
     """Draw ``f`` into the PNG ``dest`` (written atomically; an existing file
     is replaced only with ``overwrite``).
 
-    With a ``plan`` (a :class:`~vidmusician.core.rhythm.RhythmPlan`), its beats
+    With a ``plan`` (a :class:`~vidmusician.core.rhythm.planner.RhythmPlan`), its beats
     and downbeats are drawn under the shots, and each cut is marked where it
     landed (downbeat, beat, subdivision or missed).
     """

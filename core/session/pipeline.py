@@ -19,25 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, fsutil, units
-from .analyze import analyze
-from .blockaudio import WavAudio
-from .errors import InputError, OptionError, OutputError
-from .model import BackendSettings, Music, Span, Timeline, VideoFeatures
-from .options import BY_NAME
-from .planning import plan_json
-from .progress import CancelToken, ProgressFn, check, report, scaled
-from .rhythm import RhythmPlan
-from .session import (
-    TAKES_DIR,
-    Session,
-    check_identity,
-    file_identity,
-    locked,
-    now,
-    set_range,
-)
+from .. import __version__, fsutil, units
+from ..analysis.analyze import analyze
+from ..errors import InputError, OptionError, OutputError
+from ..io.blockaudio import WavAudio
+from ..model import BackendSettings, Music, Span, Timeline, VideoFeatures
+from ..options import BY_NAME
+from ..progress import CancelToken, ProgressFn, check, report, scaled
+from ..rhythm.planner import RhythmPlan
+from ..rhythm.planning import plan_json
 from .splice import SR, SplicedFile, SpliceRange
+from .store import TAKES_DIR, Session, check_identity, file_identity, locked, now, set_range
 
 
 @dataclass(frozen=True)
@@ -66,8 +58,8 @@ class ScoreOptions:
 
     def check(self) -> None:
         """Refuse bad choices before any work."""
-        from .arranger.styles import get_style
-        from .writeback import FORMATS
+        from ..backends.arranger.styles import get_style
+        from ..writeback import FORMATS
 
         for f in dataclasses.fields(self):  # the options table's types and ranges, as for a flag
             opt = BY_NAME.get("format" if f.name == "fmt" else f.name)
@@ -78,7 +70,7 @@ class ScoreOptions:
         BY_NAME["backend"].check(self.backend)
         BY_NAME["markers"].check(self.markers)
         BY_NAME["key"].check(self.key)
-        from . import backends
+        from .. import backends
 
         backends.get(self.backend).check(_settings(self, self.style))
         if self.fmt not in FORMATS:
@@ -102,7 +94,7 @@ def options_from(settings: dict[str, Any]) -> ScoreOptions:
 
 def prompt_style(prompt: str | None) -> str | None:
     """The first style a prompt word names ("epic" -> cinematic), if any."""
-    from .arranger.styles import PROMPT_STYLE
+    from ..backends.arranger.styles import PROMPT_STYLE
 
     for word in (prompt or "").lower().split():
         if word.strip(",.") in PROMPT_STYLE:
@@ -120,7 +112,7 @@ def _features(
 
 
 def _plan(feats: VideoFeatures, o: ScoreOptions) -> tuple[RhythmPlan, str]:
-    from .planning import plan_for
+    from ..rhythm.planning import plan_for
 
     return plan_for(
         feats, o.style or prompt_style(o.prompt), o.bpm, o.meter, o.flex, o.max_change, o.ring_out
@@ -138,7 +130,7 @@ def _from_record(d: dict[str, Any]) -> ScoreOptions:
 
 def plan_markers(plan: dict[str, Any], kind: str, rate: float, duration_frames: int) -> tuple[Any, ...]:
     """Timeline markers from a plan (``plan.json`` contents)."""
-    from .writeback import TimelineMarker
+    from ..writeback import TimelineMarker
 
     out = []
     if kind == "downbeats":
@@ -169,8 +161,8 @@ def _write_take(
     Measuring the take (librosa) is most of the time here: ``progress`` shows it.
     """
     report(progress, 0.0, "writing the music")
-    from .io.audio import save_wav
-    from .results import measure, write_music
+    from ..io.audio import save_wav
+    from ..report.results import measure, write_music
 
     tracks = 1 + (len(music.stems) if pcm is None else len(pcm) - 1)
     seconds = float(plan_data["duration_s"]) + float(plan_data.get("ring_out_s") or 0.0)
@@ -232,7 +224,7 @@ def _write_timeline(
     ``final_root / rel`` where it will be. Returns the version's record.
     ``fmt`` and ``basename`` default to the first take's format and
     ``timeline`` / ``timeline-vN``."""
-    from .writeback import MusicFile, Piece, write_timelines
+    from ..writeback import MusicFile, Piece, write_timelines
 
     data = session.data
     rate = timeline.rate
@@ -275,7 +267,7 @@ def _generate(
     cancel: CancelToken | None = None,
 ) -> Music:
     """The whole cue's music from the backend ``o.backend`` names."""
-    from . import backends
+    from .. import backends
 
     return backends.get(o.backend).generate(plan, feats, _settings(o, style), progress, cancel)
 
@@ -315,7 +307,7 @@ def _take_record(
 
 def _key_number(key: str) -> int | None:
     """pretty_midi's number (0-11 major, 12-23 minor) of a take's key, None when unknown."""
-    from .arranger.keys import Key, parse_key
+    from ..backends.arranger.keys import Key, parse_key
 
     if not key:
         return None
@@ -326,7 +318,7 @@ def _key_number(key: str) -> int | None:
 def _take_key(take: dict[str, Any]) -> str | None:
     """A take's key as ``--key`` text. A take without ``key_number`` was named
     by the old table, which called D "Eb", Eb "E", F "F#", G "Ab" and A "Bb"."""
-    from .arranger.keys import legacy_key
+    from ..backends.arranger.keys import legacy_key
 
     key = take.get("key") or None
     if key and "key_number" not in take:
@@ -392,8 +384,8 @@ def score(
                 f"redo one shot with vidmusician regenerate {out} --shot N, or score into a new folder."
             )
         return _add_take(Path(input_path), out, opts, progress, cancel, wait_s)
-    from .analysis.plot import plot
-    from .results import output_folder
+    from ..report.plot import plot
+    from ..report.results import output_folder
 
     src = Path(input_path)
     with output_folder(out) as folder:
@@ -460,7 +452,7 @@ class _Undo:
 
 
 def _new_take_folder(session: Session, take_id: int, undo: _Undo) -> Any:
-    from .results import output_folder
+    from ..report.results import output_folder
 
     final = session.out / TAKES_DIR / f"take-{take_id:03d}"
     if not final.parent.exists():
@@ -550,7 +542,7 @@ def shot_range(downbeats_s: np.ndarray, start_s: float, end_s: float) -> SpliceR
     """The bars under a shot: from the bar line at or before its first frame
     to the bar line at or after its end (the music's tail when that is the
     timeline's end)."""
-    from .arranger import bars_in
+    from ..backends.arranger import bars_in
 
     downs = np.asarray(downbeats_s, float)
     bars = bars_in(downs, start_s, end_s)
@@ -603,8 +595,8 @@ def regenerate(
     """New music under shot ``shot``: a new take, bit-identical to the take it
     replaces outside the shot's bars (crossfades aside), and a new timeline
     version that plays it under the shot."""
-    from . import backends
-    from .arranger.render import LONG_S
+    from .. import backends
+    from ..backends.arranger.render import LONG_S
     from .splice import matching_gain, matching_gain_file, read_pcm, splice, wav_frames
 
     out = Path(out)
@@ -800,7 +792,7 @@ def export(
 
     Returns ``{format: path}`` of the files written.
     """
-    from .writeback import FORMATS
+    from ..writeback import FORMATS
 
     session = Session.load(out)
     dest = Path(dest)
@@ -815,7 +807,7 @@ def export(
         first = session.take(session.selection[0]["take"])
         timeline = _features(rec_in["path"], _from_record(first["options"]), progress, cancel).timeline
     check(cancel)
-    from .writeback import extension, formats_for, writers
+    from ..writeback import extension, formats_for, writers
 
     stem = dest.stem if dest.suffix.lower() in {w.extension for w in writers()} else dest.name
     first_opts = _from_record(session.take(session.selection[0]["take"])["options"])

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import fsutil
-from .errors import Cancelled, InputError, OptionError, VidMusicianError
+from .. import fsutil
+from ..errors import Cancelled, InputError, OptionError, VidMusicianError
 
 FORMAT = "vidmusician-handoff"
 VERSION = 1

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from . import styles
-from .model import VideoFeatures
-from .progress import CancelToken, ProgressFn
-from .rhythm import RhythmPlan, parse_bpm, plan
+from .. import styles
+from ..model import VideoFeatures
+from ..progress import CancelToken, ProgressFn
+from .planner import RhythmPlan, parse_bpm, plan
 
 
 def overall_style(f: VideoFeatures) -> str:
@@ -83,7 +83,7 @@ def plan_input(
     and the analysed features (whose ``warnings`` and ``timeline.warnings``,
     like the plan's, are the caller's to show).
     """
-    from .analyze import analyze_with
+    from ..analysis.analyze import analyze_with
 
     feats = analyze_with(path, settings, progress, cancel)
     p, style = plan_for(

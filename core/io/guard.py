@@ -40,7 +40,7 @@ from typing import IO
 
 import numpy as np
 
-from .errors import InputError, OptionError
+from ..errors import InputError, OptionError
 
 #: Deepest bracket nesting accepted in OTIO JSON. Real timelines nest 8-10
 #: deep (the deepest shared sample, nested_example.otio, is 10); OTIO's own

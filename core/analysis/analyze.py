@@ -11,12 +11,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from . import __version__
-from .analysis.features import AnalysisOptions, analyze_timeline
+from .. import __version__
+from ..io.timeline import input_kind
+from ..model import Timeline, VideoFeatures
+from ..progress import CancelToken, ProgressFn, scaled
+from .features import AnalysisOptions, analyze_timeline
 from .inputs import read_input
-from .model import Timeline, VideoFeatures
-from .progress import CancelToken, ProgressFn, scaled
-from .timeline import input_kind
 
 
 def analyze(

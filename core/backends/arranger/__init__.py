@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..blockaudio import Audio
-from ..model import VideoFeatures
-from ..progress import CancelToken, ProgressFn
-from ..rhythm import RhythmPlan
+from ...io.blockaudio import Audio
+from ...model import VideoFeatures
+from ...progress import CancelToken, ProgressFn
+from ...rhythm.planner import RhythmPlan
 from .compose import Score, compose
 from .keys import Key, choose_key, parse_key
 from .render import LONG_S, SR, mix_of, render, render_long, to_midi
@@ -66,7 +66,7 @@ def arrange(
     """
     st = get_style(style)
     if len(plan.downbeats_s) < 2:
-        from ..errors import OptionError
+        from ...errors import OptionError
 
         raise OptionError(
             "the plan is shorter than one bar: nothing to arrange (is the timeline under 2 s?)."

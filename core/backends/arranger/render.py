@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import fsutil, units
-from ..errors import OptionError
-from ..progress import CancelToken, ProgressFn
+from ... import fsutil, units
+from ...errors import OptionError
+from ...progress import CancelToken, ProgressFn
 from .compose import EXPRESSION, PARTS, Note, Score
 from .styles import Style
 
 if TYPE_CHECKING:
-    from ..blockaudio import DiskAudio, TempFolder
+    from ...io.blockaudio import DiskAudio, TempFolder
 
 SR = units.OUTPUT_SR
 KICK_NOTE, KICKS = 36, (35, 36)  # GM bass drums
@@ -131,7 +131,7 @@ def _synth_setup(
     channel, pitch or controller, velocity or value)."""
     import tinysoundfont
 
-    from ..guard import check_soundfont
+    from ...io.guard import check_soundfont
 
     check_soundfont(soundfont)  # structure first: a damaged font crashes sfload (remembered per file)
     synth = tinysoundfont.Synth(samplerate=SR)
@@ -670,8 +670,8 @@ def render_long(
     system's, ``TMPDIR``), checked for room first; it goes when the last of
     the returned audio does.
     """
-    from ..blockaudio import BLOCK, DiskAudio, TempFolder
-    from ..progress import check, report
+    from ...io.blockaudio import BLOCK, DiskAudio, TempFolder
+    from ...progress import check, report
 
     size = int(block or BLOCK)
     sf = soundfont or default_soundfont()
@@ -788,7 +788,7 @@ def _raw_mix(
 ) -> tuple[DiskAudio, np.ndarray | None]:
     """Pass 1b: the mix before the bus (on disk), and the compressor's gain
     per 64-sample hop (None: no compression)."""
-    from ..blockaudio import DiskAudio
+    from ...io.blockaudio import DiskAudio
 
     n = next(iter(stems.values())).n
     names = list(stems)  # added in this order, as mix_of adds them
@@ -837,7 +837,7 @@ def _apply_bus(
     """Pass 3: the limiter, the ending and the gain on every stem (in place,
     their peaks set); returns their sum, the mix. ``before``: the mix before
     the bus, the compressor's gain per sample and the loudness gain."""
-    from ..blockaudio import DiskAudio
+    from ...io.blockaudio import DiskAudio
 
     raw_mix, comp_at, g0 = before
     n = raw_mix.n

@@ -20,10 +20,10 @@ from typing import Any
 
 import opentimelineio as otio
 
-from . import guard, units, wording
-from .cache import cache_dir  # noqa: F401  (where it was; doctor and train import it from here)
-from .errors import InputError, NoVideoError, OptionError, UnsupportedFormatError
-from .model import Anchor, InputSource, Marker, Shot, Timeline
+from .. import units, wording
+from ..errors import InputError, NoVideoError, OptionError, UnsupportedFormatError
+from ..model import Anchor, InputSource, Marker, Shot, Timeline
+from . import guard
 
 RT = otio.opentime.RationalTime
 

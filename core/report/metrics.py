@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import MotionCurve
+from ..model import MotionCurve
 
 SR = 22050
 HOP = 512
@@ -65,7 +65,7 @@ class Metrics:
 def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
     """float32 mono audio [shape=(n,)] at :data:`SR`, as every figure here measures it
     (:func:`vidmusician.core.io.audio.load`); a clear error for what cannot be read."""
-    from .io.audio import load
+    from ..io.audio import load
 
     return load(path, SR, channels=1)[0]
 

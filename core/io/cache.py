@@ -31,8 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError, OptionError
 from . import guard
-from .errors import InputError, OptionError
 
 DEFAULT_LIMIT = 5 * 1000**3
 #: Sub-folders that hold only what can be made again (cleared by ``cache --clear``).

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model import VideoFeatures
-from ..rhythm import RhythmPlan
+from ...model import VideoFeatures
+from ...rhythm.planner import RhythmPlan
 from .keys import choose_key
 from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
 

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, NoReturn
 
-from . import __version__, fsutil, units
-from .errors import InputError, OutputError
+from .. import __version__, fsutil, units
+from ..errors import InputError, OutputError
 
 SESSION_FILE = "session.json"
 FORMAT = "vidmusician-session"
@@ -327,7 +327,7 @@ class _Checker:
                 self.int_(ident["mtime_ns"], "input.identity.mtime_ns")
 
     def timeline(self, d: dict[str, Any]) -> dict[str, Any]:
-        from . import units
+        from .. import units
 
         w = "timeline"
         self.str_(self.obj(d, "name", w), f"{w}.name")
@@ -355,7 +355,7 @@ class _Checker:
         return d
 
     def take(self, t: dict[str, Any], w: str, tl: dict[str, Any]) -> int:
-        from .options import BY_NAME
+        from ..options import BY_NAME
 
         tid = self.int_(self.obj(t, "id", w), f"{w}.id", 1)
         kind = self.str_(self.obj(t, "kind", w), f"{w}.kind")
@@ -426,7 +426,7 @@ class _Checker:
         return int(tid or 0)
 
     def option(self, opt: Any, value: Any, where: str) -> None:
-        from .errors import OptionError
+        from ..errors import OptionError
 
         try:
             opt.check(value, where)
@@ -718,7 +718,7 @@ class Take:
 
     def music(self) -> str:
         """``cinematic in D minor at 93.8 BPM`` (:func:`~.wording.take_music`)."""
-        from .wording import take_music
+        from ..wording import take_music
 
         return take_music(self.to_json())
 
@@ -726,7 +726,7 @@ class Take:
         """One line on the take, for the panel's status bar and the console:
         ``take 2: cinematic in D minor at 90-102.9 BPM; 4 of 5 cuts on a beat
         (chance 25%)`` (:func:`~.wording.take_summary`)."""
-        from .wording import take_summary
+        from ..wording import take_summary
 
         return take_summary(self.to_json())
 

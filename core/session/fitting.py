@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .fit import FitResult
-from .model import VideoFeatures
-from .progress import CancelToken, ProgressFn, scaled
+from ..model import VideoFeatures
+from ..progress import CancelToken, ProgressFn, scaled
+from ..rhythm.fit import FitResult
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ def fit_input(
     ``ring_out`` in seconds, ``format`` of the written timeline). ``out``
     must not exist or be empty; nothing is left there on failure.
     """
-    from . import fsutil, units
-    from .analyze import analyze_with
-    from .fit import fit, load_music
-    from .results import output_folder, write_result
+    from .. import fsutil, units
+    from ..analysis.analyze import analyze_with
+    from ..report.results import output_folder, write_result
+    from ..rhythm.fit import fit, load_music
 
     out = Path(out)
     with output_folder(out) as folder:

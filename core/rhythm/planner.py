@@ -27,9 +27,9 @@ from typing import Literal
 
 import numpy as np
 
-from . import styles as _styles
-from .errors import OptionError
-from .model import Anchor, MotionCurve
+from .. import styles as _styles
+from ..errors import OptionError
+from ..model import METERS, Anchor, Meter, MotionCurve
 
 HARD_KINDS = ("cut", "transition", "scene")
 HARD_MIN_STRENGTH = 0.5  # through edits (0.25) are not hard
@@ -46,22 +46,6 @@ END_PENALTY = 5000.0
 HIT_TOLERANCE_S = 0.001  # a hard anchor is "on" the grid within 1 ms
 SOFT_TOLERANCE_S = 0.035  # motion beats and markers: within 35 ms counts
 CONSTANT_HIT_TOLERANCE_S = 0.02
-
-
-@dataclass(frozen=True)
-class Meter:
-    """``beats`` per bar, each divided into ``subdivision`` grid steps."""
-
-    name: str
-    beats: int
-    subdivision: int
-
-    @property
-    def steps(self) -> int:
-        return self.beats * self.subdivision
-
-
-METERS = {"4/4": Meter("4/4", 4, 4), "3/4": Meter("3/4", 3, 4), "6/8": Meter("6/8", 2, 3)}
 
 
 @dataclass(frozen=True)
@@ -245,7 +229,7 @@ def _check_plan_args(meter: str, duration_s: float, flex: float) -> None:
 
 def _dropped_warning(dropped: int, hi: float) -> str:
     """The warning on ``dropped`` cuts too close to a stronger one at the fastest tempo ``hi`` (BPM)."""
-    from . import wording
+    from .. import wording
 
     they = "they share its grid point or are" if dropped > 1 else "it shares its grid point or is"
     return (

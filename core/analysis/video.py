@@ -9,49 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import units
-from .errors import InputError
-from .model import Anchor, InputSource, Shot, Timeline
-from .progress import CancelToken, ProgressFn
+from .. import units
+from ..errors import InputError
+from ..model import Anchor, InputSource, Shot, Timeline
+from ..progress import CancelToken, ProgressFn
+from .scenes import DETECTORS, STRENGTH_SCENE, make_detector  # noqa: F401  (DETECTORS: named here too)
 
 if TYPE_CHECKING:
-    from .analysis.features import AnalysisOptions
-
-#: PySceneDetect detectors by the name used in options.
-DETECTORS = ("adaptive", "content", "threshold", "histogram", "hash")
-
-STRENGTH_SCENE = 0.9  # a detected cut is a little less certain than an editor's
-
-
-#: The keyword that sets each detector's threshold.
-THRESHOLD_ARG = {
-    "adaptive": "adaptive_threshold",
-    "content": "threshold",
-    "threshold": "threshold",
-    "histogram": "threshold",
-    "hash": "threshold",
-}
-
-
-def make_detector(name: str, threshold: float | None = None) -> Any:
-    """A fresh PySceneDetect detector: its defaults, or the given threshold."""
-    import scenedetect
-
-    classes = {
-        "adaptive": scenedetect.AdaptiveDetector,
-        "content": scenedetect.ContentDetector,
-        "threshold": scenedetect.ThresholdDetector,
-        "histogram": scenedetect.HistogramDetector,
-        "hash": scenedetect.HashDetector,
-    }
-    if name not in classes:
-        raise InputError(f"unknown scene detector '{name}': choose one of {', '.join(DETECTORS)}.")
-    kwargs = {} if threshold is None else {THRESHOLD_ARG[name]: threshold}
-    return classes[name](**kwargs)
+    from .features import AnalysisOptions
 
 
 def detect_cuts(
@@ -74,8 +43,8 @@ def detect_cuts(
         XML writer need, and frames count on that rate's grid from the
         frames' own timestamps.
     """
-    from .analysis.decode import MediaError
-    from .analysis.features import AnalysisOptions, whole_file_scan
+    from .decode import MediaError
+    from .features import AnalysisOptions, whole_file_scan
 
     p = Path(path)
     try:

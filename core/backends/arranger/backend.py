@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import OptionError
-from ..model import BackendSettings, Music, Provenance, Span, VideoFeatures
-from ..progress import CancelToken, ProgressFn, check, report
-from . import Backend, Status
+from ...errors import OptionError
+from ...model import BackendSettings, Music, Provenance, Span, VideoFeatures
+from ...progress import CancelToken, ProgressFn, check, report
+from .. import Backend, Status
 
 
 class Arranger(Backend):
@@ -44,8 +44,8 @@ class Arranger(Backend):
         range_seed: int | None = None,
         warnings: tuple[str, ...] = (),
     ) -> Music:
-        from ..arranger import arrange
-        from ..arranger.render import default_soundfont
+        from . import arrange
+        from .render import default_soundfont
 
         style = str(settings.style)
         a = arrange(
@@ -88,8 +88,8 @@ class Arranger(Backend):
     def doctor(self) -> tuple[Status, str]:
         """The default SoundFont, checked as ``score`` checks it (structure, before tinysoundfont)."""
         try:
-            from ..arranger.render import default_soundfont
-            from ..guard import check_soundfont
+            from ...io.guard import check_soundfont
+            from .render import default_soundfont
 
             path = default_soundfont()
             info = check_soundfont(path)
@@ -109,7 +109,7 @@ def _new_bar_seeds(
     """The bar seeds for a regeneration: the base take's, with the span's bars
     on a new seed that is heard (drawn again while those bars come out note
     for note as before; an explicit seed that does gets a warning)."""
-    from ..arranger import bars_in, compose_score, notes_between
+    from . import bars_in, compose_score, notes_between
 
     style, base, new_seed = str(settings.style), span.base, span.seed
     o = settings
