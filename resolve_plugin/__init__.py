@@ -2,4 +2,5 @@
 panel, put the music on new audio tracks.
 
 It imports the facade ``vidmusician.core`` only (``tests/test_layering.py``
-checks); ``bridge`` is the one module that talks to Resolve."""
+checks); ``bridge`` connects to Resolve and exports its timeline, ``music`` reads
+a session's music as Resolve will place it, ``apply`` puts it on the timeline."""

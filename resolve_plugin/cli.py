@@ -50,9 +50,9 @@ def cmd_export(args: argparse.Namespace, console: Any, cancel: threading.Event) 
 
 
 def cmd_apply(args: argparse.Namespace, console: Any, cancel: threading.Event) -> int:
-    from . import bridge
+    from . import apply, bridge
 
-    rep = bridge.apply_session(bridge.connect(), args.out, markers=args.markers, progress=console.progress)
+    rep = apply.apply_session(bridge.connect(), args.out, markers=args.markers, progress=console.progress)
     console.close()
     print(rep.summary(), file=console.out)
     return 0

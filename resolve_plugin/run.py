@@ -7,7 +7,7 @@
 3. wait for the panel's hand-off file (:func:`vidmusician.core.session.handoff.wait_for_handoff`):
    it says "ok" with the session folder and the markers to add, or "cancelled";
    a panel that exits without writing it ends the wait;
-4. on "ok", :func:`bridge.apply_session`.
+4. on "ok", :func:`apply.apply_session`.
 
 Inside Resolve (``resolve`` given) or from a terminal / the menu script's
 subprocess (``python -m vidmusician.resolve_plugin.run --config FILE``, which
@@ -112,7 +112,7 @@ def run(
     """
     from vidmusician.core import handoff
 
-    from . import bridge
+    from . import apply, bridge
 
     try:
         exe = Path(vidmusician)
@@ -139,7 +139,7 @@ def run(
         if answer["status"] != "ok":
             say("VidMusician: the panel was closed without sending music; the timeline is unchanged.")
             return 1
-        rep = bridge.apply_session(resolve, answer["session"], markers=answer.get("markers", "none"))
+        rep = apply.apply_session(resolve, answer["session"], markers=answer.get("markers", "none"))
         say(rep.summary())
         return 0
     except VidMusicianError as e:

@@ -22,8 +22,9 @@ from vidmusician.core.errors import InputError, OptionError, OutputError
 from vidmusician.core.io.timeline import read_timeline
 from vidmusician.core.session.pipeline import ScoreOptions, regenerate, score
 from vidmusician.core.session.store import Session
-from vidmusician.resolve_plugin import bridge
-from vidmusician.resolve_plugin.bridge import ResolveError, apply_session, export_timeline
+from vidmusician.resolve_plugin import bridge, music
+from vidmusician.resolve_plugin.apply import apply_session
+from vidmusician.resolve_plugin.bridge import ResolveError, export_timeline
 
 from .conftest import write_video, write_wav
 from .resolve_double import RATES, Project, Resolve
@@ -346,7 +347,7 @@ def test_timeline_rate_names():
 
 def test_session_music_matches_the_written_timeline(scored):
     _, folder = scored["23.976"]
-    m = bridge.session_music(folder)
+    m = music.session_music(folder)
     t = otio.adapters.read_from_file(str(folder / "timeline.otio"))
     assert m.tracks == ("VidMusician Mix",) and m.version == 1
     assert [(p.start, p.end, p.source_start, p.take) for p in m.pieces] == [(0, DURATION, 0, 1)]
@@ -363,7 +364,7 @@ def test_a_deeply_nested_session_timeline_is_refused_before_otio_reads_it(scored
         text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 20000 + "]" * 20000 + ", ", 1)
     )
     with pytest.raises(InputError, match="nested over 200 levels"):
-        bridge.session_music(dest)
+        music.session_music(dest)
 
 
 # --------------------------------------------------------------------------- the menu's round trip

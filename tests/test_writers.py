@@ -144,7 +144,7 @@ def test_url_to_path_known_answers(url, posix, windows):
 
 def test_the_timeline_reader_and_the_bridge_read_a_unc_host(tmp_path):
     from vidmusician.core.io.timeline import _local_path
-    from vidmusician.resolve_plugin.bridge import _url_path
+    from vidmusician.resolve_plugin.music import _url_path
 
     url = "file://server/share/a%20b.mov"
     assert _local_path(url, tmp_path) == ("//server/share/a b.mov", False)
