@@ -21,7 +21,8 @@ import pytest
 from vidmusician.core import options
 from vidmusician.core.cli import main
 from vidmusician.core.errors import InputError, OptionError
-from vidmusician.core.io.timeline import edl_frame_mode, read_timeline
+from vidmusician.core.io.numbers import edl_frame_mode
+from vidmusician.core.io.timeline import read_timeline
 from vidmusician.core.writeback import MusicFile, write_timelines
 
 from .conftest import TIMELINES, clip, needs_shared, save, timeline, video_track, write_wav

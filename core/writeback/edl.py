@@ -33,7 +33,7 @@ def _picture_fcm(timeline: Timeline) -> str | None:
     """The ``FCM:`` line of the editor's own EDL, None for other inputs or none."""
     if timeline.source.format != "cmx_3600":
         return None
-    from ..io.timeline import edl_frame_mode
+    from ..io.numbers import edl_frame_mode
 
     return edl_frame_mode(timeline.source.path).header
 
