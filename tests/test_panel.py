@@ -406,7 +406,7 @@ def test_send_to_resolve_without_the_menu_script_runs_the_bridge_command(
 
 
 def test_a_take_without_figures_is_said_missing_never_formatted():
-    from vidmusician.ui.window import take_summary
+    from vidmusician.ui.session_view import take_summary
 
     t = {
         "id": 1,

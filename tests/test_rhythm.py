@@ -180,3 +180,30 @@ def test_plan_command_json_contract(tmp_path):
     png = tmp_path / "plan.png"
     assert run("plan", str(path), "--plot", str(png), "--quiet")[0] == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("meter, flex", [("4/4", 1.0), ("6/8", 0.5), ("3/4", 0.0)])
+def test_plan_json_round_trips_through_rhythm_plan_from_dict(meter, flex):
+    from vidmusician.core import RhythmPlan
+    from vidmusician.core.rhythm.planning import plan_json
+
+    anchors = cuts(frames([2.1, 4.9, 7.3])) + cuts([5.1], "cut", 0.25)
+    p = plan(anchors, 12.0, (90, 130), meter=meter, flex=flex)
+    data = json.loads(json.dumps(plan_json(p, "rock")))  # as plan.json holds it
+    back = RhythmPlan.from_dict(data)
+    assert plan_json(back, "rock") == data
+    assert back.meter == p.meter and back.mode == p.mode and back.tempo_range == p.tempo_range
+    assert np.allclose(back.beats_s, p.beats_s, atol=1e-6) and np.allclose(back.downbeats_s, p.downbeats_s)
+    assert [a.on for a in back.anchors] == [a.on for a in p.anchors] and back.hits() == pytest.approx(
+        p.hits()
+    )
+    assert len(back.grid_s) == 0  # plan.json keeps no grid
+
+
+def test_rhythm_plan_from_a_sparse_plan_json():
+    from vidmusician.core import RhythmPlan
+
+    p = RhythmPlan.from_dict({"downbeats_s": [0.0, 2.0, 4.0], "bpm": [120.0]})  # what the session check needs
+    assert len(p.beats_s) == 0 and p.anchors == () and p.meter == METERS["4/4"] and p.duration_s == 4.0
+    with pytest.raises(OptionError, match="plan meter '5/4'"):
+        RhythmPlan.from_dict({"downbeats_s": [0.0, 2.0], "bpm": [120.0], "meter": "5/4"})

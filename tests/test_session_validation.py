@@ -180,7 +180,7 @@ def test_the_untampered_session_loads(scored):
 def test_the_panel_reopen_refuses_a_damaged_session(session):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     pytest.importorskip("PyQt6.QtWidgets", reason="the panel needs PyQt6")
-    from vidmusician.ui.window import load_session
+    from vidmusician.ui.session_view import load_session
 
     data = _data(session)
     data["selection"] = []

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -34,73 +33,21 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from vidmusician.core import SESSION_FILE, OptionError, OutputError, Session, Take, VidMusicianError, units
+from vidmusician.core import SESSION_FILE, Session, VidMusicianError
 
 from .controls import OptionsForm
+from .export import ExportActions, resolve_bridge_installed
 from .jobs import Job
 from .player import MULTIMEDIA_ERROR, Player
-from .timeline_view import TimelinePane, ViewData, envelope
-
-SR = units.OUTPUT_SR
-
-
-@dataclass
-class Loaded:
-    """A session read for the panel (on the worker thread): the session, the
-    plan its first piece plays, and the music as the timeline plays it."""
-
-    session: Session
-    plan: dict[str, Any]
-    sources: dict[str, np.ndarray]
+from .session_view import Loaded, SessionView, default_output, load_session
+from .timeline_view import TimelinePane, ViewData
 
 
-def load_session(out: str | os.PathLike[str]) -> Loaded:
-    import json
+class MainWindow(SessionView, ExportActions, QMainWindow):
+    """The panel. ``busyChanged`` fires when a job starts or ends.
 
-    from vidmusician.core import selection_audio
-
-    session = Session.load(out)
-    played = [session.take_record(t) for t in session.selection_record.takes()]
-    plan = json.loads((session.out / played[0].plan).read_text(encoding="utf-8"))
-    sources = {"mix": selection_audio(session, "mix")}
-    stems = set.intersection(*(set(t.files["stems"]) for t in played))
-    for stem in sorted(stems):
-        sources[stem] = selection_audio(session, stem)
-    return Loaded(session, plan, sources)
-
-
-def take_summary(t: Take | dict[str, Any]) -> str:
-    """One line on a take for the status bar (:meth:`Take.summary`; a take's
-    JSON object, however incomplete, is said the same way). Every figure a
-    take may lack (no key from MusicGen, no cut figures on a cut without hard
-    cuts) is said to be missing, never formatted as a number."""
-    from vidmusician.core import wording
-
-    return t.summary() if isinstance(t, Take) else wording.take_summary(t)
-
-
-def resolve_bridge_installed() -> bool:
-    """True when the Resolve bridge's ``vidmusician resolve`` command is installed
-    (looked up in the package metadata; the panel never imports the bridge)."""
-    from importlib.metadata import entry_points
-
-    return any(ep.name == "resolve" for ep in entry_points(group="vidmusician.commands"))
-
-
-def default_output(input_path: Path) -> Path:
-    """A new folder for the session beside the input (``NAME-music``, ``NAME-music-2``, ...),
-    or under ``~/VidMusician`` when the input's folder is not writable."""
-    stem = input_path.stem if input_path.suffix else input_path.name
-    parent = input_path.parent if os.access(input_path.parent, os.W_OK) else Path.home() / "VidMusician"
-    for n in range(1, 10_000):
-        p = parent / (f"{stem}-music" if n == 1 else f"{stem}-music-{n}")
-        if not p.exists():
-            return p
-    raise OptionError(f"{parent}: no free folder name for the session; choose one.")
-
-
-class MainWindow(QMainWindow):
-    """The panel. ``busyChanged`` fires when a job starts or ends."""
+    The session it shows, with its shots and takes, is :class:`~.session_view.SessionView`'s;
+    export and Send to Resolve are :class:`~.export.ExportActions`'."""
 
     busyChanged = pyqtSignal(bool)
 
@@ -470,25 +417,6 @@ class MainWindow(QMainWindow):
         self._start_thumbnails()
         self._refresh()
 
-    def use_session_options(self, session: Session) -> int | None:
-        """Set the controls to the options of the session's newest whole-cut
-        take (output format, seed, style, ...), so that a take added here is
-        made and written as the session's own; returns that take's id."""
-        whole = [t for t in session.take_records if t.shot is None] or list(session.take_records)
-        if not whole:
-            return None
-        take = whole[-1]
-        stored = take.options or {}
-        for name in self.form.widgets:
-            key = "fmt" if name == "format" else name
-            if key not in stored:
-                continue
-            try:
-                self.form.set_value(name, stored[key])
-            except (TypeError, ValueError):  # a value this widget cannot hold: keep the widget's
-                continue
-        return take.id
-
     def _start_thumbnails(self) -> None:
         from vidmusician.core import shot_thumbnail
 
@@ -559,137 +487,6 @@ class MainWindow(QMainWindow):
         self._show_session(loaded)
         self._say(f"{loaded.session.take_records[-1].summary()} — {loaded.session.out}")
 
-    def _show_session(self, loaded: Loaded) -> None:
-        self.loaded = loaded
-        s = loaded.session
-        rate = float(s.data["timeline"]["rate"])
-        d = self.view.data
-        d.beats = np.asarray(loaded.plan.get("beats_s", []), float)
-        d.downbeats = np.asarray(loaded.plan.get("downbeats_s", []), float)
-        d.envelope = envelope(loaded.sources["mix"], SR)
-        d.pieces = [
-            (p.start_frame / rate, None if p.end_frame is None else p.end_frame / rate, p.take)
-            for p in s.selection_record.pieces
-        ]
-        self.view.set_data(d)
-        self.player.load(loaded.sources, SR)
-        self._stem_buttons()
-        self._takes_for_shot()
-        self._refresh()
-
-    def _stem_buttons(self) -> None:
-        while self.stems_row.count():
-            item = self.stems_row.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()  # type: ignore[union-attr]
-        self.stem_buttons: dict[str, tuple[QToolButton, QToolButton]] = {}
-        for stem in self.player.stems:
-            self.stems_row.addWidget(QLabel(stem))
-            mute, solo = QToolButton(), QToolButton()
-            for b, text, tip in ((mute, "M", "mute"), (solo, "S", "solo")):
-                b.setText(text)
-                b.setCheckable(True)
-                b.setToolTip(f"{tip} the {stem} stem")
-                self.stems_row.addWidget(b)
-            mute.setChecked(stem in self.player.muted)
-            solo.setChecked(stem in self.player.soloed)
-            mute.toggled.connect(lambda on, s=stem: self.player.set_stem(s, mute=on))
-            solo.toggled.connect(lambda on, s=stem: self.player.set_stem(s, solo=on))
-            self.stem_buttons[stem] = (mute, solo)
-
-    # ------------------------------------------------------------------ shots and takes
-
-    def select_shot(self, index: int) -> None:
-        if self.feats is None or not (0 <= index < len(self.feats.timeline.shots)):
-            return
-        self.selected = index
-        self.view.select(index)
-        s, f = self.feats.timeline.shots[index], self.feats.shots[index]
-        mood = f"valence {f.valence:+.2f}, arousal {f.arousal:+.2f}" if f.analysed else "not analysed"
-        d = self.view.data
-        self.shot_label.setText(
-            f"<b>Shot {index}</b> {s.name or s.kind} · {d.timecode(s.start_s)}–{d.timecode(s.end_s)} "
-            f"({s.start_s:.2f}–{s.end_s:.2f} s) · {f.style} · {mood}"
-        )
-        self._takes_for_shot()
-        self._refresh()
-
-    def step_shot(self, step: int) -> None:
-        if self.feats is None or not self.feats.timeline.shots:
-            return
-        n = len(self.feats.timeline.shots)
-        self.select_shot(0 if self.selected < 0 else max(0, min(n - 1, self.selected + step)))
-
-    def takes_for_shot(self, index: int) -> tuple[list[Take], int]:
-        """The takes that can play under shot ``index`` (whole takes and the
-        ones made for it) and the one that plays there now."""
-        assert self.loaded is not None
-        s = self.loaded.session
-        playing = s.take_under(index).id
-        takes = [t for t in s.take_records if t.shot is None or t.shot == index or t.id == playing]
-        return takes, playing
-
-    def _takes_for_shot(self) -> None:
-        self.take_combo.clear()
-        if self.loaded is None or self.selected < 0:
-            return
-        takes, playing = self.takes_for_shot(self.selected)
-        for t in takes:
-            where = "this shot" if t.shot == self.selected else "whole cut"
-            self.take_combo.addItem(f"take {t.id} ({where}, seed {t.seed_used})", t.id)
-            if t.id == playing:
-                self.take_combo.setCurrentIndex(self.take_combo.count() - 1)
-
-    def _take_chosen(self, row: int) -> None:
-        take = self.take_combo.itemData(row)
-        if take is not None:
-            self.use_take(int(take))
-
-    def use_take(self, take: int) -> bool:
-        """Play ``take`` under the selected shot (a new timeline version), then listen from the shot."""
-        if self.loaded is None or self.selected < 0 or self.busy:
-            return False
-        _, playing = self.takes_for_shot(self.selected)
-        if take == playing:
-            return False
-        from vidmusician.core import use_take
-
-        return self._shot_job(
-            "use", lambda out, shot, p, c: use_take(out, take, shot, p, c), f"Take {take} under shot"
-        )
-
-    def regenerate_shot(self) -> bool:
-        """New music under the selected shot: a new take (everything else kept)."""
-        if self.loaded is None or self.selected < 0 or self.busy:
-            return False
-        from vidmusician.core import regenerate
-
-        return self._shot_job(
-            "regenerate", lambda out, shot, p, c: regenerate(out, shot, None, p, c), "Regenerating shot"
-        )
-
-    def _shot_job(self, name: str, call: Any, label: str) -> bool:
-        """Run ``call(out, shot, progress, cancel)`` on the selected shot, then reload the session."""
-        assert self.loaded is not None
-        out, shot = self.loaded.session.out, self.selected
-
-        def work(progress: Any, cancel: Any, emit: Any) -> Loaded:
-            call(out, shot, progress, cancel)
-            return load_session(out)
-
-        return self._start(name, work, self._shot_changed, f"{label} {shot}")
-
-    def _shot_changed(self, loaded: Loaded) -> None:
-        self._show_session(loaded)
-        s = loaded.session
-        _, playing = self.takes_for_shot(self.selected)
-        start = self.feats.timeline.shots[self.selected].start_s
-        self.player.seek(max(0.0, start - 1.0))  # hear the change, from just before the shot
-        self._say(
-            f"shot {self.selected} ({self.view.data.timecode(start)}) plays take {playing}; "
-            f"timeline version {s.timeline['version']}"
-        )
-
     # ------------------------------------------------------------------ listening
 
     def toggle_play(self) -> None:
@@ -700,100 +497,6 @@ class MainWindow(QMainWindow):
         d = self.view.data
         self.time_label.setText(f"{d.timecode(t)}  ({t:.1f} s)" if d.rate > 0 else d.timecode(t))
         self.view.set_playhead(t, follow=self.player.playing)
-
-    # ------------------------------------------------------------------ export and Resolve
-
-    def export_dialog(self) -> None:
-        if self.loaded is None or self.busy:
-            return
-        from vidmusician.core import timeline_writers
-
-        fmt = self.form.raw().get("format") or "same"
-        # a path names its format, except the one always written (the OTIO): then the form's
-        by_ext = {w.extension: w.name for w in reversed(timeline_writers()) if not w.always}
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Export the timeline with the music",
-            str(
-                self.loaded.session.out.parent
-                / f"{self.input_path.stem if self.input_path else 'music'}-music.otio"
-            ),
-            ";;".join(f"{w.name} (*{w.extension})" for w in timeline_writers()),
-            options=QFileDialog.Option.DontConfirmOverwrite,  # core refuses to overwrite, with its message
-        )
-        if path:
-            ext = Path(path).suffix.lower()
-            self.export_to(path, by_ext.get(ext, fmt))
-
-    def export_to(self, dest: str | os.PathLike[str], fmt: str | None = None) -> bool:
-        """Write the timeline as it plays now to ``dest`` (and its format beside it)."""
-        if self.loaded is None or self.busy:
-            return False
-        from vidmusician.core import export
-
-        out, timeline = self.loaded.session.out, self.feats.timeline if self.feats else None
-
-        def work(progress: Any, cancel: Any, emit: Any) -> dict[str, str]:
-            return export(out, dest, fmt, timeline, progress, cancel)
-
-        def done(paths: dict[str, str]) -> None:
-            self.exported = paths
-            self._say("exported " + ", ".join(paths.values()))
-
-        return self._start("export", work, done, f"Exporting to {dest}")
-
-    def send_to_resolve(self) -> bool:
-        """Give the session's music to DaVinci Resolve.
-
-        Started by the Resolve menu script (``--handoff``): write the hand-off
-        file and close; the menu script applies it. Otherwise: run
-        ``vidmusician resolve apply OUT`` (the Resolve bridge's command, which
-        connects to the running Resolve) off the GUI thread.
-        """
-        if self.loaded is None or self.busy:
-            return False
-        markers = self.form.raw().get("markers") or "none"
-        out = self.loaded.session.out.resolve()
-        if self.handoff is None:
-            return self._apply_in_resolve(out, markers)
-        from vidmusician.core import handoff
-
-        try:
-            handoff.write_handoff(self.handoff, handoff.make("ok", out, markers))
-        except (VidMusicianError, OSError) as e:
-            self.show_error(str(e))
-            return False
-        self.sent = True
-        self._say("sent to Resolve")
-        QTimer.singleShot(0, self.close)
-        return True
-
-    def _apply_in_resolve(self, out: Path, markers: str) -> bool:
-        import subprocess
-        import sys
-
-        argv = [
-            sys.executable,
-            "-m",
-            "vidmusician.core.cli",
-            "resolve",
-            "apply",
-            str(out),
-            "--markers",
-            markers,
-        ]
-
-        def work(progress: Any, cancel: Any, emit: Any) -> str:
-            proc = subprocess.run(argv, capture_output=True, text=True)
-            if proc.returncode != 0:
-                lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-                text = lines[-1] if lines else f"exit status {proc.returncode}"
-                raise OutputError(text.removeprefix("vidmusician: error: "))
-            return proc.stdout.strip()
-
-        return self._start(
-            "resolve", work, lambda text: self._say(text or "sent to Resolve"), "Sending to Resolve"
-        )
 
     # ------------------------------------------------------------------ window events
 

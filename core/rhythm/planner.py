@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -117,6 +117,36 @@ class RhythmPlan:
         """Share of (hard) anchors that landed on the grid."""
         sel = [a for a in self.anchors if a.hard or not hard_only]
         return sum(a.on != "missed" for a in sel) / len(sel) if sel else 1.0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RhythmPlan:
+        """The plan back from its JSON object (``plan.json``, ``plan --json``:
+        what :func:`~.planning.plan_json` writes; its ``style`` and ``cut_hits``
+        are not fields and are left out).
+
+        The JSON keeps no grid, so ``grid_s`` comes back empty. A key a
+        session's plan may lack (every one but ``downbeats_s`` and ``bpm``, as
+        the session check allows) reads as empty, the meter as 4/4."""
+        name = d.get("meter", "4/4")
+        if name not in METERS:
+            raise OptionError(f"plan meter {name!r}: not one of {', '.join(METERS)}.")
+        downbeats = np.asarray(d.get("downbeats_s", []), float)
+        lo, hi = d.get("tempo_range", (0.0, 0.0))
+        return cls(
+            beats_s=np.asarray(d.get("beats_s", []), float),
+            downbeats_s=downbeats,
+            bpm=np.asarray(d.get("bpm", []), float),
+            intensity=np.asarray(d.get("intensity", []), float),
+            grid_s=np.zeros(0),
+            meter=METERS[name],
+            sections=tuple(Section(**s) for s in d.get("sections", [])),
+            anchors=tuple(PlannedAnchor(**a) for a in d.get("anchors", [])),
+            duration_s=float(d.get("duration_s", downbeats[-1] if len(downbeats) else 0.0)),
+            ring_out_s=float(d.get("ring_out_s", 0.0)),
+            mode=d.get("mode", "flex"),
+            tempo_range=(float(lo), float(hi)),
+            warnings=tuple(d.get("warnings", ())),
+        )
 
 
 #: Tempo range (BPM) of each music style: a live view of the style registry
