@@ -116,7 +116,7 @@ def test_bad_input_is_refused_and_leaves_nothing(demo_cut, tmp_path):
 def test_true_peak_estimate_matches_4x_oversampling(scored):
     from scipy.signal import resample_poly
 
-    from vidmusician.core.backends.arranger.render import _true_peak_envelope
+    from vidmusician.core.backends.arranger.master import _true_peak_envelope
 
     mix, _ = read(scored.out / "mix.wav")
     mix = mix[:, : 48000 * 8].astype(np.float32)
@@ -153,7 +153,7 @@ def test_music_energy_follows_motion_that_rises_and_falls():
 def test_bus_loudness_is_pyloudnorms(scored):
     import pyloudnorm
 
-    from vidmusician.core.backends.arranger.render import integrated_loudness
+    from vidmusician.core.backends.arranger.master import integrated_loudness
 
     mix, _ = read(scored.out / "mix.wav")
     rng = np.random.default_rng(0)
@@ -171,9 +171,7 @@ def test_bus_limiter_only_where_needed_is_the_whole_signals_limiter():
 
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    r = importlib.import_module(
-        "vidmusician.core.backends.arranger.render"
-    )  # the module, not arrange's function
+    r = importlib.import_module("vidmusician.core.backends.arranger.master")
 
     rng = np.random.default_rng(3)
     n = 48000 * 12
@@ -589,7 +587,7 @@ def test_the_ending_with_a_constant_tempo_and_without_a_ring_out(demo_cut):
 
 
 def test_the_kick_is_tuned_to_the_tonic():
-    from vidmusician.core.backends.arranger.render import kick_shift
+    from vidmusician.core.backends.arranger.synth import kick_shift
 
     # an 808 kick at G#1 + 24 cents (32.24), as TimGM6mb's sounds
     assert kick_shift(32.24, 8) == pytest.approx(-0.24)

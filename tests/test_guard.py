@@ -244,7 +244,7 @@ def test_a_crashing_font_through_the_real_command_is_exit_2_not_a_signal(tmp_pat
 
 def test_the_renderer_checks_the_font_itself(tmp_path):
     """The panel reaches the renderer without the command line's early check."""
-    from vidmusician.core.backends.arranger.render import render_part
+    from vidmusician.core.backends.arranger.synth import render_part
 
     bad = tmp_path / "bad.sf2"
     bad.write_bytes(mutants()["sample id past shdr"][0])

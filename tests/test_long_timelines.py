@@ -33,6 +33,8 @@ from vidmusician.core.session.splice import (
 )
 
 R = importlib.import_module("vidmusician.core.backends.arranger.render")  # the module, not arrange's function
+S = importlib.import_module("vidmusician.core.backends.arranger.synth")
+M = importlib.import_module("vidmusician.core.backends.arranger.master")
 REPO = Path(__file__).resolve().parents[1]
 SR = 48000
 
@@ -70,12 +72,12 @@ def test_the_block_render_is_the_in_memory_render(cue):
 def test_the_synthesiser_in_blocks_is_the_synthesiser_whole(cue):
     score, style, seconds = cue
     n = int(round(seconds * SR))
-    program, drums = R._program(style, "lead")
-    whole = R._synth(score.parts["lead"], program, drums, n, R.default_soundfont(), R._controls(score))
+    program, drums = S._program(style, "lead")
+    whole = S._synth(score.parts["lead"], program, drums, n, S.default_soundfont(), S._controls(score))
     for block in (64000, 65536, 100_003):  # not only multiples of the synthesiser's 64-sample step
         parts = list(
-            R._synth_blocks(
-                score.parts["lead"], program, drums, n, R.default_soundfont(), R._controls(score), None, block
+            S._synth_blocks(
+                score.parts["lead"], program, drums, n, S.default_soundfont(), S._controls(score), None, block
             )
         )
         assert [len(p) for p in parts[:-1]] == [block] * (len(parts) - 1)
@@ -99,18 +101,18 @@ def test_the_block_bus_is_the_whole_signals_bus():
     score = Score(final_s=400_000 / SR, fade_s=0.15)
 
     mix = a + b
-    gain, _ = R.bus_gain(mix)
+    gain, _ = M.bus_gain(mix)
     R.ending(gain, score)
     folder = TempFolder()
     stems = {}
     for name, x in (("a", a), ("b", b)):
         stems[name] = DiskAudio.create(folder, name, 2, n)
         stems[name].write(0, x)
-    out = R.bus_long(stems, score, folder, size)
+    out = M.bus_long(stems, score, folder, size)
     np.testing.assert_allclose(np.asarray(stems["a"]), a * gain, rtol=0, atol=1e-6)
     np.testing.assert_allclose(np.asarray(out), a * gain + b * gain, rtol=0, atol=2e-6)
     assert np.asarray(out)[:, -1].tolist() == [0.0, 0.0]
-    assert (R._true_peak_envelope(np.asarray(out)) <= 10 ** (R.CEILING_DBTP / 20)).all()
+    assert (M._true_peak_envelope(np.asarray(out)) <= 10 ** (M.CEILING_DBTP / 20)).all()
 
 
 def test_the_compressor_gain_in_blocks_is_the_ramp_between_hop_centres():
@@ -128,7 +130,7 @@ def test_the_compressor_gain_in_blocks_is_the_ramp_between_hop_centres():
                 ramp = (g[:-1, None] + (g[1:] - g[:-1])[:, None] * w[None, :]).ravel()[: max(0, n - half)]
                 want[half : half + len(ramp)] = ramp
             for size in (7, 64, 100, 4096, n):
-                got = np.concatenate([R._hop_gain_samples(g, n, a, a + size) for a in range(0, n, size)])
+                got = np.concatenate([M._hop_gain_samples(g, n, a, a + size) for a in range(0, n, size)])
                 assert np.array_equal(got, want), (m, n, size)
 
 
@@ -136,9 +138,9 @@ def test_the_loudness_meter_in_blocks():
     rng = np.random.default_rng(0)
     n = 48000 * 9 + 77
     x = (rng.standard_normal((2, n)) * np.linspace(0, 1, n) ** 3).astype(np.float32)
-    whole = R.integrated_loudness(x)
+    whole = M.integrated_loudness(x)
     for block in (65536, 3 * 65536, 50_000):
-        meter = R.LoudnessMeter(n, 2)
+        meter = M.LoudnessMeter(n, 2)
         for a in range(0, n, block):
             meter.feed(x[:, a : a + block])
         got = meter.result()

@@ -216,7 +216,7 @@ def score_music(
     cancel: CancelToken | None = None,
 ) -> NeuralMusic:
     """Generate the whole cut's music, fit it to the cut, level it."""
-    from ..backends.arranger.render import bus_gain
+    from ..backends.arranger.master import bus_gain
     from ..rhythm.fit import fit
 
     gen = Generator(model, adapters)

@@ -45,7 +45,7 @@ class Arranger(Backend):
         warnings: tuple[str, ...] = (),
     ) -> Music:
         from . import arrange
-        from .render import default_soundfont
+        from .synth import default_soundfont
 
         style = str(settings.style)
         a = arrange(
@@ -89,7 +89,7 @@ class Arranger(Backend):
         """The default SoundFont, checked as ``score`` checks it (structure, before tinysoundfont)."""
         try:
             from ...io.guard import check_soundfont
-            from .render import default_soundfont
+            from .synth import default_soundfont
 
             path = default_soundfont()
             info = check_soundfont(path)
