@@ -16,14 +16,16 @@ share of bars with a lead note (the final strike aside); the key heard
 (Krumhansl-Schmuckler on chroma_cqt) against the key named; the level of the
 last 10 ms and the ring-out's fall. The score measures read the arranger's
 Score, so they are exact. Then one 3-minute cue (``--speed-minutes``) gives the
-render speed (stems + mix, x real time, best of 1).
+render speed (stems + mix, x real time, best of 2).
 
 Targets (issue 17): LRA 3-7 LU, below 60 Hz 10-30%, L/R correlation
 0.80-0.95, drum micro-timing 5-15 ms, voice motion <= 6 semitones, a topline
 in every cue (read here as a lead note in at least half the bars), key named =
 key heard, true peak <= -1 dBTP after AAC, >= 50x real time; and (the issue's
 ending test) the last 10 ms below -60 dBFS. A style's figure is the mean of its
-cues; the key and the topline pass only when every cue does.
+cues (the true peak and the tail: the highest); the key and the topline pass
+only when every cue does. The "all" row is the same over every cue, and the
+summary counts the styles that pass each target.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import music_measures as mm
+from common import best
 
 from vidmusician.core import VideoFeatures, plan
 from vidmusician.core.backends.arranger import arrange
@@ -62,13 +65,14 @@ class Target:
     ok: Callable[[float], bool] | None
     goal: str
     all_cues: bool = False  # passes only if every cue passes (key, topline)
+    worst: bool = False  # the figure is the highest of the cues (peaks, tail), not their mean
 
 
 TARGETS = (
     Target("integrated_lufs", "LUFS", "{:6.1f}", None, "-"),
     Target("lra_lu", "LRA", "{:5.1f}", lambda v: 3.0 <= v <= 7.0, "3-7 LU"),
     Target("st_std_lu", "ST sd", "{:5.1f}", None, "-"),
-    Target("aac_tp_dbtp", "TP AAC", "{:6.2f}", lambda v: v <= -1.0, "<= -1 dBTP"),
+    Target("aac_tp_dbtp", "TP AAC", "{:6.2f}", lambda v: v <= -1.0, "<= -1 dBTP", worst=True),
     Target("low_pct", "<60Hz", "{:5.1f}", lambda v: 10.0 <= v <= 30.0, "10-30 %"),
     Target("lr_corr", "L/R", "{:5.2f}", lambda v: 0.80 <= v <= 0.95, "0.80-0.95"),
     Target("drum_dev_ms", "dev ms", "{:6.1f}", None, "-"),
@@ -78,7 +82,7 @@ TARGETS = (
     Target("voice_motion", "voice", "{:5.1f}", lambda v: v <= 6.0, "<= 6 st"),
     Target("lead_share", "lead", "{:5.2f}", lambda v: v >= TOPLINE_MIN, f">= {TOPLINE_MIN} bars", True),
     Target("key_match", "key", "{:4.0%}", lambda v: v >= 1.0, "named = heard", True),
-    Target("tail_dbfs", "tail", "{:6.1f}", lambda v: v <= -60.0, "<= -60 dBFS"),
+    Target("tail_dbfs", "tail", "{:6.1f}", lambda v: v <= -60.0, "<= -60 dBFS", worst=True),
     Target("ring_fall_db", "fall", "{:5.1f}", None, "-"),
 )
 
@@ -143,19 +147,23 @@ def measure_cue(style: str, pace: str, seconds: float, soundfont: str | None) ->
 
 
 def speed(style: str, minutes: float, soundfont: str | None) -> dict[str, float]:
-    """Stems + mix of a ``minutes`` cue (medium pace): seconds of music per second of rendering."""
+    """Stems + mix of a ``minutes`` cue (medium pace), best of 2: seconds of music per second
+    of rendering."""
     seconds = minutes * 60
     f = features(seconds, PACES["medium"][0], 20)
     p, _ = plan(f, style)
-    t0 = time.perf_counter()
-    arrange(p, f, style, seed=SEED, soundfont=soundfont)
-    t = time.perf_counter() - t0
+    t = best(lambda: arrange(p, f, style, seed=SEED, soundfont=soundfont), 2)
     music = seconds + p.ring_out_s
     return {"style": style, "music_s": music, "render_s": t, "x_real_time": music / t}  # type: ignore[dict-item]
 
 
 def summarise(cues: list[dict[str, object]]) -> dict[str, float]:
-    return {t.key: float(np.mean([float(c[t.key]) for c in cues])) for t in TARGETS}  # type: ignore[arg-type]
+    """Each figure over ``cues``: the mean, or the highest where the target is a ceiling."""
+    out = {}
+    for t in TARGETS:
+        values = [float(c[t.key]) for c in cues]  # type: ignore[arg-type]
+        out[t.key] = float(max(values) if t.worst else np.mean(values))
+    return out
 
 
 def passes(t: Target, value: float, cues: list[dict[str, object]]) -> bool | None:
@@ -192,7 +200,7 @@ def print_verdicts(table: dict[str, dict[str, object]], styles: list[str]) -> No
     for t in TARGETS:
         if t.ok is None:
             continue
-        n = sum(1 for s in styles if table[s]["verdicts"][t.key] == "PASS")  # type: ignore[index]
+        n = [table[s]["verdicts"][t.key] for s in styles].count("PASS")  # type: ignore[index]
         overall = table["all"]
         print(
             f"  {t.head:7} {t.goal:>14}  {t.fmt.format(overall['figures'][t.key]):>7}  "  # type: ignore[index]
