@@ -37,16 +37,16 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     "analyze": (("analysis.analyze", "analyze"),),
     "plan": (("rhythm.planning", "plan_for"),),
     "score": (("session.pipeline", "score"),),
-    "regenerate": (("session.pipeline", "regenerate"),),
-    "use_take": (("session.pipeline", "use"),),
-    "export": (("session.pipeline", "export"),),
+    "regenerate": (("session.retake", "regenerate"),),
+    "use_take": (("session.retake", "use"),),
+    "export": (("session.retake", "export"),),
     "fit": (("rhythm.fit", "fit"),),
     "evaluate": (("report.metrics", "evaluate"),),
-    "list_takes": (("session.pipeline", "list_takes"),),
-    "selection_audio": (("session.pipeline", "selection_audio"),),
+    "list_takes": (("session.retake", "list_takes"),),
+    "selection_audio": (("session.retake", "selection_audio"),),
     "plan_markers": (("session.pipeline", "plan_markers"),),
-    "options_from": (("session.pipeline", "options_from"),),
-    "ScoreOptions": (("session.pipeline", "ScoreOptions"),),
+    "options_from": (("session.settings", "options_from"),),
+    "ScoreOptions": (("session.settings", "ScoreOptions"),),
     "shot_thumbnail": (("analysis.decode", "shot_thumbnail"),),
     # the types
     "Timeline": (("model", "Timeline"),),
@@ -192,17 +192,10 @@ if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
     from .rhythm.planner import RhythmPlan
     from .rhythm.planning import plan_for as plan
     from .session import handoff
-    from .session.pipeline import (
-        ScoreOptions,
-        export,
-        list_takes,
-        options_from,
-        plan_markers,
-        regenerate,
-        score,
-        selection_audio,
-    )
-    from .session.pipeline import use as use_take
+    from .session.pipeline import plan_markers, score
+    from .session.retake import export, list_takes, regenerate, selection_audio
+    from .session.retake import use as use_take
+    from .session.settings import ScoreOptions, options_from
     from .session.store import SESSION_FILE, Piece, Selection, Session, SessionDamaged, Take, TimelineVersion
     from .styles import COLOURS as STYLE_COLOURS
     from .wording import plural

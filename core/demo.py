@@ -213,7 +213,8 @@ def run_demo(
         raise OutputError(f"{out}: exists and is not an empty folder. Choose a new folder for the demo.")
     files = make_demo_cut(out / "demo", scaled(progress, 0.0, 0.3), cancel)
     note(f"demo cut written: {files['otio']} (and {files['fcp7'].name} for Premiere)")
-    from .session.pipeline import ScoreOptions, score
+    from .session.pipeline import score
+    from .session.settings import ScoreOptions
 
     feats = analyze(files["otio"], progress=scaled(progress, 0.3, 0.4), cancel=cancel)
     fsutil.write_text(out / "analysis.json", json.dumps(to_json(feats), indent=2) + "\n")

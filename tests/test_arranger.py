@@ -12,7 +12,8 @@ from vidmusician.core import demo
 from vidmusician.core.analysis.analyze import analyze
 from vidmusician.core.backends.arranger import arrange
 from vidmusician.core.rhythm.planning import plan_for
-from vidmusician.core.session.pipeline import ScoreOptions, score
+from vidmusician.core.session.pipeline import score
+from vidmusician.core.session.settings import ScoreOptions
 
 from .test_cli import run
 
@@ -524,7 +525,7 @@ def test_a_regenerated_take_keeps_the_key_and_the_ending(scored, tmp_path):
 
     import pretty_midi
 
-    from vidmusician.core.session.pipeline import regenerate
+    from vidmusician.core.session.retake import regenerate
     from vidmusician.core.session.store import Session
 
     out = tmp_path / "session"

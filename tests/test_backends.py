@@ -12,7 +12,9 @@ import pytest
 from vidmusician.core import backends, demo, options
 from vidmusician.core.errors import OptionError
 from vidmusician.core.model import Music, Provenance
-from vidmusician.core.session.pipeline import ScoreOptions, regenerate, score
+from vidmusician.core.session.pipeline import score
+from vidmusician.core.session.retake import regenerate
+from vidmusician.core.session.settings import ScoreOptions
 from vidmusician.core.session.splice import read_pcm
 
 SR = 48000

@@ -37,7 +37,7 @@ def test_session_records_and_errors_come_without_the_analysis_stack():
 
 def test_the_pipeline_names_import_and_work():
     from vidmusician.core import AVAILABLE_BACKENDS, Session, analyze, plan, regenerate, score
-    from vidmusician.core.session.pipeline import regenerate as regenerate_fn
+    from vidmusician.core.session.retake import regenerate as regenerate_fn
 
     assert callable(score) and callable(analyze) and callable(plan)
     assert regenerate is regenerate_fn

@@ -341,7 +341,7 @@ def test_an_image_sequence_with_impossible_numbers(tmp_path, key, bad, needle):
 
 
 def test_score_options_made_in_code_go_through_the_table():
-    from vidmusician.core.session.pipeline import ScoreOptions
+    from vidmusician.core.session.settings import ScoreOptions
 
     ScoreOptions(seed=3, rate=29.97, fmt="fcp7", stem_tracks=True).check()
     for kw, needle in [

@@ -210,7 +210,8 @@ def test_the_long_path_writes_the_short_paths_bytes(tmp_path, monkeypatch):
     spliced and measured in blocks). Every WAV of both takes is the same bytes."""
     from vidmusician.core.backends import arranger
     from vidmusician.core.report import results
-    from vidmusician.core.session.pipeline import regenerate, score
+    from vidmusician.core.session.pipeline import score
+    from vidmusician.core.session.retake import regenerate
 
     cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
     runs = {}

@@ -331,7 +331,8 @@ def test_panel_command_screenshot(cut, tmp_path):
 
 @pytest.fixture(scope="module")
 def scored(cut, tmp_path_factory):
-    from vidmusician.core.session.pipeline import ScoreOptions, score
+    from vidmusician.core.session.pipeline import score
+    from vidmusician.core.session.settings import ScoreOptions
 
     out = tmp_path_factory.mktemp("scored") / "session"
     score(cut, out, ScoreOptions(seed=3))
@@ -597,7 +598,8 @@ def test_screenshot_is_checked_before_the_work_and_replaced_only_with_force(cut,
 
 
 def test_a_reopened_session_uses_its_own_options(qtbot, settings, cut, tmp_path):
-    from vidmusician.core.session.pipeline import ScoreOptions, score
+    from vidmusician.core.session.pipeline import score
+    from vidmusician.core.session.settings import ScoreOptions
 
     out = tmp_path / "premiere"
     score(cut, out, ScoreOptions(seed=3, fmt="fcp7", style="rock"))

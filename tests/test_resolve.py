@@ -20,7 +20,9 @@ import pytest
 
 from vidmusician.core.errors import InputError, OptionError, OutputError
 from vidmusician.core.io.timeline import read_timeline
-from vidmusician.core.session.pipeline import ScoreOptions, regenerate, score
+from vidmusician.core.session.pipeline import score
+from vidmusician.core.session.retake import regenerate
+from vidmusician.core.session.settings import ScoreOptions
 from vidmusician.core.session.store import Session
 from vidmusician.resolve_plugin import bridge, music
 from vidmusician.resolve_plugin.apply import apply_session

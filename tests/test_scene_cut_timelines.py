@@ -18,7 +18,8 @@ from vidmusician.core.analysis.analyze import analyze
 from vidmusician.core.analysis.scan import cut_sized
 from vidmusician.core.io.timeline import STRENGTH_CUT, STRENGTH_THROUGH_EDIT
 from vidmusician.core.rhythm.planning import plan_for
-from vidmusician.core.session.pipeline import ScoreOptions, score
+from vidmusician.core.session.pipeline import score
+from vidmusician.core.session.settings import ScoreOptions
 
 from .conftest import VIDEOS, clip, save, timeline, video_track, write_video
 

@@ -18,14 +18,9 @@ import soundfile
 
 from vidmusician.core import demo
 from vidmusician.core.errors import Cancelled
-from vidmusician.core.session.pipeline import (
-    ScoreOptions,
-    list_takes,
-    regenerate,
-    score,
-    selection_audio,
-    use,
-)
+from vidmusician.core.session.pipeline import score
+from vidmusician.core.session.retake import list_takes, regenerate, selection_audio, use
+from vidmusician.core.session.settings import ScoreOptions
 from vidmusician.core.session.splice import SpliceRange, read_pcm, splice
 from vidmusician.core.session.store import Session, SessionBusy, locked, set_range
 from vidmusician.core.writeback import MIX_TRACK_NAME

@@ -10,7 +10,9 @@ import shutil
 import pytest
 
 from vidmusician.core import Piece, Selection, Session, Take, TimelineVersion, demo, wording
-from vidmusician.core.session.pipeline import ScoreOptions, list_takes, regenerate, score, use
+from vidmusician.core.session.pipeline import score
+from vidmusician.core.session.retake import list_takes, regenerate, use
+from vidmusician.core.session.settings import ScoreOptions
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def test_a_registered_style_reaches_every_table_and_leaves_with_unregister(chipt
     from vidmusician.core.backends.arranger.styles import get_style
     from vidmusician.core.report.plot import STYLE_COLOURS
     from vidmusician.core.rhythm.planner import STYLE_TEMPO
-    from vidmusician.core.session.pipeline import prompt_style
+    from vidmusician.core.session.settings import prompt_style
 
     opt = options.BY_NAME["style"]
     assert styles.names()[-1] == "chiptune" and "chiptune" in STYLES and "chiptune" in opt.choices

@@ -102,7 +102,7 @@ def test_a_format_added_through_the_registry_alone_is_written_by_score_and_expor
     assert rows[0] == ["track", "clip", "record_in", "record_out"]
     assert rows[1][0] == wb.MIX_TRACK_NAME and rows[1][2:] == ["01:00:00:00", "01:00:07:00"]
 
-    from vidmusician.core.session.pipeline import export
+    from vidmusician.core.session.retake import export
 
     written = export(out, tmp_path / "music.csv", fmt="csv")
     assert sorted(Path(p).name for p in written.values()) == ["music.csv", "music.otio"]

@@ -74,7 +74,8 @@ def add_takes(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..session.pipeline import options_from, score
+    from ..session.pipeline import score
+    from ..session.settings import options_from
 
     opts = options_from(settings(args, "score"))
     if opts.soundfont:  # before any work: a damaged font would crash the renderer
@@ -95,9 +96,10 @@ def _done(session: Any, console: Console) -> None:
     console.close()
     for note in session.warnings:
         console.warn(note)
-    tl = session.timeline
-    files = list(tl["files"].values())
-    if session.made is not None and any(t["id"] == session.made for t in session.takes) and tl["selection"]:
+    tl = session.timeline_versions[-1]
+    files = list(tl.files.values())
+    made_take = any(t.id == session.made for t in session.take_records)
+    if session.made is not None and made_take and tl.selection is not None and tl.selection.pieces:
         t = session.take_record(session.made)
         under = ""
         if t.shot is not None:
@@ -115,13 +117,13 @@ def _done(session: Any, console: Console) -> None:
             file=console.out,
         )
     print(
-        f"timeline version {tl['version']}: {', '.join([str(session.out / files[0]), *files[1:]])}",
+        f"timeline version {tl.version}: {', '.join([str(session.out / files[0]), *files[1:]])}",
         file=console.out,
     )
 
 
 def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..session.pipeline import regenerate
+    from ..session.retake import regenerate
 
     seed = options.BY_NAME["seed"].check(args.seed) if args.seed is not None else None
     session = regenerate(args.out, args.shot, seed, console.progress, cancel, wait_s=args.wait)
@@ -130,7 +132,7 @@ def cmd_regenerate(args: argparse.Namespace, console: Console, cancel: threading
 
 
 def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
-    from ..session.pipeline import list_takes
+    from ..session.retake import list_takes
 
     if (args.use is None) != (args.shot is None):
         raise OptionError("--use TAKE and --shot N go together: vidmusician takes OUT --use 1 --shot 3.")
@@ -147,13 +149,13 @@ def cmd_takes(args: argparse.Namespace, console: Console, cancel: threading.Even
     if args.json is not None:
         emit_json(rows, args.json, console, args.force)
         return 0
-    _print_takes(args.out, rows, console)
+    _print_takes(args.out, console)
     return 0
 
 
 def _use(args: argparse.Namespace, console: Console, cancel: threading.Event) -> None:
     """``takes --use TAKE --shot N``: play the take under the shot; say where it plays."""
-    from ..session.pipeline import use
+    from ..session.retake import use
     from ..wording import RecordClock
 
     session = use(args.out, args.use, args.shot, console.progress, cancel, wait_s=args.wait)
@@ -167,13 +169,14 @@ def _use(args: argparse.Namespace, console: Console, cancel: threading.Event) ->
     here = session.piece_under(args.shot).frames(end)
     print(
         f"take {args.use} now plays under shot {args.shot}, {rc.range(*here)}; "
-        f"timeline version {session.timeline['version']}",
+        f"timeline version {session.timeline_versions[-1].version}",
         file=console.out,
     )
 
 
-def _print_takes(out: str, rows: list[dict[str, Any]], console: Console) -> None:
-    """The takes, one a line: kind, shot, seed, style, key and where each plays."""
+def _print_takes(out: str, console: Console) -> None:
+    """The takes, one a line: kind, shot, seed, style, key and where each plays
+    (the rows of ``list_takes``, from the session's typed records)."""
     from ..session.store import Session
     from ..wording import RecordClock
 
@@ -185,14 +188,15 @@ def _print_takes(out: str, rows: list[dict[str, Any]], console: Console) -> None
         f"{'take':>4}  {'kind':<10}  {'shot':>4}  {'seed':>10}  {'style':<17} {'key':<10} plays (record)",
         file=console.out,
     )
-    for r in rows:
-        plays = ", ".join(rc.range(a, end if b is None else b) for a, b in r["used"]) or "not on the timeline"
-        shot = str(r["shot"]) if r.get("shot") is not None else "all"
-        seed = r.get("new_seed", r["seed"])
-        key = r["key"] or "unknown"
+    selection = session.selection_record
+    for t in session.take_records:
+        used = [p.frames(end) for p in selection.pieces if p.take == t.id]  # list_takes' "used"
+        plays = ", ".join(rc.range(a, b) for a, b in used) or "not on the timeline"
+        shot = str(t.shot) if t.shot is not None else "all"
+        key = t.key or "unknown"
         print(
-            f"{r['id']:>4}  {r['kind']:<10}  {shot:>4}  {seed:>10}  {r['style']:<17} {key:<10} {plays}",
+            f"{t.id:>4}  {t.kind:<10}  {shot:>4}  {t.seed_used:>10}  {t.style:<17} {key:<10} {plays}",
             file=console.out,
         )
-    tl = session.timeline
-    print(f"timeline version {tl['version']}: {', '.join(tl['files'].values())}", file=console.out)
+    tl = session.timeline_versions[-1]
+    print(f"timeline version {tl.version}: {', '.join(tl.files.values())}", file=console.out)

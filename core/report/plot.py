@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from .. import fsutil
 from .. import styles as _styles
 from ..model import VideoFeatures
 from ..wording import plural
+
+if TYPE_CHECKING:  # the session stage comes after this one: its records are only named here
+    from ..session.store import Session
 
 KIND_COLOURS = {
     "cut": "#d62728",
@@ -56,7 +59,7 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None, overw
         plt.close(fig)
 
 
-def plot_takes(session: Any, dest: str | os.PathLike[str], overwrite: bool = False) -> Path:
+def plot_takes(session: Session, dest: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Draw a session: its shots, which take plays where, and the loudness of
     the music as the timeline plays it (each piece from its own take), with
     every take's regenerated range, into the PNG ``dest``."""
@@ -68,7 +71,7 @@ def plot_takes(session: Any, dest: str | os.PathLike[str], overwrite: bool = Fal
     data = session.data
     rate = float(data["timeline"]["rate"])
     duration = data["timeline"]["duration_frames"] / rate
-    takes = {t["id"]: t for t in data["takes"]}
+    takes = {t.id: t for t in session.take_records}
     palette = plt.get_cmap("tab10")
 
     def colour(take_id: int) -> Any:
@@ -78,9 +81,9 @@ def plot_takes(session: Any, dest: str | os.PathLike[str], overwrite: bool = Fal
         3, 1, figsize=(12, 5.2), sharex=True, gridspec_kw={"height_ratios": [0.8, 1.6, 3]}
     )
     _draw_session_shots(ax_shots, data, rate)
-    _draw_lanes(ax_takes, data, rate, duration, colour)
+    _draw_lanes(ax_takes, session, rate, duration, colour)
     _draw_level(ax_level, session, rate, duration, colour)
-    version = data["timelines"][-1]["version"]
+    version = session.timeline_versions[-1].version
     fig.suptitle(
         f"{Path(data['input']['path']).name}: {plural(len(takes), 'take')}, timeline version {version}",
         fontsize=10,
@@ -201,39 +204,39 @@ def _draw_session_shots(ax: Any, data: dict[str, Any], rate: float) -> None:
     ax.set_ylabel("shots", rotation=0, ha="right", va="center")
 
 
-def _draw_lanes(ax: Any, data: dict[str, Any], rate: float, duration: float, colour: Any) -> None:
+def _draw_lanes(ax: Any, session: Session, rate: float, duration: float, colour: Any) -> None:
     """Upper lane: the selection; lower lanes: every regenerated take's range."""
-    regen = [t for t in data["takes"] if t.get("range_s")]
-    lanes = {t["id"]: i + 1 for i, t in enumerate(regen)}
-    for seg in data["selection"]:
-        t0 = seg["start_frame"] / rate
-        t1 = seg["end_frame"] / rate if seg["end_frame"] is not None else duration
-        ax.barh(0, t1 - t0, left=t0, height=0.8, color=colour(seg["take"]), edgecolor="white")
-        ax.text((t0 + t1) / 2, 0, f"take {seg['take']}", ha="center", va="center", color="white", fontsize=8)
+    regen = [t for t in session.take_records if t.extra.get("range_s")]
+    lanes = {t.id: i + 1 for i, t in enumerate(regen)}
+    for piece in session.selection_record.pieces:
+        t0 = piece.start_frame / rate
+        t1 = piece.end_frame / rate if piece.end_frame is not None else duration
+        ax.barh(0, t1 - t0, left=t0, height=0.8, color=colour(piece.take), edgecolor="white")
+        ax.text((t0 + t1) / 2, 0, f"take {piece.take}", ha="center", va="center", color="white", fontsize=8)
     for t in regen:
-        a, b = t["range_s"]
+        a, b = t.extra["range_s"]
         b = duration if b is None else b
-        y = lanes[t["id"]]
-        ax.barh(y, b - a, left=a, height=0.6, color=colour(t["id"]), alpha=0.5)
-        ax.barh(y, t.get("fade_s", 0.05), left=a - t.get("fade_s", 0.05), height=0.6, color="black")
-        ax.text(b, y, f" take {t['id']}: shot {t['shot']}, seed {t.get('new_seed')}", va="center", fontsize=7)
+        y = lanes[t.id]
+        fade_s = t.extra.get("fade_s", 0.05)
+        ax.barh(y, b - a, left=a, height=0.6, color=colour(t.id), alpha=0.5)
+        ax.barh(y, fade_s, left=a - fade_s, height=0.6, color="black")
+        ax.text(b, y, f" take {t.id}: shot {t.shot}, seed {t.new_seed}", va="center", fontsize=7)
     ax.set_yticks(range(len(lanes) + 1), ["plays"] + [f"take {i}" for i in lanes])
     ax.invert_yaxis()
 
 
-def _draw_level(ax: Any, session: Any, rate: float, duration: float, colour: Any) -> None:
+def _draw_level(ax: Any, session: Session, rate: float, duration: float, colour: Any) -> None:
     """The music's level (dBFS, 50 ms windows) as the timeline plays it, each piece from its take."""
     import soundfile
 
-    data = session.data
-    takes = {t["id"]: t for t in data["takes"]}
+    takes = {t.id: t for t in session.take_records}
     hop = 2400  # 50 ms at 48 kHz
-    for seg in data["selection"]:
-        t = takes[seg["take"]]
-        path = session.out / t["files"]["mix"]
+    for piece in session.selection_record.pieces:
+        t = takes[piece.take]
+        path = session.out / t.files["mix"]
         info = soundfile.info(str(path))
-        f0 = int(seg["start_frame"] / rate * info.samplerate)
-        f1 = info.frames if seg["end_frame"] is None else int(seg["end_frame"] / rate * info.samplerate)
+        f0 = int(piece.start_frame / rate * info.samplerate)
+        f1 = info.frames if piece.end_frame is None else int(piece.end_frame / rate * info.samplerate)
         y, _ = soundfile.read(str(path), start=f0, stop=f1, always_2d=True)
         mono = y.mean(axis=1)
         n = len(mono) // hop
@@ -241,7 +244,7 @@ def _draw_level(ax: Any, session: Any, rate: float, duration: float, colour: Any
             continue
         rms = np.sqrt(np.mean(mono[: n * hop].reshape(n, hop) ** 2, axis=1))
         times = (f0 + (np.arange(n) + 0.5) * hop) / info.samplerate
-        ax.plot(times, 20 * np.log10(rms + 1e-6), color=colour(seg["take"]), lw=1)
+        ax.plot(times, 20 * np.log10(rms + 1e-6), color=colour(piece.take), lw=1)
     ax.axvline(duration, color="black", lw=0.8, ls="--")
     ax.set_ylabel("music level (dBFS)")
     ax.set_xlabel("seconds from the first frame")

@@ -2,9 +2,11 @@
 
 ``score`` reads, analyses, plans, generates (the arranger by default), writes
 the take and the timeline with the music, and reports. The command line, the
-Qt panel and Resolve all call it, and then :func:`regenerate` (new music under
-one shot), :func:`use` (switch a shot back to another take) and
-:func:`list_takes` on the session it made (:mod:`.session`).
+Qt panel and Resolve all call it, and then :mod:`.retake`'s ``regenerate``
+(new music under one shot), ``use`` (switch a shot back to another take) and
+``list_takes`` on the session it made (:mod:`.store`). What every take shares
+is here too: writing a take's files and a timeline version, the take's record,
+and undoing a failed update.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,86 +22,15 @@ import numpy as np
 
 from .. import __version__, fsutil, units
 from ..analysis.analyze import analyze
-from ..errors import InputError, OptionError, OutputError
+from ..errors import InputError, OutputError
 from ..io.blockaudio import WavAudio
-from ..model import BackendSettings, Music, Span, Timeline, VideoFeatures
-from ..options import BY_NAME
+from ..model import Music, Timeline, VideoFeatures
 from ..progress import CancelToken, ProgressFn, check, report, scaled
 from ..rhythm.planner import RhythmPlan
 from ..rhythm.planning import plan_json
-from .splice import SR, SplicedFile, SpliceRange
-from .store import TAKES_DIR, Session, check_identity, file_identity, locked, now, set_range
-
-
-@dataclass(frozen=True)
-class ScoreOptions:
-    style: str | None = None
-    prompt: str = ""
-    bpm: str | None = None
-    seed: int = 0
-    key: str | None = None
-    meter: str = "4/4"
-    flex: float = 1.0
-    max_change: float = 0.06
-    ring_out: float = 2.0
-    soundfont: str | None = None
-    fmt: str = "same"
-    stem_tracks: bool = False
-    markers: str = "none"
-    backend: str = "arranger"
-    model: str | None = None
-    adapters: str | None = None
-    rate: float | None = None
-    scene_detector: str = "adaptive"
-    scene_threshold: float | None = None
-    cache: bool = True
-    clip: str | None = None
-
-    def check(self) -> None:
-        """Refuse bad choices before any work."""
-        from ..backends.arranger.styles import get_style
-        from ..writeback import FORMATS
-
-        for f in dataclasses.fields(self):  # the options table's types and ranges, as for a flag
-            opt = BY_NAME.get("format" if f.name == "fmt" else f.name)
-            if opt is not None:
-                opt.check(getattr(self, f.name))
-        if self.style:
-            get_style(self.style)
-        BY_NAME["backend"].check(self.backend)
-        BY_NAME["markers"].check(self.markers)
-        BY_NAME["key"].check(self.key)
-        from .. import backends
-
-        backends.get(self.backend).check(_settings(self, self.style))
-        if self.fmt not in FORMATS:
-            raise OptionError(f"--format {self.fmt}: choose one of {', '.join(FORMATS)}.")
-
-
-def _settings(o: ScoreOptions, style: str | None) -> BackendSettings:
-    """What the backend reads of ``o``, with the style planning chose."""
-    return BackendSettings(style, o.prompt, o.seed, o.key, o.meter, o.soundfont, o.model, o.adapters)
-
-
-def options_from(settings: dict[str, Any]) -> ScoreOptions:
-    """ScoreOptions from settings of the options table (``options.resolve``):
-    what the command line and the panel both call."""
-    names = {f.name for f in dataclasses.fields(ScoreOptions)}
-    values = {("fmt" if k == "format" else k): v for k, v in settings.items()}
-    values = {k: v for k, v in values.items() if k in names}
-    values["prompt"] = values.get("prompt") or ""
-    return ScoreOptions(**values)
-
-
-def prompt_style(prompt: str | None) -> str | None:
-    """The first style a prompt word names ("epic" -> cinematic), if any."""
-    from ..backends.arranger.styles import PROMPT_STYLE
-
-    for word in (prompt or "").lower().split():
-        if word.strip(",.") in PROMPT_STYLE:
-            return PROMPT_STYLE[word.strip(",.")]
-    return None
-
+from .settings import ScoreOptions, backend_settings, options_from_record, prompt_style
+from .splice import SplicedFile
+from .store import TAKES_DIR, Session, check_identity, file_identity, locked, now
 
 # --------------------------------------------------------------------------- pieces
 
@@ -121,11 +51,6 @@ def _plan(feats: VideoFeatures, o: ScoreOptions) -> tuple[RhythmPlan, str]:
 
 def _options(o: ScoreOptions) -> dict[str, Any]:
     return dataclasses.asdict(o)
-
-
-def _from_record(d: dict[str, Any]) -> ScoreOptions:
-    names = {f.name for f in dataclasses.fields(ScoreOptions)}
-    return ScoreOptions(**{k: v for k, v in d.items() if k in names})
 
 
 def plan_markers(plan: dict[str, Any], kind: str, rate: float, duration_frames: int) -> tuple[Any, ...]:
@@ -239,7 +164,7 @@ def _write_timeline(
         return tuple(out)
 
     first = session.take(data["selection"][0]["take"])
-    opts = _from_record(first["options"])
+    opts = options_from_record(first["options"])
     music = [MusicFile("mix", pieces=pieces("mix"))]
     if opts.stem_tracks:
         music += [MusicFile(stem, pieces=pieces(stem)) for stem in first["files"]["stems"]]
@@ -269,7 +194,7 @@ def _generate(
     """The whole cue's music from the backend ``o.backend`` names."""
     from .. import backends
 
-    return backends.get(o.backend).generate(plan, feats, _settings(o, style), progress, cancel)
+    return backends.get(o.backend).generate(plan, feats, backend_settings(o, style), progress, cancel)
 
 
 def _take_record(
@@ -361,7 +286,7 @@ def _timeline_record(feats: VideoFeatures) -> dict[str, Any]:
 def score(
     input_path: str | os.PathLike[str],
     out: str | os.PathLike[str],
-    opts: ScoreOptions = ScoreOptions(),
+    opts: ScoreOptions = ScoreOptions(),  # noqa: B008 (frozen: one shared default is safe)
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     new_take: bool = False,
@@ -533,307 +458,3 @@ def _add_take(
         made=take_id,
         warnings=tuple(p.warnings) + tuple(music.warnings) + tuple(tl["notes"]),
     )
-
-
-# --------------------------------------------------------------------------- regenerate and use
-
-
-def shot_range(downbeats_s: np.ndarray, start_s: float, end_s: float) -> SpliceRange:
-    """The bars under a shot: from the bar line at or before its first frame
-    to the bar line at or after its end (the music's tail when that is the
-    timeline's end)."""
-    from ..backends.arranger import bars_in
-
-    downs = np.asarray(downbeats_s, float)
-    bars = bars_in(downs, start_s, end_s)
-    if not bars:  # a shot shorter than the tolerance: the bar it starts in
-        bars = [max(0, int(np.searchsorted(downs, start_s, side="right")) - 1)]
-    last = bars[-1] + 1
-    end = None if last >= len(downs) - 1 else float(downs[last])
-    return SpliceRange(float(downs[bars[0]]), end)
-
-
-def _session_context(
-    session: Session, take_id: int, progress: ProgressFn | None, cancel: CancelToken | None
-) -> tuple[VideoFeatures, dict[str, Any], ScoreOptions]:
-    """Analysis (from the cache) and the stored plan of a take."""
-    rec_in = session.data["input"]
-    if rec_in.get("identity"):
-        check_identity(rec_in["path"], rec_in["identity"])
-    take = session.take(take_id)
-    o = _from_record(take["options"])
-    feats = _features(rec_in["path"], o, progress, cancel)
-    session.check_cut(feats.timeline)
-    stored = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
-    return feats, stored, o
-
-
-def _replan(
-    feats: VideoFeatures, o: ScoreOptions, stored: dict[str, Any], take_id: int, session: Session
-) -> tuple[RhythmPlan, str]:
-    """The plan a take was made on, made again and checked against the stored one."""
-    p, style = _plan(feats, o)
-    if len(stored["downbeats_s"]) != len(p.downbeats_s) or not np.allclose(
-        stored["downbeats_s"], p.downbeats_s, atol=1e-5
-    ):
-        raise InputError(
-            f"{session.out}: the cut's analysis now gives another beat grid than take {take_id}'s "
-            "(the media changed, or another VidMusician version plans differently). "
-            "Score the cut into a new folder."
-        )
-    return p, style
-
-
-def regenerate(
-    out: str | os.PathLike[str],
-    shot: int,
-    seed: int | None = None,
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-    wait_s: float = 0.0,
-) -> Session:
-    """New music under shot ``shot``: a new take, bit-identical to the take it
-    replaces outside the shot's bars (crossfades aside), and a new timeline
-    version that plays it under the shot."""
-    from .. import backends
-    from ..backends.arranger.render import LONG_S
-    from .splice import matching_gain, matching_gain_file, read_pcm, splice, wav_frames
-
-    out = Path(out)
-    with locked(out, wait_s):
-        session = Session.load(out)
-        session.sweep()
-        base_id = session.take_under(shot).id
-        base = session.take(base_id)
-        if base["backend"] not in backends.AVAILABLE_BACKENDS:
-            raise OptionError(
-                f"take {base_id} was made by the {base['backend']} backend, which is not installed."
-            )
-        feats, stored, o = _session_context(session, base_id, scaled(progress, 0.0, 0.4), cancel)
-        s = feats.timeline.shots[shot]
-        rng = shot_range(np.asarray(stored["downbeats_s"]), s.start_s, s.end_s)
-        take_id = session.next_take_id()
-        pick = np.random.default_rng([base["seed"], shot, take_id])
-        new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
-        old_paths = {"mix": session.out / base["files"]["mix"]}
-        old_paths.update({k: session.out / v for k, v in base["files"]["stems"].items()})
-        long = wav_frames(old_paths["mix"]) > LONG_S * SR  # spliced a block at a time
-        old = {} if long else {role: read_pcm(path) for role, path in old_paths.items()}
-        o = dataclasses.replace(o, key=_take_key(base) or o.key)  # the shot keeps the take's key
-
-        def base_mix() -> np.ndarray:
-            pcm = old["mix"] if old else read_pcm(old_paths["mix"])
-            return units.pcm_to_float(pcm)
-
-        span = Span(
-            rng.start_s,
-            rng.end_s,
-            new_seed,
-            seed is not None,
-            shot,
-            base,
-            pick,
-            lambda: _replan(feats, o, stored, base_id, session)[0],
-            base_mix,
-        )
-        music = backends.get(base["backend"]).regenerate(
-            feats, _settings(o, base["style"]), span, scaled(progress, 0.45, 0.8), cancel
-        )
-        new_seed = new_seed if music.provenance.range_seed is None else music.provenance.range_seed
-        warnings = list(music.warnings)
-        if music.matched:
-            gain = 1.0
-        elif long:
-            gain = matching_gain_file(old_paths["mix"], music.mix, rng)
-        else:
-            gain = matching_gain(old["mix"], np.asarray(music.mix), rng)
-        check(cancel)
-        report(progress, 0.8, "splicing")
-        new = {"mix": music.mix, **music.stems}
-        pcm: dict[str, np.ndarray | SplicedFile]
-        if long:
-            pcm = {role: SplicedFile(old_paths[role], new[role], rng, gain) for role in old_paths}
-        else:
-            pcm = {role: splice(old[role], np.asarray(new[role]), rng, gain) for role in old}
-        f0, f1 = rng.frames(feats.timeline.rate)
-        undo = _Undo()
-        try:
-            final, folder_cm = _new_take_folder(session, take_id, undo)
-            record = _take_record(
-                session.out.resolve(),
-                take_id,
-                "regenerate",
-                o,
-                music,
-                base["plan"],
-                parent=base_id,
-                shot=shot,
-                new_seed=new_seed,
-                range_s=[rng.start_s, rng.end_s],
-                fade_s=rng.fade_s,
-                range_frames=[f0, f1],
-                gain=round(gain, 6),
-            )
-            with folder_cm as folder:
-                take = _write_take(
-                    folder,
-                    final.resolve(),
-                    feats,
-                    stored,
-                    music,
-                    record,
-                    False,
-                    pcm,
-                    scaled(progress, 0.8, 0.95),
-                )
-            session.data["takes"].append(take)
-            session.data["selection"] = set_range(session.data["selection"], f0, f1, take_id)
-            report(progress, 0.95, "writing the timeline")
-            tl = _commit(session, feats.timeline, undo)
-        except BaseException:
-            undo.undo()
-            raise
-        report(progress, 1.0, "done")
-    return Session(out, session.data, made=take_id, warnings=tuple(warnings) + tuple(tl["notes"]))
-
-
-def use(
-    out: str | os.PathLike[str],
-    take_id: int,
-    shot: int,
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-    wait_s: float = 0.0,
-) -> Session:
-    """Play take ``take_id`` under shot ``shot`` (the same bars a regeneration
-    of that shot takes); writes a new timeline version."""
-    out = Path(out)
-    with locked(out, wait_s):
-        session = Session.load(out)
-        session.sweep()
-        take = session.take(take_id)
-        sh = session.shot(shot)
-        if take.get("shot") == shot and take.get("range_frames"):
-            f0, f1 = take["range_frames"]
-        else:
-            plan = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
-            rate = session.data["timeline"]["rate"]
-            rng = shot_range(
-                np.asarray(plan["downbeats_s"]), sh["start_frame"] / rate, sh["end_frame"] / rate
-            )
-            f0, f1 = rng.frames(rate)
-        base = session.take(session.take_under(shot).id)
-        rec_in = session.data["input"]
-        if rec_in.get("identity"):
-            check_identity(rec_in["path"], rec_in["identity"])
-        check(cancel)
-        feats = _features(rec_in["path"], _from_record(base["options"]), progress, cancel)
-        selection = set_range(session.data["selection"], f0, f1, take_id)
-        if selection == session.data["selection"]:
-            return Session(
-                out,
-                session.data,
-                warnings=(f"take {take_id} plays under shot {shot} already; nothing changed.",),
-            )
-        session.data["selection"] = selection
-        undo = _Undo()
-        try:
-            tl = _commit(session, feats.timeline, undo)
-        except BaseException:
-            undo.undo()
-            raise
-    return Session(out, session.data, made=tl["version"], warnings=tuple(tl["notes"]))
-
-
-def selection_audio(session: Session, role: str = "mix") -> np.ndarray:
-    """What the newest timeline plays on the ``role`` track (``mix`` or a stem
-    name): each selection range cut from its take's file at the frame
-    boundaries, exactly as an editing application plays the clips.
-
-    Returns int32 [shape=(n, channels)] on the 24-bit grid, 48 kHz, as long
-    as the takes' files (the ring-out tail included).
-    """
-    from .splice import read_pcm
-
-    rate = float(session.data["timeline"]["rate"])
-    pieces = session.selection_record.pieces
-    files: dict[int, np.ndarray] = {}
-    for p in pieces:
-        if p.take not in files:
-            t = session.take_record(p.take)
-            rel = t.files["mix"] if role == "mix" else t.files["stems"].get(role)
-            if rel is None:
-                raise InputError(f"{session.out}: take {t.id} has no {role} stem.")
-            files[p.take] = read_pcm(session.out / rel)
-    n = max(len(a) for a in files.values())
-    out = np.zeros((n, next(iter(files.values())).shape[1]), np.int32)
-    for p in pieces:
-        a = int(round(p.start_frame * SR / rate))
-        b = n if p.end_frame is None else min(n, int(round(p.end_frame * SR / rate)))
-        src = files[p.take]
-        b_src = min(b, len(src))
-        out[a:b_src] = src[a:b_src]
-    return out
-
-
-def export(
-    out: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
-    fmt: str | None = None,
-    timeline: Timeline | None = None,
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-) -> dict[str, str]:
-    """Write the session's newest timeline (what its selection plays) to
-    ``dest``: a file path whose stem names the files, e.g.
-    ``~/edit/music.otio`` writes ``music.otio`` and, for ``fmt`` (default: the
-    session's format), ``music.xml`` or ``music.edl`` beside it. The music
-    clips point at the session's audio files. Never overwrites.
-
-    Returns ``{format: path}`` of the files written.
-    """
-    from ..writeback import FORMATS
-
-    session = Session.load(out)
-    dest = Path(dest)
-    if fmt is not None and fmt not in FORMATS:
-        raise OptionError(f"format {fmt}: choose one of {', '.join(FORMATS)}.")
-    if not dest.parent.is_dir():
-        raise OutputError(f"{dest.parent}: no such folder; choose a folder that exists.")
-    if timeline is None:
-        rec_in = session.data["input"]
-        if rec_in.get("identity"):
-            check_identity(rec_in["path"], rec_in["identity"])
-        first = session.take(session.selection[0]["take"])
-        timeline = _features(rec_in["path"], _from_record(first["options"]), progress, cancel).timeline
-    check(cancel)
-    from ..writeback import extension, formats_for, writers
-
-    stem = dest.stem if dest.suffix.lower() in {w.extension for w in writers()} else dest.name
-    first_opts = _from_record(session.take(session.selection[0]["take"])["options"])
-    there = [
-        dest.parent / (stem + extension(f))
-        for f in formats_for(timeline, fmt or first_opts.fmt)
-        if (dest.parent / (stem + extension(f))).exists()
-    ]
-    if there:
-        raise OutputError(f"{there[0]}: exists already; VidMusician never overwrites. Choose another name.")
-    root = session.out.resolve()
-    record = _write_timeline(
-        session,
-        timeline,
-        session.timeline["version"],
-        lambda rel: str(root / rel),
-        dest.parent,
-        root,
-        fmt=fmt,
-        basename=stem,
-    )
-    return {k: str(dest.parent / v) for k, v in record["files"].items()}
-
-
-def list_takes(out: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every take with where the selection plays it (frame ranges)."""
-    session = Session.load(out)
-    selection = session.selection_record
-    return [{**t.to_json(), "used": selection.used(t.id)} for t in session.take_records]
