@@ -56,12 +56,12 @@ _LAZY: dict[str, tuple[tuple[str, str | None], ...]] = {
     "AVAILABLE_BACKENDS": (("backends", "AVAILABLE_BACKENDS"),),
     # sessions
     "Session": (("session.store", "Session"),),
-    "Take": (("session.store", "Take"),),
-    "Piece": (("session.store", "Piece"),),
-    "Selection": (("session.store", "Selection"),),
-    "TimelineVersion": (("session.store", "TimelineVersion"),),
-    "SessionDamaged": (("session.store", "SessionDamaged"),),
-    "SESSION_FILE": (("session.store", "SESSION_FILE"),),
+    "Take": (("session.records", "Take"),),
+    "Piece": (("session.records", "Piece"),),
+    "Selection": (("session.records", "Selection"),),
+    "TimelineVersion": (("session.records", "TimelineVersion"),),
+    "SessionDamaged": (("session.validate", "SessionDamaged"),),
+    "SESSION_FILE": (("session.validate", "SESSION_FILE"),),
     # errors
     "VidMusicianError": (("errors", "VidMusicianError"),),
     "InputError": (("errors", "InputError"),),
@@ -193,10 +193,12 @@ if TYPE_CHECKING:  # what mypy and editors see; nothing here runs
     from .rhythm.planning import plan_for as plan
     from .session import handoff
     from .session.pipeline import plan_markers, score
+    from .session.records import Piece, Selection, Take, TimelineVersion
     from .session.retake import export, list_takes, regenerate, selection_audio
     from .session.retake import use as use_take
     from .session.settings import ScoreOptions, options_from
-    from .session.store import SESSION_FILE, Piece, Selection, Session, SessionDamaged, Take, TimelineVersion
+    from .session.store import Session
+    from .session.validate import SESSION_FILE, SessionDamaged
     from .styles import COLOURS as STYLE_COLOURS
     from .wording import plural
     from .writeback import FORMATS, METADATA_KEY
