@@ -84,7 +84,7 @@ def test_premiere_xml_round_trip_on_the_command_line(tmp_path):
     assert soundfile.info(str(wav)).duration >= 256 / cut.rate
     # the export itself comes back, with the music added: 6 audio <track>s (3 stereo pairs) and
     # 20 <link>s kept as they were, every clip still on its own <file>; the music a linked pair
-    from .test_fcpxml import assert_additive, check_music
+    from .test_writeback_fcp7 import assert_additive, check_music
 
     assert_additive(before, xml.read_bytes())
     check_music(xml.read_bytes(), cut.rate, 256, 1)
@@ -116,7 +116,7 @@ def test_premiere_regenerated_shot_comes_back_as_timeline_v2(tmp_path):
     assert pieces[1][2].parent.name == "take-002" and pieces[1][0] <= 81 and pieces[1][1] >= 177
     assert all(p[2].is_file() for p in pieces)
     assert read_timeline(out / "timeline-v2.xml").cut_frames() == (81, 177, 220)
-    from .test_fcpxml import assert_additive, check_music
+    from .test_writeback_fcp7 import assert_additive, check_music
 
     original = (TIMELINES / PREMIERE).read_bytes()
     assert_additive(original, (out / "timeline-v2.xml").read_bytes())  # from the editor's export again

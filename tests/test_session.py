@@ -439,7 +439,7 @@ def test_score_round_trips_every_shared_timeline(name, tmp_path):
     from vidmusician.core.writeback import music_clips
 
     from .conftest import TIMELINES
-    from .test_timeline_shared import RATES
+    from .test_io_timeline_shared import RATES
 
     src = TIMELINES / name
     if not src.is_file():

@@ -16,7 +16,7 @@ from vidmusician.core.io.timeline import read_timeline
 from vidmusician.core.writeback import MIX_TRACK_NAME, MusicFile, music_clips, with_music, write_timelines
 
 from .conftest import TIMELINES, clip, needs_shared, save, timeline, video_track, write_video, write_wav
-from .test_timeline_shared import EXPECTED, RATES
+from .test_io_timeline_shared import EXPECTED, RATES
 
 PROV = {"take": 1, "seed": 7, "backend": "test"}
 

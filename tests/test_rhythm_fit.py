@@ -12,7 +12,7 @@ from vidmusician.core.rhythm.fit import _beat_sequence
 
 from .conftest import clip, save, timeline, video_track
 from .test_cli import run
-from .test_metrics import clicks
+from .test_report_metrics import clicks
 
 BEAT = 60 / 97
 
