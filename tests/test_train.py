@@ -1,4 +1,4 @@
-"""Training VidMusician's modules (core/neural/train.py) on a tiny random MusicGen (CPU).
+"""Training VidMusician's modules (core/neural/train/) on a tiny random MusicGen (CPU).
 
 The two learning tests train on synthetic tasks whose answer is known, and
 can fail: the rhythm path must predict the tokens at the cuts, the semantic
@@ -24,13 +24,13 @@ import torch
 from tests.conftest import write_video, write_wav
 from vidmusician.core.cli import main
 from vidmusician.core.errors import Cancelled, OptionError
+from vidmusician.core.io.audio import load as load_audio
 from vidmusician.core.neural.adapters import VidMusicianAdapters, for_model
 from vidmusician.core.neural.musicgen import debug_model
 from vidmusician.core.neural.train import (
     Example,
     Trainer,
     TrainOptions,
-    load_audio,
     load_checkpoint,
     make_batch,
     onset_curve,
