@@ -17,6 +17,11 @@ SHARED = Path(os.environ.get("VIDMUSICIAN_SHARED", REPO.parent / "shared")) / "d
 TIMELINES = SHARED / "timelines"
 VIDEOS = SHARED / "video"
 
+# The arranger's font is the bundled TimGM6mb whatever this machine has installed
+# (no system folders searched, no user font), for every fixture scope and child process.
+os.environ["VIDMUSICIAN_SOUNDFONT_DIRS"] = ""
+os.environ.pop("VIDMUSICIAN_SOUNDFONT", None)
+
 
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path, monkeypatch):

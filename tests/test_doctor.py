@@ -84,11 +84,11 @@ def test_doctor_checks_the_arrangers_soundfont(tmp_path, monkeypatch):
 
     from vidmusician.core import backends
 
-    synth = importlib.import_module("vidmusician.core.backends.arranger.synth")
+    sf = importlib.import_module("vidmusician.core.backends.arranger.soundfont")
     status, detail = backends.get("arranger").doctor()  # doctor's "backend: arranger" row
     assert status == "ok" and "TimGM6mb.sf2 (" in detail and "presets" in detail
     bad = tmp_path / "TimGM6mb.sf2"
-    bad.write_bytes(Path(synth.default_soundfont()).read_bytes()[:100_000])
-    monkeypatch.setattr(synth, "default_soundfont", lambda: str(bad))
+    bad.write_bytes(Path(sf.bundled()).read_bytes()[:100_000])
+    monkeypatch.setenv("VIDMUSICIAN_SOUNDFONT", str(bad))  # the font a render would use (the search's first)
     status, detail = backends.get("arranger").doctor()
     assert status == "error" and "truncated" in detail

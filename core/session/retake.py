@@ -108,6 +108,8 @@ def regenerate(
         new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
         old = _OldTake.of(session, base)
         o = dataclasses.replace(o, key=_take_key(base) or o.key)  # the shot keeps the take's key
+        if not o.soundfont and os.path.isfile(str(base.get("soundfont_path") or "")):  # and its font
+            o = dataclasses.replace(o, soundfont=str(base["soundfont_path"]))
 
         def base_mix() -> np.ndarray:
             pcm = old.pcm["mix"] if old.pcm else read_pcm(old.paths["mix"])

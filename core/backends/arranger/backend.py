@@ -45,19 +45,21 @@ class Arranger(Backend):
         warnings: tuple[str, ...] = (),
     ) -> Music:
         from . import arrange
-        from .synth import default_soundfont
+        from .soundfont import find
 
         style = str(settings.style)
+        font = find(settings.soundfont)
         a = arrange(
             plan,
             features,
             style,
             settings.seed,
             settings.prompt,
-            settings.soundfont,
+            font.path,
             bar_seeds=bar_seeds,
             key=settings.key,
             progress=progress,
+            loudness=settings.loudness,
             cancel=cancel,
         )
         prov = Provenance(
@@ -65,9 +67,10 @@ class Arranger(Backend):
             style,
             f"{a.score.key} {a.score.mode}",
             settings.seed,
-            soundfont=Path(settings.soundfont or default_soundfont()).name,
+            soundfont=Path(font.path).name,
             bar_seeds=dict(bar_seeds or {}),
             range_seed=range_seed,
+            extra={"soundfont_path": os.path.abspath(font.path), "soundfont_source": font.source},
         )
         return Music(a.mix, a.stems, a.midi, prov, warnings=warnings)
 
@@ -86,20 +89,23 @@ class Arranger(Backend):
         return self._arrange(plan, features, settings, bar_seeds, range_seed=new_seed, warnings=warnings)
 
     def doctor(self) -> tuple[Status, str]:
-        """The default SoundFont, checked as ``score`` checks it (structure, before tinysoundfont)."""
+        """The SoundFont a render would use (:func:`.soundfont.find`: which, and how it
+        was found), checked as ``score`` checks it (structure, before tinysoundfont)."""
         try:
             from ...io.guard import check_soundfont
-            from .synth import default_soundfont
+            from .soundfont import find
 
-            path = default_soundfont()
-            info = check_soundfont(path)
+            font = find()
+            info = check_soundfont(font.path)
         except ImportError as e:
             return "error", f"{e}; reinstall: pip install -e ."
         except Exception as e:  # a damaged or missing font: say what is wrong with it
             return "error", f"{e}"
+        notes = "".join(f"; {n}" for n in font.notes)
         return (
             "ok",
-            f"embedded, General MIDI SoundFont {os.path.basename(path)} ({info.presets} presets, {info.samples} samples)",
+            f"embedded, General MIDI SoundFont {os.path.basename(font.path)} ({info.presets} presets, "
+            f"{info.samples} samples; {font.source}: {font.path}){notes}",
         )
 
 

@@ -10,7 +10,6 @@ bus that follows is :mod:`.master`'s.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,9 +25,10 @@ KICK_NOTE, KICKS = 36, (35, 36)  # GM bass drums
 
 
 def default_soundfont() -> str:
-    import pretty_midi
+    """The font a render uses when the user names none: the search's (:func:`.soundfont.find`)."""
+    from .soundfont import find
 
-    return os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
+    return find().path
 
 
 def _program(style: Style, part: str) -> tuple[int, bool]:
@@ -104,23 +104,16 @@ def _synth_setup(
     notes: list[Note],
     program: int,
     drums: bool,
-    soundfont: str,
+    font: Any,
     controls: list[tuple[float, int, int]] | None,
     tonic: int | None,
 ) -> tuple[Any, list[tuple[int, int, int, int, int]]]:
-    """A synthesiser with the part's programs selected (the kick tuned), and
-    its events in time order: (sample, kind: 0 off, 1 on, 2 control,
-    channel, pitch or controller, velocity or value)."""
-    import tinysoundfont
+    """A synthesiser on the loaded ``font`` with the part's programs selected
+    (the kick tuned), and its events in time order: (sample, kind: 0 off,
+    1 on, 2 control, channel, pitch or controller, velocity or value)."""
+    from .soundfont import synth_on
 
-    from ...io.guard import check_soundfont
-
-    check_soundfont(soundfont)  # structure first: a damaged font crashes sfload (remembered per file)
-    synth = tinysoundfont.Synth(samplerate=SR)
-    try:
-        sfid = synth.sfload(soundfont)
-    except Exception as e:
-        raise OptionError(f"{soundfont}: not a readable SoundFont ({e}); give an SF2/SF3 file.") from e
+    synth, sfid = synth_on(font)
     channels = {program: 0}
     for note in notes:
         if note.program >= 0 and note.program not in channels and not drums:
@@ -164,8 +157,27 @@ def _synth_blocks(
     arrays for consecutive blocks (one block of ``n`` when ``block`` is None,
     which is :func:`_synth`'s output exactly). The synthesiser is fed its
     events in order and renders up to each one, or up to the block's end; a
-    block is a fresh array (the caller keeps it or lets it go)."""
-    synth, events = _synth_setup(notes, program, drums, soundfont, controls, tonic)
+    block is a fresh array (the caller keeps it or lets it go). The font is
+    borrowed from the process's loaded fonts (:func:`.soundfont.take`:
+    loaded once, not once per part) and given back when the part is done."""
+    from ...io.guard import check_soundfont
+    from .soundfont import give, take
+
+    check_soundfont(soundfont)  # structure first: a damaged font crashes the loader (remembered per file)
+    try:
+        font = take(soundfont)
+    except Exception as e:
+        raise OptionError(f"{soundfont}: not a readable SoundFont ({e}); give an SF2/SF3 file.") from e
+    try:
+        yield from _play(*_synth_setup(notes, program, drums, font, controls, tonic), n, block)
+    finally:
+        give(font)
+
+
+def _play(
+    synth: Any, events: list[tuple[int, int, int, int, int]], n: int, block: int | None
+) -> Iterator[np.ndarray]:
+    """:func:`_synth_blocks` once the synthesiser is set up."""
     size = n if block is None else max(1, int(block))
     ev = iter(events)
     pending = next(ev, None)

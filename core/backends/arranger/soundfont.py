@@ -1,0 +1,277 @@
+"""The SoundFont the arranger plays: which one (the search), and loading it once.
+
+The search (:func:`find`), first that applies:
+
+1. ``--soundfont FILE`` (or ``soundfont = "FILE"`` in the config file, the
+   same option: an explicit flag beats the config), source ``"--soundfont"``;
+2. the environment variable ``VIDMUSICIAN_SOUNDFONT``, source
+   ``"VIDMUSICIAN_SOUNDFONT"``;
+3. the General MIDI fonts installed where systems put them
+   (:data:`SYSTEM_DIRS`; ``VIDMUSICIAN_SOUNDFONT_DIRS``, folders separated by
+   ``os.pathsep``, replaces them, and empty means none), ranked by quality
+   (:func:`rank`: MuseScore General, then FluidR3 GM, then any other), source
+   ``"system"``;
+4. TimGM6mb, the small font pretty_midi ships, source ``"bundled"``.
+
+A font the user names (1, 2) always wins and must be usable (a damaged one
+is an error, as before). A system font that fails the structure check
+(:func:`...io.guard.check_soundfont`) is skipped with a note.
+
+Loading: tinysoundfont decodes a whole font when it loads it (MuseScore
+General's SF3: seconds of Ogg Vorbis decoding and about a gigabyte of
+samples), and each part is rendered by a synthesiser of its own. The loaded
+fonts are kept per process (:func:`take`, :func:`give`), keyed by the file's path, size
+and modification time: a render loads its font once, and the next render in
+the same process not at all. A font lent out comes back silent and reset, so
+a part renders the same samples on a reused font as on a fresh one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ... import units
+
+SR = units.OUTPUT_SR
+ENV = "VIDMUSICIAN_SOUNDFONT"
+DIRS_ENV = "VIDMUSICIAN_SOUNDFONT_DIRS"
+
+#: Where systems install General MIDI SoundFonts, searched in this order
+#: (Debian/Ubuntu: musescore-general-soundfont, fluid-soundfont-gm and the
+#: ``default-GM`` alternatives links; Arch, Fedora: /usr/share/soundfonts;
+#: macOS; Windows). ``~`` and ``%VAR%`` are expanded.
+SYSTEM_DIRS: tuple[str, ...] = (
+    "/usr/share/sounds/sf3",
+    "/usr/share/sounds/sf2",
+    "/usr/share/soundfonts",
+    "/usr/local/share/soundfonts",
+    "~/Library/Audio/Sounds/Banks",
+    "/Library/Audio/Sounds/Banks",
+    "%USERPROFILE%\\SoundFonts",
+    "C:\\soundfonts",
+)
+SUFFIXES = (".sf2", ".sf3")
+
+
+@dataclass(frozen=True)
+class Found:
+    """The font a render will use.
+
+    Attributes
+    ----------
+    path : str
+    source : str
+        How it was found: ``"--soundfont"``, ``"VIDMUSICIAN_SOUNDFONT"``,
+        ``"system"`` or ``"bundled"``.
+    notes : tuple of str
+        System fonts the search skipped, and why.
+    """
+
+    path: str
+    source: str
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"{Path(self.path).name} ({self.source}: {self.path})"
+
+
+def bundled() -> str:
+    """TimGM6mb.sf2, the General MIDI font pretty_midi ships (the fallback)."""
+    import pretty_midi
+
+    return os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
+
+
+def rank(path: str | os.PathLike[str]) -> int:
+    """The quality rank of a font by its (link-resolved) file name, lower is
+    better: 0 MuseScore General (a FluidR3 reworked by MuseScore, the fuller
+    ``_Full`` first), 1 FluidR3 GM, 2 any other, 3 TimGM6mb (6 MB, the
+    bundled one)."""
+    name = Path(os.path.realpath(path)).name.lower()
+    if name.startswith("musescore_general"):
+        return 0
+    if name.startswith("fluidr3"):
+        return 1
+    if name.startswith("timgm6mb"):
+        return 3
+    return 2
+
+
+def system_dirs() -> tuple[str, ...]:
+    """The folders searched for system fonts: ``VIDMUSICIAN_SOUNDFONT_DIRS``
+    when set (empty: none), else :data:`SYSTEM_DIRS`, expanded."""
+    raw = os.environ.get(DIRS_ENV)
+    dirs = SYSTEM_DIRS if raw is None else tuple(d for d in raw.split(os.pathsep) if d)
+    out = []
+    for d in dirs:
+        e = os.path.expandvars(os.path.expanduser(d))
+        if "%" in e or "$" in e:  # a variable this system does not have
+            continue
+        out.append(e)
+    return tuple(out)
+
+
+def candidates() -> list[str]:
+    """The SF2/SF3 files in :func:`system_dirs`, best first: by :func:`rank`,
+    then folder order, then name; a file that several names link to once."""
+    seen: set[str] = set()
+    found: list[tuple[int, int, int, str, str]] = []
+    for i, d in enumerate(system_dirs()):
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for name in names:
+            p = os.path.join(d, name)
+            if not name.lower().endswith(SUFFIXES) or not os.path.isfile(p):
+                continue
+            real = os.path.realpath(p)
+            if real in seen:
+                continue
+            seen.add(real)
+            real_name = Path(real).name.lower()
+            full = 0 if "_full" in real_name else 1  # MuseScore_General_Full before MuseScore_General
+            found.append((rank(real), full, i, real_name, p))
+    found.sort()
+    return [t[-1] for t in found]
+
+
+def find(given: str | os.PathLike[str] | None = None) -> Found:
+    """The font to use (see the module docstring). ``given``: the
+    ``--soundfont`` option. A font the user names is checked and returned
+    (an ``OptionError`` when it is not usable); system fonts that are not
+    are skipped with a note."""
+    from ...errors import OptionError
+    from ...io.guard import check_soundfont
+
+    if given:
+        check_soundfont(given)
+        return Found(str(given), "--soundfont")
+    env = os.environ.get(ENV)
+    if env:
+        try:
+            check_soundfont(env)
+        except OptionError as e:
+            raise OptionError(f"{ENV}={env}: {e}") from None
+        return Found(env, ENV)
+    notes = []
+    for p in candidates():
+        try:
+            check_soundfont(p)
+        except OptionError as e:
+            notes.append(f"skipped {e}")
+            continue
+        return Found(p, "system", tuple(notes))
+    return Found(bundled(), "bundled", tuple(notes))
+
+
+# --------------------------------------------------------------------------- loading once
+
+#: Loaded fonts that are not lent out: (real path, size, mtime_ns) -> fonts.
+_idle: dict[tuple[str, int, int], list[Any]] = {}
+_lock = threading.Lock()
+#: How many times a font file was decoded in this process (tests count them).
+loads = 0
+#: Idle fonts kept per file: one (a render synthesises its parts one after
+#: another; a long one two at a time, and the second is let go after).
+KEEP = 1
+
+
+def _key(path: str) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+def _load(path: str) -> Any:
+    """A freshly decoded font, set to 48 kHz stereo, as ``Synth.sfload`` sets it."""
+    global loads
+    from tinysoundfont import _tinysoundfont as native
+
+    font = native.SoundFont(path)
+    font.set_output(native.OutputMode.StereoInterleaved, SR, 0.0)
+    font.set_max_voices(256)
+    with _lock:
+        loads += 1
+    return font
+
+
+def _silence(font: Any) -> None:
+    """Stop every voice and reset the channels, and render on until the quick
+    release of the stopped voices has ended: the font is as a fresh one."""
+    import numpy as np
+
+    font.reset()
+    scratch = np.zeros((SR // 10, 2), np.float32)
+    font.render(scratch.data.cast("B"), False)
+
+
+#: Fonts lent out: id(font) -> (font, the key it was taken under).
+_lent: dict[int, tuple[Any, tuple[str, int, int]]] = {}
+
+
+def take(path: str) -> Any:
+    """A loaded font (tinysoundfont's native ``SoundFont``) of ``path`` for
+    one part: an idle one of the same file (path, size, mtime), else a new
+    load. Give it back with :func:`give`."""
+    key = _key(path)
+    with _lock:
+        pool = _idle.get(key) or []
+        font = pool.pop() if pool else None
+    if font is None:
+        font = _load(path)
+    with _lock:
+        _lent[id(font)] = (font, key)
+    return font
+
+
+def give(font: Any) -> None:
+    """Give back a font :func:`take` lent: silenced and reset, it waits for
+    the next part; only :data:`KEEP` idle fonts per file are kept, and those
+    of other files are let go (one font file in memory at rest)."""
+    with _lock:
+        _, key = _lent.pop(id(font))
+    try:
+        _silence(font)
+    except Exception:  # a font that cannot be reset is not reused
+        return
+    with _lock:
+        for other in [k for k in _idle if k != key]:
+            del _idle[other]
+        pool = _idle.setdefault(key, [])
+        if len(pool) < KEEP:
+            pool.append(font)
+
+
+@contextmanager
+def borrow(path: str) -> Iterator[Any]:
+    """:func:`take` and :func:`give` around a block."""
+    font = take(path)
+    try:
+        yield font
+    finally:
+        give(font)
+
+
+def clear() -> None:
+    """Let every idle loaded font go."""
+    with _lock:
+        _idle.clear()
+
+
+def synth_on(font: Any) -> tuple[Any, int]:
+    """A ``tinysoundfont.Synth`` at 48 kHz playing the loaded ``font`` on
+    every channel (what ``Synth.sfload`` does, without loading), and its id."""
+    import tinysoundfont
+    from tinysoundfont.synth import MAX_CHANNELS
+
+    synth = tinysoundfont.Synth(samplerate=SR)
+    synth.soundfonts[0] = font
+    synth.next_sfid = 1
+    synth.channel = {chan: 0 for chan in range(MAX_CHANNELS)}
+    return synth, 0
