@@ -289,7 +289,8 @@ OPTIONS: tuple[Option, ...] = (
         "soundfont",
         str,
         None,
-        "an SF2/SF3 SoundFont (default: the General MIDI font pretty_midi ships)",
+        "an SF2/SF3 SoundFont (default: VIDMUSICIAN_SOUNDFONT, else the best General MIDI font installed, "
+        "else the small one pretty_midi ships; doctor says which)",
         commands=("score",),
         metavar="FILE",
     ),

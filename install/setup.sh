@@ -66,6 +66,34 @@ case ",$EXTRAS," in
         ;;
 esac
 
+# A better General MIDI SoundFont than the bundled TimGM6mb (6 MB) for the
+# arranger, which finds it by itself (core/backends/arranger/soundfont.py).
+# Opt-in, as it is a 130 MB download: VIDMUSICIAN_APT=1 installs Debian/Ubuntu's
+# fluid-soundfont-gm (FluidR3 GM, /usr/share/sounds/sf2) with apt-get, as root
+# or through sudo without a password prompt; without apt-get, or offline, the
+# set-up says so and goes on (the arranger then plays TimGM6mb).
+if [ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || ls /usr/share/sounds/sf3/MuseScore_General*.sf3 >/dev/null 2>&1; then
+    :  # a system font is there already
+elif [ "${VIDMUSICIAN_APT:-0}" = "1" ] && command -v apt-get >/dev/null; then
+    as_root=""
+    if [ "$(id -u)" != "0" ]; then
+        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then as_root="sudo -n"; fi
+    fi
+    if [ "$(id -u)" = "0" ] || [ -n "$as_root" ]; then
+        echo "installing the fluid-soundfont-gm SoundFont with apt-get (VIDMUSICIAN_APT=1)"
+        $as_root apt-get install -y -qq --no-install-recommends fluid-soundfont-gm >/dev/null 2>&1 \
+            || { timeout 300 $as_root apt-get update -qq >/dev/null 2>&1 \
+                && timeout 900 $as_root apt-get install -y -qq --no-install-recommends fluid-soundfont-gm >/dev/null 2>&1; } \
+            || echo "note: fluid-soundfont-gm did not install (offline?); the arranger plays the bundled TimGM6mb" >&2
+    else
+        echo "note: VIDMUSICIAN_APT=1 needs root or password-less sudo; install with: sudo apt-get install fluid-soundfont-gm" >&2
+    fi
+elif [ "${VIDMUSICIAN_APT:-0}" = "1" ]; then
+    echo "note: no apt-get here; the arranger plays the bundled TimGM6mb (give a better one with --soundfont)" >&2
+elif command -v apt-get >/dev/null; then
+    echo "note: for better instruments: VIDMUSICIAN_APT=1 make setup, or sudo apt-get install fluid-soundfont-gm" >&2
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi

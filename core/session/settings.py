@@ -43,7 +43,7 @@ class ScoreOptions:
     ring_out : float
         Seconds the music may ring on after the last frame.
     soundfont : str, optional
-        An SF2/SF3 SoundFont file (None: pretty_midi's General MIDI font).
+        An SF2/SF3 SoundFont file (None: the arranger's search, ``arranger.soundfont.find``).
     fmt : str
         The timeline format written beside the OTIO (option ``format``;
         ``"same"``: the input's).

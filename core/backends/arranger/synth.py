@@ -1,7 +1,7 @@
 """Synthesis: each part of the score through a SoundFont, and its effects.
 
-Each part is rendered alone with tinysoundfont (General MIDI SoundFont that
-pretty_midi ships, or the user's SF2/SF3) at 48 kHz, in one piece
+Each part is rendered alone with tinysoundfont (the General MIDI SoundFont
+:mod:`.soundfont` finds, loaded once per process) at 48 kHz, in one piece
 (:func:`_synth`) or a block at a time (:func:`_synth_blocks`, the same
 samples), with the kick drum tuned to the key's tonic; then it gets its own
 effects (pedalboard reverb on pad and lead; a compressor on drums). The mix
