@@ -331,6 +331,7 @@ class BackendSettings:
     soundfont: str | None = None
     model: str | None = None
     adapters: str | None = None
+    loudness: float | None = None  # the mix's integrated loudness, LUFS (``--loudness``; None: the backend's)
 
 
 @dataclass(frozen=True)

@@ -295,6 +295,18 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "loudness",
+        float,
+        -23.0,
+        "the music's integrated loudness in LUFS (EBU R128). Default -23, R128's programme level: "
+        "a cue in the clear is at delivery level, and under dialogue you pull the bed 6-10 dB "
+        "down with the peaks untouched; -14 is the streaming level (louder, limited harder)",
+        min=-40.0,
+        max=-9.0,
+        commands=("score",),
+        metavar="LUFS",
+    ),
+    Option(
         "markers",
         str,
         "none",

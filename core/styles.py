@@ -38,6 +38,116 @@ _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 @dataclass(frozen=True, kw_only=True)
+class MixSpec:
+    """A style's mix (``arranger.mixing``). Parts in the order drums, bass, harmony, pad, lead.
+
+    Attributes
+    ----------
+    levels : tuple of 5 float
+        Each stem's loudness (LU, BS.1770 gated) relative to the others,
+        measured on the rendered stem and set whatever the SoundFont: 0 is
+        forward, -8 well under (a pad).
+    sends : tuple of 5 float
+        Each part's send (0..1, linear) into the one reverb every part shares.
+    room : float
+        The shared reverb's room size (0..1).
+    duck_db : float
+        The sidechain from the kick: the dip (dB, 0..12) of the pad and the
+        harmony at each kick (the bass: half of it); 0: none.
+    duck_release_ms : float
+        How long the dip takes to recover (20..1000 ms).
+    sub_db : float
+        The sine sub under the bass notes (energy below 60 Hz), LU relative to
+        the bass stem's level; -60 or less: none.
+    """
+
+    levels: tuple[float, float, float, float, float] = (0.0, -2.0, -3.0, -8.0, -3.0)
+    sends: tuple[float, float, float, float, float] = (0.06, 0.0, 0.15, 0.3, 0.22)
+    room: float = 0.6
+    duck_db: float = 2.0
+    duck_release_ms: float = 150.0
+    sub_db: float = -8.0
+
+    def __post_init__(self) -> None:
+        if len(self.levels) != 5 or len(self.sends) != 5 or any(not -30 <= v <= 10 for v in self.levels):
+            raise OptionError("mix: 5 levels (-30..10 LU), 5 sends: drums, bass, harmony, pad, lead.")
+        if any(not 0.0 <= s <= 1.0 for s in self.sends) or not 0.0 <= self.room <= 1.0:
+            raise OptionError("mix: sends and room lie in 0..1.")
+        if not (0.0 <= self.duck_db <= 12.0 and 20.0 <= self.duck_release_ms <= 1000.0):
+            raise OptionError("mix: duck_db 0..12 dB, duck_release_ms 20..1000.")
+
+
+#: The bass figures of :class:`HarmonyMelody`.
+BASS_FIGURES = ("drive", "pump", "root-fifth", "long", "whole", "walk")
+#: The seventh chords of :class:`HarmonyMelody`: follow ``Style.sevenths``, none, V7 only, every degree.
+SEVENTHS = ("", "none", "dominant", "diatonic")
+#: The bass's approach notes into the next chord's root.
+APPROACHES = ("none", "chromatic", "diatonic", "both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HarmonyMelody:
+    """How a style writes its chords, its bass line and its topline (the
+    arranger's ``harmony`` and ``melody`` modules).
+
+    Attributes
+    ----------
+    sus2, sus4, add9 : tuple of int
+        Scale degrees (1-7) whose chord replaces its third by the major second
+        (sus2) or the perfect fourth (sus4), or adds the major ninth (add9).
+        A colour that is not consonant on a degree (a sus4 that would be an
+        augmented fourth, a minor ninth) is left out there.
+    sevenths : "" | "none" | "dominant" | "diatonic"
+        Seventh chords: ``""`` follows ``Style.sevenths`` (diatonic or none);
+        none; a dominant seventh on a major V only; every degree (maj7, m7, V7).
+    ninths : bool
+        Seventh chords also carry their ninth (where it is a major ninth).
+    power : bool
+        The harmony part plays power chords (root and fifth, doubled), the pad the triads.
+    flat_seven : bool
+        Degree 7 of a major key is bVII (the mixolydian chord of rock), not vii dim.
+    bass : "drive" | "pump" | "root-fifth" | "long" | "whole" | "walk"
+        The bass figure: driving eighths on the root; off-beat eighths and
+        octave pumping; root-fifth; long low roots; whole notes; root-fifth
+        walking quarters with passing notes.
+    bass_low : int
+        The lowest MIDI note of the bass roots (28 = E1, the electric bass's
+        lowest string): roots lie in the octave above it, fifths and octaves over them.
+    approach : "none" | "chromatic" | "diatonic" | "both"
+        The bass's approach note into the next chord's root, on the last
+        eighth (or beat, walking) before a chord change.
+    motif_bars : int
+        The topline's motif: 1 or 2 bars; 0: the section's seed chooses.
+    """
+
+    sus2: tuple[int, ...] = ()
+    sus4: tuple[int, ...] = ()
+    add9: tuple[int, ...] = ()
+    sevenths: str = ""
+    ninths: bool = False
+    power: bool = False
+    flat_seven: bool = False
+    bass: str = "root-fifth"
+    bass_low: int = 28
+    approach: str = "diatonic"
+    motif_bars: int = 0
+
+    def __post_init__(self) -> None:
+        if any(not 1 <= d <= 7 for d in (*self.sus2, *self.sus4, *self.add9)):
+            raise OptionError("harmony_melody: sus2, sus4 and add9 list scale degrees 1-7.")
+        if self.sevenths not in SEVENTHS or self.approach not in APPROACHES:
+            raise OptionError(
+                f"harmony_melody: sevenths one of {SEVENTHS}, approach one of {APPROACHES}."
+            )
+        if self.bass not in BASS_FIGURES or not 28 <= self.bass_low <= 43:
+            raise OptionError(
+                f"harmony_melody: bass one of {', '.join(BASS_FIGURES)}, bass_low 28 (E1)..43."
+            )
+        if self.motif_bars not in (0, 1, 2):
+            raise OptionError("harmony_melody: motif_bars 1, 2 or 0 (the seed chooses).")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Style:
     """One music style: what every stage of the pipeline knows about it.
 
@@ -84,6 +194,8 @@ class Style:
         Bars each chord of a progression lasts.
     lead_density : float
         Chance (0..1) that a lead step sounds at full intensity.
+    mix : MixSpec
+        The mix: stem levels, reverb sends, sidechain, sub (:class:`MixSpec`).
     tonics_major, tonics_minor : tuple of int
         Six tonics (pitch classes, C = 0) per mode that suit the style's
         instruments, the best first (``arranger.keys``); empty: the acoustic
@@ -115,6 +227,7 @@ class Style:
     sevenths: bool = False
     bars_per_chord: int = 1
     lead_density: float = 0.4
+    mix: MixSpec = field(default_factory=MixSpec)
     tonics_major: tuple[int, ...] = field(default=())
     tonics_minor: tuple[int, ...] = field(default=())
 
@@ -168,6 +281,7 @@ BUILTIN: tuple[Style, ...] = (
         name="cinematic",
         tempo=(70.0, 110.0),
         colour="#4c4c8a",
+        mix=MixSpec(levels=(-3, -3, 0, -3, -2), sends=(0.15, 0.02, 0.3, 0.4, 0.3), room=0.85, duck_db=1),
         moods=(("negative", "mid"), ("negative", "low")),
         prompt_words=("epic", "cinematic", "dramatic", "dark"),
         mode="minor",
@@ -195,6 +309,7 @@ BUILTIN: tuple[Style, ...] = (
         name="corporate-upbeat",
         tempo=(100.0, 128.0),
         colour="#f2b134",
+        mix=MixSpec(levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5),
         moods=(("positive", "high"),),
         prompt_words=("corporate", "upbeat", "happy"),
         mode="major",
@@ -222,6 +337,7 @@ BUILTIN: tuple[Style, ...] = (
         name="electronic",
         tempo=(118.0, 132.0),
         colour="#7a3fa0",
+        mix=MixSpec(levels=(0, -1, -4, -7, -3), duck_db=6, duck_release_ms=180, sub_db=-20),
         moods=(("negative", "high"),),
         prompt_words=("electronic", "edm", "techno", "synth"),
         mode="minor",
@@ -249,6 +365,7 @@ BUILTIN: tuple[Style, ...] = (
         name="ambient",
         tempo=(60.0, 90.0),
         colour="#7fb8c9",
+        mix=MixSpec(levels=(0, -6, -2, 0, -4), sends=(0.2, 0.05, 0.4, 0.5, 0.45), room=0.9, duck_db=0),
         moods=(("neutral", "low"), ("positive", "low")),
         prompt_words=("ambient", "calm", "dreamy"),
         mode="major",
@@ -276,6 +393,7 @@ BUILTIN: tuple[Style, ...] = (
         name="rock",
         tempo=(110.0, 150.0),
         colour="#c0392b",
+        mix=MixSpec(levels=(0, -2, -1, -9, -3), sends=(0.05, 0, 0.1, 0.25, 0.18), room=0.45, duck_db=1.5),
         moods=(("neutral", "high"),),
         prompt_words=("rock", "sport", "sports", "action"),
         mode="major",
@@ -303,6 +421,7 @@ BUILTIN: tuple[Style, ...] = (
         name="lo-fi",
         tempo=(70.0, 95.0),
         colour="#9c8a6b",
+        mix=MixSpec(levels=(-1, -2, 0, -8, -4), room=0.5),
         moods=(("neutral", "mid"),),
         prompt_words=("lofi", "lo-fi", "chill", "jazzy"),
         mode="major",
@@ -330,6 +449,7 @@ BUILTIN: tuple[Style, ...] = (
         name="acoustic",
         tempo=(80.0, 120.0),
         colour="#6a9f4a",
+        mix=MixSpec(levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6),
         moods=(("positive", "mid"),),
         prompt_words=("acoustic", "folk", "warm"),
         mode="major",

@@ -44,6 +44,9 @@ class ScoreOptions:
         Seconds the music may ring on after the last frame.
     soundfont : str, optional
         An SF2/SF3 SoundFont file (None: the arranger's search, ``arranger.soundfont.find``).
+    loudness : float
+        The music's integrated loudness, LUFS (default -23: EBU R128's
+        programme level, see the options table's ``loudness``).
     fmt : str
         The timeline format written beside the OTIO (option ``format``;
         ``"same"``: the input's).
@@ -79,6 +82,7 @@ class ScoreOptions:
     max_change: float = 0.06
     ring_out: float = 2.0
     soundfont: str | None = None
+    loudness: float = -23.0
     fmt: str = "same"
     stem_tracks: bool = False
     markers: str = "none"
@@ -114,7 +118,9 @@ class ScoreOptions:
 
 def backend_settings(o: ScoreOptions, style: str | None) -> BackendSettings:
     """What the backend reads of ``o``, with the style planning chose."""
-    return BackendSettings(style, o.prompt, o.seed, o.key, o.meter, o.soundfont, o.model, o.adapters)
+    return BackendSettings(
+        style, o.prompt, o.seed, o.key, o.meter, o.soundfont, o.model, o.adapters, loudness=o.loudness
+    )
 
 
 def options_from(settings: dict[str, Any]) -> ScoreOptions:

@@ -52,6 +52,7 @@ def arrange(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     scratch: str | None = None,
+    loudness: float | None = None,
 ) -> Stems:
     """Compose and render the music for ``plan``; see the module docstring.
 
@@ -62,7 +63,8 @@ def arrange(
     A cue longer than :data:`.render.LONG_S` (five minutes) is rendered in
     blocks onto disk (:func:`.render.render_long`), reporting each block to
     ``progress`` and checking ``cancel``; its files go into ``scratch``
-    (default: the system's temporary folder).
+    (default: the system's temporary folder). ``loudness``: the mix's
+    integrated loudness, LUFS (``--loudness``; None: :data:`.master.TARGET_LUFS`).
     """
     st = get_style(style)
     if len(plan.downbeats_s) < 2:
@@ -80,10 +82,12 @@ def arrange(
     stems: dict[str, Audio]
     mix: Audio
     if length > LONG_S:
-        stems_long, mix = render_long(score, st, length, soundfont, progress, cancel, scratch=scratch)
+        stems_long, mix = render_long(
+            score, st, length, soundfont, progress, cancel, scratch=scratch, loudness=loudness
+        )
         stems = dict(stems_long)
     else:
-        short = render(score, st, length, soundfont)
+        short = render(score, st, length, soundfont, loudness)
         mix = mix_of(short)  # the stems added in order, without stacking them
         stems = dict(short)
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)

@@ -1,8 +1,10 @@
 """The mix bus: compression, loudness and a true-peak limiter, as gains.
 
-A gentle 2:1 bus compressor, one gain for the loudness target (-14 LUFS,
+A glue bus compressor (3:1 over the mix's own loud passages: 1-3 dB on the
+peaks), one gain for the loudness target (``--loudness``, default -23 LUFS,
 pyloudnorm) and a smooth look-ahead limiter that keeps the true peak under
--1 dBFS (:func:`bus_gain`). The gains are applied to every stem, so the
+:data:`CEILING_DBTP`, low enough that an AAC 128k encode stays under -1 dBTP
+(:func:`bus_gain`). The gains are applied to every stem, so the
 stems sum to the mix exactly.
 
 The bus works on whole 48 kHz signals (minutes long) and is written for
@@ -27,8 +29,17 @@ if TYPE_CHECKING:
     from ...io.blockaudio import DiskAudio, TempFolder
 
 SR = units.OUTPUT_SR
-TARGET_LUFS = -14.0
-CEILING_DBTP = -1.0
+#: The mix's loudness when none is asked for (the options table's ``--loudness`` default).
+TARGET_LUFS = -23.0
+#: The limiter's true-peak ceiling: lossy encoders overshoot (AAC 128k by up to about
+#: 1.3 dB on these mixes), so -1 dBTP after encoding needs this much room before it.
+CEILING_DBTP = -2.5
+#: The bus compressor: ratio, and its threshold as a percentile of the mix's own 50 ms
+#: levels (the non-silent ones) plus a margin, so it engages on the peaks of any mix.
+COMP_RATIO, COMP_PERCENTILE, COMP_ABOVE_DB = 3.0, 80.0, 0.0
+#: Its level detector's window (s): the level of passages, not of single drum hits
+#: (a 50 ms detector turned every hit down and sank the drums 2 LU under their balance).
+COMP_WINDOW_S = 0.3
 
 
 def _parabolic_peak(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -86,12 +97,16 @@ def _abs_peak(mix: np.ndarray) -> np.ndarray:
 
 
 def compressor_gain(
-    mix: np.ndarray, above_db: float = 6.0, ratio: float = 2.0, peak: np.ndarray | None = None
+    mix: np.ndarray,
+    above_db: float = COMP_ABOVE_DB,
+    ratio: float = COMP_RATIO,
+    peak: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Bus compression as a gain per sample (n,): 2:1 on the 50 ms RMS level
-    where it rises more than ``above_db`` over the mix's mean level, with a
-    ~200 ms release. Gentle glue, not a squash. ``peak``: :func:`_abs_peak`
-    of ``mix`` when the caller has it."""
+    """Bus compression as a gain per sample (n,): ``ratio`` on the 50 ms RMS
+    level where it rises more than ``above_db`` over the :data:`COMP_PERCENTILE`
+    th percentile of the mix's own non-silent levels (so it engages on the
+    peaks of any mix, 1-3 dB), with a ~200 ms release. Glue, not a squash.
+    ``peak``: :func:`_abs_peak` of ``mix`` when the caller has it."""
     hop = _HOP
     n = mix.shape[1]
     a = _abs_peak(mix) if peak is None else peak
@@ -119,17 +134,19 @@ def _hop_power(power: np.ndarray, hop: int = _HOP) -> np.ndarray:
 
 
 def _compressor_hops(
-    blocks: np.ndarray, mean_power: float, above_db: float = 6.0, ratio: float = 2.0
+    blocks: np.ndarray, mean_power: float, above_db: float = COMP_ABOVE_DB, ratio: float = COMP_RATIO
 ) -> np.ndarray | None:
     """The compressor's gain at every hop's centre (float32), from the hops'
-    mean power (:func:`_hop_power`) and the whole mix's mean power; None
+    mean power (:func:`_hop_power`; ``mean_power``, the whole mix's, is no
+    longer used: the threshold is a percentile of the hops' levels); None
     when it never turns anything down."""
     from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
     rate = SR / _HOP
-    rms_db = 10 * np.log10(uniform_filter1d(blocks, size=max(1, int(0.05 * rate))) + 1e-12)
-    mean_db = 10 * np.log10(mean_power + 1e-12)
-    over = np.maximum(0.0, rms_db - (mean_db + above_db))
+    rms_db = 10 * np.log10(uniform_filter1d(blocks, size=max(1, int(COMP_WINDOW_S * rate))) + 1e-12)
+    heard = rms_db[rms_db > rms_db.max() - 40.0]  # the threshold follows the mix's own level
+    threshold = float(np.percentile(heard, COMP_PERCENTILE)) + above_db if len(heard) else 0.0
+    over = np.maximum(0.0, rms_db - threshold)
     reduce_db = over * (1 - 1 / ratio)
     reduce_db = uniform_filter1d(
         maximum_filter1d(reduce_db, size=max(1, int(0.02 * rate))), size=int(0.2 * rate)
@@ -251,9 +268,10 @@ class LoudnessMeter:
             return float(-0.691 + 10.0 * np.log10(float(np.dot(g_ch, z_avg))))
 
 
-def bus_gain(mix: np.ndarray) -> tuple[np.ndarray, float]:
-    """Gain per sample (n,): bus compression, the loudness target and the
-    true-peak ceiling; and the loudness (LUFS) after compression.
+def bus_gain(mix: np.ndarray, target: float | None = None) -> tuple[np.ndarray, float]:
+    """Gain per sample (n,): bus compression, the loudness target (``target``
+    LUFS; None: :data:`TARGET_LUFS`) and the true-peak ceiling; and the
+    loudness (LUFS) after compression.
 
     The peak of ``g * mix`` is ``g`` times the peak of ``mix``, so the peak
     envelope is measured once. The limiter's gain is the needed gain passed
@@ -275,7 +293,7 @@ def bus_gain(mix: np.ndarray) -> tuple[np.ndarray, float]:
     loud = integrated_loudness(squeezed) if n > SR // 2 else -70.0
     if not np.isfinite(loud):
         loud = -70.0
-    g0 = 10 ** ((TARGET_LUFS - loud) / 20)
+    g0 = 10 ** (((TARGET_LUFS if target is None else target) - loud) / 20)
     ceiling = 10 ** (CEILING_DBTP / 20) * 0.98
     gain = comp * np.float32(g0)
 
@@ -325,13 +343,17 @@ def bus_long(
     folder: TempFolder,
     size: int,
     tick: Callable[[str], None] = lambda label: None,
+    pre: Callable[[str, int, np.ndarray], np.ndarray] | None = None,
+    target: float | None = None,
 ) -> DiskAudio:
     """The bus of :func:`.render.render_long` on stems already on disk (changed in
     place: the gain applied); returns their mix. What :func:`bus_gain` and
     :func:`.render.ending` do to the whole signal, in blocks of ``size`` (a multiple
-    of 64); ``tick`` is called after each block of each pass."""
+    of 64); ``tick`` is called after each block of each pass. ``pre(part, start,
+    block)``: what the mix does to a stem's block first (in place, written back:
+    :meth:`.mixing.StemGains.apply`); ``target``: the loudness (LUFS)."""
     n = next(iter(stems.values())).n
-    raw_mix, g_comp = _raw_mix(stems, folder, size, tick)
+    raw_mix, g_comp = _raw_mix(stems, folder, size, tick, pre)
 
     def comp_at(a: int, b: int) -> np.ndarray:
         return (
@@ -340,14 +362,18 @@ def bus_long(
             else _hop_gain_samples(g_comp, n, a, b)
         )
 
-    g0 = _loudness_gain(raw_mix, comp_at, size, tick)
+    g0 = _loudness_gain(raw_mix, comp_at, size, tick, target)
     mix_out = _apply_bus(stems, score, folder, size, tick, (raw_mix, comp_at, g0))
     raw_mix.path.unlink(missing_ok=True)
     return mix_out
 
 
 def _raw_mix(
-    stems: dict[str, DiskAudio], folder: TempFolder, size: int, tick: Callable[[str], None]
+    stems: dict[str, DiskAudio],
+    folder: TempFolder,
+    size: int,
+    tick: Callable[[str], None],
+    pre: Callable[[str, int, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[DiskAudio, np.ndarray | None]:
     """Pass 1b: the mix before the bus (on disk), and the compressor's gain
     per 64-sample hop (None: no compression)."""
@@ -359,6 +385,10 @@ def _raw_mix(
     hops, power_sum = [], 0.0
     for start in range(0, n, size):
         parts = [stems[p].read(start, start + size) for p in names]
+        if pre is not None:  # the mix's own gains on each stem first, written back
+            parts = [pre(p, start, v) for p, v in zip(names, parts, strict=True)]
+            for p, v in zip(names, parts, strict=True):
+                stems[p].write(start, v)
         mix = parts[0].copy()
         for v in parts[1:]:
             mix += v
@@ -373,9 +403,13 @@ def _raw_mix(
 
 
 def _loudness_gain(
-    raw_mix: DiskAudio, comp_at: Callable[[int, int], np.ndarray], size: int, tick: Callable[[str], None]
+    raw_mix: DiskAudio,
+    comp_at: Callable[[int, int], np.ndarray],
+    size: int,
+    tick: Callable[[str], None],
+    target: float | None = None,
 ) -> float:
-    """Pass 2: the gain that brings the compressed mix to :data:`TARGET_LUFS`."""
+    """Pass 2: the gain that brings the compressed mix to ``target`` (None: :data:`TARGET_LUFS`)."""
     n = raw_mix.n
     meter = LoudnessMeter(n, 2, SR) if n > SR // 2 else None
     for start, mix in raw_mix.blocks(size):
@@ -385,7 +419,7 @@ def _loudness_gain(
     loud = meter.result() if meter is not None else -70.0
     if not np.isfinite(loud):
         loud = -70.0
-    g0 = 10 ** ((TARGET_LUFS - loud) / 20)
+    g0 = 10 ** (((TARGET_LUFS if target is None else target) - loud) / 20)
     return g0
 
 

@@ -24,8 +24,9 @@ from ...errors import OptionError
 from ...progress import CancelToken, ProgressFn
 from .compose import PARTS, Note, Score
 from .master import bus_gain, bus_long
+from .mixing import Strip, stem_gains
 from .styles import Style
-from .synth import _board, _controls, _effects, _program, _synth, _synth_blocks, default_soundfont
+from .synth import _controls, _program, _synth, _synth_blocks, default_soundfont
 
 if TYPE_CHECKING:
     from ...io.blockaudio import DiskAudio
@@ -34,16 +35,18 @@ SR = units.OUTPUT_SR
 
 
 def render(
-    score: Score, style: Style, duration_s: float, soundfont: str | None = None
+    score: Score, style: Style, duration_s: float, soundfont: str | None = None, loudness: float | None = None
 ) -> dict[str, np.ndarray]:
-    """Stems (2, n) float32 at 48 kHz, all the same length, already through the bus."""
+    """Stems (2, n) float32 at 48 kHz, all the same length, mixed (:mod:`.mixing`) and
+    through the bus, the mix at ``loudness`` LUFS (None: :data:`.master.TARGET_LUFS`)."""
     sf = soundfont or default_soundfont()
     if not Path(sf).is_file():
         raise OptionError(f"{sf}: SoundFont not found; give an SF2/SF3 file with --soundfont.")
     n = int(round(duration_s * SR))
+    strips = {part: Strip(part, style.mix, n) for part in PARTS}  # channel strips (.mixing)
 
     def finish(part: str, interleaved: np.ndarray) -> np.ndarray:
-        return _effects(part, np.ascontiguousarray(interleaved.T))[:, :n]
+        return strips[part].process(np.ascontiguousarray(interleaved.T))[:, :n]
 
     # tinysoundfont holds the GIL while it renders, pedalboard and numpy release
     # it: so this thread synthesises the parts one after another, the parts with
@@ -64,8 +67,11 @@ def render(
                 pending[part] = pool.submit(finish, part, audio)
         stems.update((part, future.result()) for part, future in pending.items())
     stems = {part: stems[part] for part in PARTS}
+    gains = stem_gains(style.mix, score, {p: s.loudness() for p, s in strips.items()}, n, n)
+    for part, v in stems.items():  # calibration, sidechain, sub (.mixing)
+        gains.apply(part, 0, v)
     mix = mix_of(stems)
-    gain, _ = bus_gain(mix)
+    gain, _ = bus_gain(mix, loudness)
     ending(gain, score)
     for v in stems.values():  # each stem is this function's own array
         np.multiply(v, gain[None, :], out=v)
@@ -145,6 +151,7 @@ def render_long(
     cancel: CancelToken | None = None,
     block: int | None = None,
     scratch: str | os.PathLike[str] | None = None,
+    loudness: float | None = None,
 ) -> tuple[dict[str, DiskAudio], DiskAudio]:
     """:func:`render`, a block at a time, onto disk: the stems (in
     :data:`PARTS` order) and their mix as :class:`~..blockaudio.DiskAudio`
@@ -195,8 +202,10 @@ def render_long(
         check(cancel)
 
     stems: dict[str, DiskAudio] = {part: DiskAudio.create(folder, part, 2, n) for part in PARTS}
-    _render_parts(score, style, stems, sf, size, tick)
-    return stems, bus_long(stems, score, folder, size, tick)
+    strips: dict[str, Strip] = {}  # the parts' channel strips (.mixing), metering as they go
+    _render_parts(score, style, stems, sf, size, tick, strips)
+    gains = stem_gains(style.mix, score, {p: s.loudness() for p, s in strips.items()}, n, size)
+    return stems, bus_long(stems, score, folder, size, tick, gains.apply, loudness)
 
 
 def _render_parts(
@@ -206,9 +215,10 @@ def _render_parts(
     sf: str,
     size: int,
     tick: Callable[[str], None],
+    strips: dict[str, Strip],
 ) -> None:
     """Pass 1 of :func:`render_long`: the parts into ``stems``, one after
-    another, block by block."""
+    another, block by block, through their channel strips (put in ``strips``)."""
     # the effects of a part run on a thread of their own beside the synthesiser (which holds the GIL)
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -238,7 +248,7 @@ def _render_parts(
                 pool = ThreadPoolExecutor(max_workers=1)  # one part's blocks in order; parts side by side
                 pools.append(pool)
                 blocks = _synth_blocks(score.parts[part], program, drums, n, sf, controls, tonic, size)
-                lanes.append((part, blocks, pool, _board(part), []))
+                lanes.append((part, blocks, pool, strips.setdefault(part, Strip(part, style.mix, n)), []))
             label = f"rendering {' and '.join(lane[0] for lane in lanes)}"
             for k in range(nblocks):
                 for part, blocks, pool, board, queue in lanes:

@@ -1,0 +1,305 @@
+"""The mix: each part's channel strip, the shared reverb, the level calibration
+per SoundFont and the sidechain from the kick.
+
+Every step is per stem and linear in it (filters, a reverb, gains, a sum with
+a sine layer), so the stems still sum to the mix and a cue rendered in blocks
+(:func:`.render.render_long`) is the cue rendered whole, sample for sample:
+
+1. :class:`Strip` (per part, after the synthesiser): EQ (a high-pass on the pad and the harmony so the bass owns the low
+   end; a low shelf on the kick and the bass, thin in GM fonts), the stereo
+   image (pan and width: kick, snare, bass and lead centred, the harmony and
+   the pad spread and narrowed to keep the mix's L/R correlation near 0.9),
+   and the return of the part's send into the one reverb every part shares
+   (the same settings for all, the part's send level in front of it: since
+   the reverb is linear, each stem carries its own send's return).
+2. :func:`calibration` (per part, once the stem is rendered): the gain that
+   sets the stem's loudness (BS.1770, gated, measured on the rendered stem,
+   block by block for long cues) to the style's balance
+   (:attr:`~vidmusician.core.styles.MixSpec.levels`), whatever the SoundFont.
+   A sine sub an octave or two under the bass notes (energy below 60 Hz,
+   which General MIDI basses lack) joins the bass stem, calibrated on its own
+   to the bass's level plus :attr:`~vidmusician.core.styles.MixSpec.sub_db`.
+3. :func:`duck` (per part, per sample): the sidechain, a gain envelope from
+   the kick's note times that dips the pad and the harmony (and the bass by
+   half as much) by :attr:`~vidmusician.core.styles.MixSpec.duck_db` with a
+   fast attack and a raised-cosine release.
+
+The mix bus that follows (compressor, loudness, true peak) is :mod:`.master`'s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ... import units
+from ...styles import MixSpec
+from .compose import PARTS, Note, Score
+
+SR = units.OUTPUT_SR
+KICKS = (35, 36)  # GM bass drums
+
+#: The level (LUFS) a stem at balance 0 LU is calibrated to before the bus; the
+#: bus then sets the mix's loudness, so only the differences between parts matter.
+REFERENCE_LUFS = -20.0
+#: Pan (-1 left .. 1 right, constant power) and width (the side signal's gain) per part.
+IMAGE = {
+    "drums": (0.0, 0.8),  # the kit's own panning (hats and toms off centre), a little narrowed
+    "bass": (0.0, 0.0),  # mono, centred
+    "harmony": (-0.2, 0.7),
+    "pad": (0.15, 0.55),  # the widest part, narrowed: a decorrelated pad drags the correlation down
+    "lead": (0.0, 0.5),
+}
+#: High-pass corner (Hz) per part; None: none. The pad and harmony leave the low end to the bass.
+HIGH_PASS = {"harmony": 150.0, "pad": 180.0, "lead": 120.0}
+#: Low shelf (corner Hz, gain dB) per part: GM kicks and basses are thin below 100 Hz.
+LOW_SHELF = {"drums": (90.0, 4.0), "bass": (90.0, 3.0)}
+#: The shared reverb (pedalboard's freeverb): one set of settings for every part.
+REVERB_DAMPING, REVERB_WIDTH = 0.5, 1.0
+#: The send is high-passed here (Hz) before the reverb: no low-end wash.
+SEND_HIGH_PASS = 250.0
+#: The sub layer: each bass note's fundamental taken down by octaves into this band (Hz).
+SUB_BAND = (32.0, 64.0)
+SUB_ATTACK_S, SUB_RELEASE_S = 0.008, 0.06
+#: The sidechain's attack (s); the release is the style's.
+DUCK_ATTACK_S = 0.004
+#: Parts the kick ducks, with the share of the style's depth each gets.
+DUCKED = {"pad": 1.0, "harmony": 1.0, "bass": 0.5}
+
+
+def _shelf_sos(freq: float, gain_db: float) -> np.ndarray:
+    """A second-order low shelf (RBJ cookbook, S = 1) as one SOS row."""
+    a = 10 ** (gain_db / 40)
+    w0 = 2 * math.pi * freq / SR
+    cw, sw = math.cos(w0), math.sin(w0)
+    alpha = sw / 2 * math.sqrt(2.0)
+    sa = 2 * math.sqrt(a) * alpha
+    b0 = a * ((a + 1) - (a - 1) * cw + sa)
+    b1 = 2 * a * ((a - 1) - (a + 1) * cw)
+    b2 = a * ((a + 1) - (a - 1) * cw - sa)
+    a0 = (a + 1) + (a - 1) * cw + sa
+    a1 = -2 * ((a - 1) + (a + 1) * cw)
+    a2 = (a + 1) + (a - 1) * cw - sa
+    return np.array([[b0 / a0, b1 / a0, b2 / a0, 1.0, a1 / a0, a2 / a0]])
+
+
+def _high_pass_sos(freq: float) -> np.ndarray:
+    from scipy.signal import butter
+
+    return np.asarray(butter(2, freq, "highpass", fs=SR, output="sos"), np.float64)
+
+
+def part_eq(part: str) -> np.ndarray | None:
+    """The part's EQ as second-order sections (None: flat)."""
+    rows = []
+    if part in HIGH_PASS:
+        rows.append(_high_pass_sos(HIGH_PASS[part]))
+    if part in LOW_SHELF:
+        rows.append(_shelf_sos(*LOW_SHELF[part]))
+    return np.concatenate(rows) if rows else None
+
+
+def image_matrix(pan: float, width: float) -> np.ndarray:
+    """(2, 2): out = M @ (L, R). Mid/side with the side scaled by ``width``,
+    then a constant-power pan (1, 1 at the centre)."""
+    theta = (pan + 1) * math.pi / 4
+    gl, gr = math.cos(theta) * math.sqrt(2), math.sin(theta) * math.sqrt(2)
+    ms = np.array([[0.5 * (1 + width), 0.5 * (1 - width)], [0.5 * (1 - width), 0.5 * (1 + width)]])
+    return np.diag([gl, gr]) @ ms
+
+
+def sub_frequency(pitch: int) -> float:
+    """The sub's frequency under a note of MIDI ``pitch``: its fundamental
+    taken down by octaves into :data:`SUB_BAND` (E1, 41.2 Hz, stays)."""
+    f = 440.0 * 2 ** ((pitch - 69) / 12)
+    while f >= SUB_BAND[1]:
+        f /= 2
+    return f
+
+
+def _sub_note(note: Note, level: float) -> tuple[int, np.ndarray]:
+    """A note's sub: its first sample and its samples (float64), a sine
+    with a short attack, held to the note's end, then a short release."""
+    a = int(round(note.start * SR))
+    hold = max(0, int(round(note.end * SR)) - a)
+    rel = int(SUB_RELEASE_S * SR)
+    m = hold + rel
+    t = np.arange(m) / SR
+    env = np.minimum(1.0, t / SUB_ATTACK_S)
+    if rel:
+        env[hold:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, math.pi, rel))
+    amp = level * (note.velocity / 127.0)
+    return a, amp * env * np.sin(2 * math.pi * sub_frequency(note.pitch) * t)
+
+
+def sub_layer(notes: list[Note], level: float, a: int, b: int) -> np.ndarray:
+    """Samples ``[a, b)`` (float32, mono) of the sine sub under ``notes``.
+    Each note's sub is computed whole and cut, so any split into blocks
+    gives the whole signal's samples."""
+    out = np.zeros(max(0, b - a), np.float64)
+    reach = int((SUB_RELEASE_S + 0.01) * SR)
+    for note in notes:
+        s0 = int(round(note.start * SR))
+        if s0 >= b or int(round(note.end * SR)) + reach < a:
+            continue
+        start, wave = _sub_note(note, level)
+        lo, hi = max(a, start), min(b, start + len(wave))
+        if hi > lo:
+            out[lo - a : hi - a] += wave[lo - start : hi - start]
+    return out.astype(np.float32)
+
+
+def kick_times(score: Score) -> np.ndarray:
+    """The kick drum's note starts (s), sorted."""
+    return np.array(sorted(n.start for n in score.parts.get("drums", ()) if n.pitch in KICKS), np.float64)
+
+
+def duck(kicks_s: np.ndarray, depth_db: float, release_s: float, a: int, b: int) -> np.ndarray:
+    """The sidechain's gain on samples ``[a, b)`` (float32): at each kick it
+    falls over :data:`DUCK_ATTACK_S` to ``-depth_db`` dB, then comes back to
+    exactly 1 along a raised cosine of ``release_s``; overlapping kicks: the
+    deeper dip. Computed from the sample index alone, so blocks agree with
+    the whole signal."""
+    m = max(0, b - a)
+    env = np.zeros(m, np.float64)
+    if depth_db <= 0 or len(kicks_s) == 0 or m == 0:
+        return np.ones(m, np.float32)
+    att, rel = DUCK_ATTACK_S, max(release_s, 1e-3)
+    starts = np.round(kicks_s * SR).astype(np.int64)
+    span = int(math.ceil((att + rel) * SR)) + 1
+    lo_k, hi_k = np.searchsorted(starts, [a - span, b])
+    for s in starts[lo_k:hi_k]:
+        lo, hi = max(a, int(s)), min(b, int(s) + span)
+        if hi <= lo:
+            continue
+        t = (np.arange(lo, hi) - s) / SR
+        e = np.where(
+            t < att, t / att, np.where(t < att + rel, 0.5 + 0.5 * np.cos(math.pi * (t - att) / rel), 0.0)
+        )
+        np.maximum(env[lo - a : hi - a], e, out=env[lo - a : hi - a])
+    return (10 ** (-depth_db * env / 20)).astype(np.float32)
+
+
+class Strip:
+    """A part's channel strip (EQ, image, reverb return), fed its synthesised
+    audio in consecutive blocks with :meth:`process` (the pedalboard-style
+    ``process(audio, sr, reset=False)`` the block render calls); the
+    filters' and the reverb's state carry across, and the output is metered
+    (BS.1770) on the way for :func:`calibration`. ``n``: the stem's length."""
+
+    def __init__(self, part: str, spec: MixSpec, n: int) -> None:
+        import pedalboard
+
+        from .master import LoudnessMeter
+
+        self.part, self.spec = part, spec
+        self.sos = part_eq(part)
+        self.zi = None if self.sos is None else np.zeros((len(self.sos), 2, 2))
+        self.image = image_matrix(*IMAGE.get(part, (0.0, 1.0)))
+        self.send = float(dict(zip(PARTS, spec.sends, strict=True)).get(part, 0.0))
+        self.reverb = (
+            pedalboard.Reverb(
+                room_size=spec.room, damping=REVERB_DAMPING, wet_level=1.0, dry_level=0.0, width=REVERB_WIDTH
+            )
+            if self.send > 0
+            else None
+        )
+        self.send_sos = _high_pass_sos(SEND_HIGH_PASS)
+        self.send_zi = np.zeros((len(self.send_sos), 2, 2))
+        self.meter = LoudnessMeter(n, 2, SR) if n > SR // 2 else None
+
+    def process(self, audio: np.ndarray, sr: int = SR, reset: bool = False) -> np.ndarray:
+        """The next block (2, m) float32 through the strip; (2, m) float32."""
+        from scipy.signal import sosfilt
+
+        x = audio.astype(np.float64)
+        if self.sos is not None:
+            x, self.zi = sosfilt(self.sos, x, axis=-1, zi=self.zi)
+        (a, b), (c, d) = self.image
+        x = np.stack([a * x[0] + b * x[1], c * x[0] + d * x[1]])
+        out = x.astype(np.float32)
+        if self.reverb is not None:
+            s, self.send_zi = sosfilt(self.send_sos, x * self.send, axis=-1, zi=self.send_zi)
+            out += self.reverb.process(s.astype(np.float32), SR, reset=False)
+        if self.meter is not None:
+            self.meter.feed(out)
+        return out
+
+    def loudness(self) -> float:
+        """The integrated loudness (LUFS) of everything processed; -70 when too short."""
+        return self.meter.result() if self.meter is not None else -70.0
+
+
+def target_lufs(part: str, spec: MixSpec) -> float:
+    """The loudness (LUFS) the part's stem is calibrated to before the bus."""
+    return REFERENCE_LUFS + float(dict(zip(PARTS, spec.levels, strict=True))[part])
+
+
+def calibration(part: str, spec: MixSpec, loudness: float) -> float:
+    """The gain that takes a stem measured at ``loudness`` (LUFS) to its
+    target (:func:`target_lufs`); 1 for a silent stem (-inf, or under -70)."""
+    if not np.isfinite(loudness) or loudness < -70.0:
+        return 1.0
+    return float(10 ** ((target_lufs(part, spec) - loudness) / 20))
+
+
+def sub_loudness(notes: list[Note], n: int, size: int) -> float:
+    """The integrated loudness (LUFS) of the sub layer at level 1 (both
+    channels), computed ``size`` samples at a time."""
+    from .master import LoudnessMeter
+
+    if n <= SR // 2 or not notes:
+        return -np.inf
+    meter = LoudnessMeter(n, 2, SR)
+    for a in range(0, n, size):
+        s = sub_layer(notes, 1.0, a, min(n, a + size))
+        meter.feed(np.stack([s, s]))
+    return meter.result()
+
+
+@dataclass(frozen=True)
+class StemGains:
+    """What the mix does to each rendered stem before the bus: its
+    calibration gain, the sidechain, and (the bass) the sub layer, itself
+    calibrated to the bass's target plus ``spec.sub_db``."""
+
+    spec: MixSpec
+    calibrations: dict[str, float]
+    kicks_s: np.ndarray
+    sub_notes: list[Note]
+    sub_gain: float
+
+    def sidechain(self, part: str, a: int, b: int) -> np.ndarray:
+        """The sidechain's gain (float32) on samples ``[a, b)`` of ``part``."""
+        share = DUCKED.get(part, 0.0)
+        if share == 0.0 or self.spec.duck_db <= 0 or len(self.kicks_s) == 0:
+            return np.ones(max(0, b - a), np.float32)
+        return duck(self.kicks_s, share * self.spec.duck_db, self.spec.duck_release_ms / 1000, a, b)
+
+    def apply(self, part: str, a: int, v: np.ndarray) -> np.ndarray:
+        """Samples ``[a, a + m)`` of ``part``'s stem, ``v`` (2, m) float32,
+        with the mix applied (in place; returned): the calibration times the
+        sidechain, and under the bass the sub (through the same sidechain)."""
+        b = a + v.shape[1]
+        d = self.sidechain(part, a, b)
+        np.multiply(v, (d * np.float32(self.calibrations.get(part, 1.0)))[None, :], out=v)
+        if part == "bass" and self.sub_notes and self.sub_gain > 0:
+            v += (sub_layer(self.sub_notes, self.sub_gain, a, b) * d)[None, :]
+        return v
+
+
+def stem_gains(spec: MixSpec, score: Score, loudness: dict[str, float], n: int, size: int) -> StemGains:
+    """The stems' gains from their measured loudness (part -> LUFS, as
+    :meth:`Strip.loudness` gives it); the sub layer measured ``size``
+    samples at a time."""
+    bass = [note for note in score.parts.get("bass", []) if note.pitch > 0]
+    sub_gain = 0.0
+    if bass and spec.sub_db > -60 and np.isfinite(loudness.get("bass", -np.inf)):
+        sub_l = sub_loudness(bass, n, size)
+        if np.isfinite(sub_l) and sub_l > -70:
+            sub_gain = float(10 ** ((target_lufs("bass", spec) + spec.sub_db - sub_l) / 20))
+    return StemGains(
+        spec, {p: calibration(p, spec, v) for p, v in loudness.items()}, kick_times(score), bass, sub_gain
+    )

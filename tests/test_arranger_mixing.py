@@ -1,0 +1,237 @@
+"""The arranger's mix and master (issue 17, item 4), on known answers.
+
+The sidechain dips a part by the set amount at a kick and recovers; the
+stems' levels after calibration are the style's balance with two different
+SoundFonts; the stereo image and the sub layer are what their formulas say;
+the bus compressor engages on the peaks; an AAC 128k round trip stays under
+-1 dBTP at the loudest documented target; ``--loudness -16`` gives -16 LUFS
+and is recorded in the take; the stems sum to the mix after all of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from vidmusician.core import demo
+from vidmusician.core.backends.arranger import mixing
+from vidmusician.core.backends.arranger.compose import Note, Score
+from vidmusician.core.backends.arranger.styles import get_style
+
+R = importlib.import_module("vidmusician.core.backends.arranger.render")
+M = importlib.import_module("vidmusician.core.backends.arranger.master")
+SR = 48000
+FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+
+
+def lufs(audio: np.ndarray) -> float:
+    import pyloudnorm
+
+    return float(pyloudnorm.Meter(SR).integrated_loudness(np.asarray(audio, np.float64).T))
+
+
+def true_peak_dbtp(audio: np.ndarray) -> float:
+    from scipy.signal import resample_poly
+
+    up = resample_poly(np.asarray(audio, np.float64), 4, 1, axis=-1)
+    return 20 * float(np.log10(np.abs(up).max() + 1e-12))
+
+
+def aac_round_trip(audio: np.ndarray) -> np.ndarray:
+    """(2, n) through AAC 128 kbit/s in an .m4a and back (PyAV)."""
+    import av
+
+    a = np.ascontiguousarray(np.asarray(audio, np.float32))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "mix.m4a")
+        with av.open(path, "w") as out:
+            stream = out.add_stream("aac", rate=SR)
+            stream.bit_rate = 128_000
+            stream.layout = "stereo"
+            for i in range(0, a.shape[1], 16384):
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(a[:, i : i + 16384]), format="fltp", layout="stereo"
+                )
+                frame.sample_rate, frame.pts = SR, i
+                for pkt in stream.encode(frame):
+                    out.mux(pkt)
+            for pkt in stream.encode(None):
+                out.mux(pkt)
+        chunks = []
+        with av.open(path) as inp:
+            for frame in inp.decode(audio=0):
+                x = frame.to_ndarray()
+                if frame.format.is_packed:
+                    x = x.reshape(-1, len(frame.layout.channels)).T
+                chunks.append(x.astype(np.float32))
+    return np.concatenate(chunks, axis=1)
+
+
+@pytest.fixture(scope="module")
+def demo_cut(tmp_path_factory):
+    return demo.make_demo_cut(tmp_path_factory.mktemp("cut"))["otio"]
+
+
+@pytest.fixture(scope="module")
+def cue(demo_cut):
+    """The demo cut's plan and a score in a style with drums (electronic: the deepest sidechain)."""
+    from vidmusician.core.analysis.analyze import analyze
+    from vidmusician.core.backends.arranger import compose_score
+    from vidmusician.core.rhythm.planning import plan_for
+
+    f = analyze(demo_cut)
+    p, _ = plan_for(f)
+    return compose_score(p, f, "electronic", 7), p.duration_s + p.ring_out_s
+
+
+# --------------------------------------------------------------------------- the sidechain
+
+
+def test_the_sidechain_dips_by_the_set_amount_at_a_kick_and_recovers():
+    kick, depth, release = 1.0, 6.0, 0.15
+    g = mixing.duck(np.array([kick]), depth, release, 0, 2 * SR)
+    k, att = int(kick * SR), int(round(mixing.DUCK_ATTACK_S * SR))
+    assert np.all(g[:k] == 1.0)  # untouched before the kick
+    assert 20 * np.log10(g[k + att]) == pytest.approx(-depth, abs=1e-3)  # the full dip after the attack
+    assert np.all(np.diff(g[k : k + att]) < 0) and np.all(
+        np.diff(g[k + att : k + att + int(release * SR)]) >= 0
+    )
+    assert np.all(g[k + att + int(release * SR) + 2 :] == 1.0)  # recovered exactly
+    # in blocks: the whole signal's gain, sample for sample
+    parts = [mixing.duck(np.array([kick]), depth, release, a, a + 7000) for a in range(0, 2 * SR, 7000)]
+    assert np.array_equal(np.concatenate(parts)[: 2 * SR], g)
+
+
+def test_the_kick_ducks_the_pad_and_half_as_much_the_bass_and_not_the_lead():
+    score = Score()
+    score.parts["drums"] = [Note(0.5, 0.6, 36, 100), Note(0.75, 0.8, 38, 100)]  # a kick and a snare
+    spec = dataclasses.replace(get_style("electronic").mix, duck_db=6.0, duck_release_ms=150.0)
+    gains = mixing.stem_gains(spec, score, {"pad": -20.0, "bass": -20.0, "lead": -20.0}, SR, SR)
+    at = int(0.5 * SR) + int(round(mixing.DUCK_ATTACK_S * SR))
+    out = {p: gains.apply(p, 0, np.ones((2, SR), np.float32)) for p in ("pad", "bass", "lead")}
+    cal = {p: gains.calibrations[p] for p in out}
+    assert 20 * np.log10(out["pad"][0, at] / cal["pad"]) == pytest.approx(-6.0, abs=1e-3)
+    assert 20 * np.log10(out["bass"][0, at] / cal["bass"]) == pytest.approx(-3.0, abs=1e-3)
+    assert np.all(out["lead"] == np.float32(cal["lead"]))
+    assert out["pad"][0, int(0.75 * SR)] == pytest.approx(cal["pad"])  # the snare ducks nothing
+
+
+# --------------------------------------------------------------------------- the strip
+
+
+def test_the_stereo_image_and_the_eq():
+    x = np.stack([np.full(100, 0.3), np.full(100, 0.1)])
+    assert np.allclose(mixing.image_matrix(0.0, 1.0) @ x, x)  # centre, full width: unchanged
+    mono = mixing.image_matrix(0.0, 0.0) @ x
+    assert np.allclose(mono[0], 0.2) and np.allclose(mono[1], 0.2)  # width 0: the mid on both sides
+    left = mixing.image_matrix(-1.0, 0.0) @ x
+    assert np.allclose(left[1], 0.0) and np.allclose(left[0], 0.2 * np.sqrt(2))  # constant power, hard left
+    from scipy.signal import sosfreqz
+
+    _, h = sosfreqz(mixing.part_eq("pad"), [40.0, 1000.0], fs=SR)
+    assert 20 * np.log10(abs(h[0])) < -20 and abs(20 * np.log10(abs(h[1]))) < 0.5  # the pad leaves the lows
+    _, h = sosfreqz(mixing.part_eq("bass"), [30.0, 2000.0], fs=SR)
+    assert 20 * np.log10(abs(h[0])) == pytest.approx(mixing.LOW_SHELF["bass"][1], abs=0.5)
+    assert abs(20 * np.log10(abs(h[1]))) < 0.2
+
+
+def test_the_sub_sits_under_the_bass_notes_below_60_hz():
+    assert mixing.sub_frequency(28) == pytest.approx(41.2, abs=0.05)  # E1 stays
+    assert mixing.sub_frequency(45) == pytest.approx(55.0)  # A2 (110 Hz) an octave down
+    assert mixing.sub_frequency(64) == pytest.approx(41.2, abs=0.05)  # E4: three octaves down
+    notes = [Note(0.2, 0.7, 40, 127), Note(1.0, 1.5, 43, 64)]
+    s = mixing.sub_layer(notes, 1.0, 0, 2 * SR)
+    spectrum = np.abs(np.fft.rfft(s)) ** 2
+    freqs = np.fft.rfftfreq(len(s), 1 / SR)
+    assert spectrum[freqs < 60].sum() > 0.95 * spectrum.sum()
+    assert np.all(s[: int(0.2 * SR)] == 0) and np.all(s[int(1.6 * SR) :] == 0)
+    assert np.abs(s[int(0.4 * SR) : int(0.6 * SR)]).max() == pytest.approx(1.0, abs=1e-3)  # velocity 127
+    parts = [mixing.sub_layer(notes, 1.0, a, min(2 * SR, a + 30001)) for a in range(0, 2 * SR, 30001)]
+    assert np.array_equal(np.concatenate(parts), s)  # in blocks: the same samples
+
+
+# --------------------------------------------------------------------------- calibration per SoundFont
+
+
+@pytest.mark.parametrize("font", ["bundled", "fluid"])
+def test_each_stems_level_is_the_styles_balance_whatever_the_font(cue, font):
+    import pretty_midi
+
+    path = os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2") if font == "bundled" else FLUID
+    if not Path(path).is_file():
+        pytest.skip(f"{path} is not installed")
+    score, seconds = cue
+    style = get_style("electronic")
+    # the sidechain and the sub off: what is measured is the calibration alone
+    style = dataclasses.replace(style, mix=dataclasses.replace(style.mix, duck_db=0.0, sub_db=-100.0))
+    stems = R.render(score, style, seconds, path)
+    levels = dict(zip(R.PARTS, style.mix.levels, strict=True))
+    got = {p: lufs(v) for p, v in stems.items()}
+    for part in R.PARTS:  # relative to the drums: the bus turns every stem by the same gain
+        assert got[part] - got["drums"] == pytest.approx(levels[part] - levels["drums"], abs=1.0), (part, got)
+
+
+# --------------------------------------------------------------------------- the bus
+
+
+def test_the_bus_compressor_engages_on_the_peaks():
+    """Steady noise, with a stretch 3 dB louder for a tenth of the time: the
+    threshold is the mix's own 80th-percentile level, so the loud stretch
+    is turned down by 3 * (1 - 1/3) = 2 dB and the rest not at all."""
+    rng = np.random.default_rng(1)
+    n = 20 * SR
+    x = (rng.standard_normal((2, n)) * 0.05).astype(np.float32)
+    x[:, 9 * SR : 11 * SR] *= np.float32(10 ** (3 / 20))
+    g = 20 * np.log10(M.compressor_gain(x))
+    assert np.median(g[int(9.5 * SR) : int(10.5 * SR)]) == pytest.approx(
+        -3.0 * (1 - 1 / M.COMP_RATIO), abs=0.3
+    )
+    assert np.abs(g[: 8 * SR]).max() < 0.3 and np.abs(g[12 * SR :]).max() < 0.3
+
+
+def test_the_true_peak_stays_under_minus_1_dbtp_after_aac_at_the_streaming_level(cue):
+    score, seconds = cue
+    stems = R.render(score, get_style("electronic"), seconds, None, -14.0)
+    mix = R.mix_of(stems)
+    assert lufs(mix) == pytest.approx(-14.0, abs=1.0)  # the limiter takes up to ~0.8 LU at -14
+    assert true_peak_dbtp(mix) <= M.CEILING_DBTP + 0.05
+    assert true_peak_dbtp(aac_round_trip(mix)) <= -1.0
+    assert 20 * np.log10(np.abs(mix[:, -480:]).max() + 1e-12) < -60  # the ending still decays: last 10 ms
+
+
+def test_the_long_path_sums_its_stems_to_the_mix(cue):
+    score, seconds = cue
+    stems, mix = R.render_long(score, get_style("electronic"), seconds, block=65536, loudness=-16.0)
+    total = sum(np.asarray(v, np.float64) for v in stems.values())
+    assert np.abs(total - np.asarray(mix, np.float64)).max() <= 1e-6
+
+
+def test_loudness_minus_16_gives_minus_16_lufs_and_is_recorded(demo_cut, tmp_path):
+    from vidmusician.core.session.pipeline import score
+    from vidmusician.core.session.settings import ScoreOptions
+
+    s = score(demo_cut, tmp_path / "out", ScoreOptions(seed=7, loudness=-16.0))
+    take = s.takes[0]
+    assert take["options"]["loudness"] == -16.0
+    mix, sr = soundfile.read(tmp_path / "out" / take["files"]["mix"], always_2d=True)
+    assert sr == SR and lufs(mix.T) == pytest.approx(-16.0, abs=0.5)
+    stems = [soundfile.read(tmp_path / "out" / p, always_2d=True)[0] for p in take["files"]["stems"].values()]
+    assert np.abs(sum(stems) - mix).max() < 1e-4  # 24-bit files: the stems still sum to the mix
+
+
+def test_the_loudness_option_is_checked():
+    from vidmusician.core.errors import OptionError
+    from vidmusician.core.options import BY_NAME
+
+    opt = BY_NAME["loudness"]
+    assert opt.default == -23.0 and "score" in opt.commands
+    assert opt.check("-16") == -16.0
+    with pytest.raises(OptionError):
+        opt.check(0.0)
