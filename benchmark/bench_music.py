@@ -222,7 +222,9 @@ def main() -> None:
     args = ap.parse_args()
     styles = [s.strip() for s in args.styles.split(",") if s.strip()] or list(names())
     seconds, speed_min = (20.0, 1.0) if args.quick else (args.seconds, args.speed_minutes)
-    font = args.soundfont or "the arranger's default"
+    from vidmusician.core.backends.arranger.synth import default_soundfont
+
+    font = args.soundfont or f"{default_soundfont()} (the arranger's search)"
     print(
         f"music benchmark: {len(styles)} styles x {len(PACES)} paces, {seconds:g} s cues, seed {SEED}, font {font}"
     )

@@ -209,3 +209,25 @@ def test_the_take_records_the_font_and_its_source(cue, system, tmp_path):
         .provenance
     )
     assert prov.extra == {"soundfont_path": str(mine), "soundfont_source": "--soundfont"}
+
+
+def test_report_json_names_the_font_and_a_regeneration_keeps_it(system, tmp_path, monkeypatch):
+    import json
+
+    from vidmusician.core.session.pipeline import score
+    from vidmusician.core.session.retake import regenerate
+    from vidmusician.core.session.settings import ScoreOptions
+
+    fluid = place(system, "FluidR3_GM.sf2")
+    cut = demo.make_demo_cut(tmp_path / "cut")["otio"]
+    s = score(cut, tmp_path / "out", ScoreOptions(seed=7))
+    report = json.loads((s.out / s.take(1)["files"]["report"]).read_text())
+    assert (report["soundfont"], report["soundfont_path"], report["soundfont_source"]) == (
+        "FluidR3_GM.sf2",
+        str(fluid),
+        "system",
+    )
+    place(system, "MuseScore_General.sf3")  # a better font installed since: the shot keeps the take's
+    s = regenerate(tmp_path / "out", 2)
+    t = s.take(2)
+    assert (t["soundfont_path"], t["soundfont_source"]) == (str(fluid), "system")

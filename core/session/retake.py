@@ -108,7 +108,8 @@ def regenerate(
         new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
         old = _OldTake.of(session, base)
         o = dataclasses.replace(o, key=_take_key(base) or o.key)  # the shot keeps the take's key
-        if not o.soundfont and os.path.isfile(str(base.get("soundfont_path") or "")):  # and its font
+        kept_font = not o.soundfont and os.path.isfile(str(base.get("soundfont_path") or ""))
+        if kept_font:  # and its font, found as the take's was
             o = dataclasses.replace(o, soundfont=str(base["soundfont_path"]))
 
         def base_mix() -> np.ndarray:
@@ -145,6 +146,8 @@ def regenerate(
             "range_frames": [f0, f1],
             "gain": round(gain, 6),
         }
+        if kept_font:
+            record["soundfont_source"] = base.get("soundfont_source")
         tl = _add_regenerated(session, take_id, feats, stored, o, music, base["plan"], record, pcm, progress)
         report(progress, 1.0, "done")
     return Session(out, session.data, made=take_id, warnings=tuple(warnings) + tuple(tl["notes"]))
