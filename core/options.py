@@ -250,10 +250,29 @@ OPTIONS: tuple[Option, ...] = (
         "max_change",
         float,
         0.06,
-        "largest tempo change between beats (0.06 = 6%%)",
+        "largest tempo change between beats with --exact (0.06 = 6%%); else the largest tempo jump at a "
+        "section start",
         min=0.0,
         max=0.5,
         commands=("plan", "score"),
+    ),
+    Option(
+        "exact",
+        bool,
+        False,
+        "put every hard cut on the grid within 1 ms (the tempo may jump); default: a steady tempo that catches "
+        "the cuts within --sync-window of a beat",
+        commands=("plan", "score"),
+    ),
+    Option(
+        "sync_window",
+        float,
+        40.0,
+        "how near a beat a cut counts as on it, +- milliseconds (audio-visual sync tolerance)",
+        min=1.0,
+        max=200.0,
+        commands=("plan", "score"),
+        metavar="MS",
     ),
     Option(
         "ring_out",

@@ -207,11 +207,34 @@ def landings(plan: Mapping[str, Any]) -> str:
     return f"{plural(len(cuts), 'cut')}: " + ", ".join(f"{n} {LANDING_WORDS[k]}" for k, n in said)
 
 
+def sync_figures(plan: Mapping[str, Any]) -> str:
+    """What the plan promises, honestly: ``23 of 25 cuts within +-40 ms of a
+    beat (92%, 20 exactly on their frame), 4% on eighths, 4% on sixteenths,
+    0% off the grid; beat intervals vary 1.2% (CV)``. Empty for a plan
+    without these figures (one written before them)."""
+    land = plan.get("cut_landings")
+    if not land:
+        return ""
+    cv = float(plan.get("beat_cv") or 0.0)
+    steady = f"beat intervals vary {100 * cv:.1f}% (CV)"
+    n = int(land.get("n") or 0)
+    if not n:
+        return f"no cuts to follow; {steady}"
+    w = 1000 * float(plan.get("sync_window_s", 0.04))
+    caught = round(float(land["beat"]) * n)
+    exact = round(float(land["exact"]) * n)
+    return (
+        f"{caught} of {plural(n, 'cut')} within +-{w:g} ms of a beat ({percent(land['beat'])}, "
+        f"{exact} exactly on their frame), {percent(land['eighth'])} on eighths, "
+        f"{percent(land['sixteenth'])} on sixteenths, {percent(land['off'])} off the grid; {steady}"
+    )
+
+
 # --------------------------------------------------------------------------- what librosa heard
 
 
 def beat_hits(m: Mapping[str, Any]) -> str:
-    """``9 of 9 cuts on a beat (chance 13%)`` from eval's figures; ``no cuts to follow``."""
+    """``9 of 9 cuts on a beat (chance 13%)`` from eval's figures (a tracked beat within 70 ms); ``no cuts to follow``."""
     n = int(m.get("n_cuts") or 0)
     hit = m.get("cut_beat_hit")
     if not n or hit is None:
@@ -262,8 +285,26 @@ def take_music(t: Mapping[str, Any]) -> str:
     return what
 
 
+def sync_heard(m: Mapping[str, Any]) -> str:
+    """``3 within +-40 ms (chance 12%), beat intervals vary 1.4% (CV)`` from
+    eval's figures; empty where they lack them (an older take)."""
+    n = int(m.get("n_cuts") or 0)
+    parts = []
+    if n and m.get("cut_sync_hit") is not None:
+        chance = m.get("cut_sync_hit_chance")
+        tail = f" (chance {percent(chance)})" if chance is not None else ""
+        parts.append(f"{round(float(m['cut_sync_hit']) * n)} within +-40 ms{tail}")
+    if m.get("beat_cv") is not None:
+        parts.append(f"beat intervals vary {100 * float(m['beat_cv']):.1f}% (CV)")
+    return ", ".join(parts)
+
+
 def take_summary(t: Mapping[str, Any]) -> str:
     """One line on a take, the panel's and the console's: ``take 2: cinematic
-    in D minor at 90-102.9 BPM; 4 of 5 cuts on a beat (chance 25%)``; a cut
-    without hard cuts says ``no cuts to follow``."""
-    return f"take {t.get('id', '?')}: {take_music(t)}; {beat_hits(t.get('metrics') or {})}"
+    in D minor at 90-102.9 BPM; 4 of 5 cuts on a beat (chance 25%); 3 within
+    +-40 ms (chance 12%), beat intervals vary 1.4% (CV)``, the beats as
+    librosa hears them (a beat within 70 ms, then within the 40-ms sync
+    window); a cut without hard cuts says ``no cuts to follow``."""
+    m = t.get("metrics") or {}
+    sync = sync_heard(m)
+    return f"take {t.get('id', '?')}: {take_music(t)}; {beat_hits(m)}" + (f"; {sync}" if sync else "")

@@ -1,8 +1,10 @@
 """Planner goldens: cut lists with the plans the planner makes of them, kept in
 ``tests/goldens/plan-*.json`` (PySceneDetect's pattern for its detectors).
 
-A change to the planner that moves a beat shows up as a golden that no longer
-matches. When the change is meant, write the goldens again and read the diff::
+Each case has two goldens: ``plan-NAME.json``, the default sync planner's
+plan, and ``plan-NAME-exact.json``, the exact planner's (``--exact``, the
+planner before the sync mode, whose plans these were). A change to the
+planner that moves a beat shows up as a golden that no longer matches. When the change is meant, write the goldens again and read the diff::
 
     .venv/bin/python -m tests.plan_goldens        # rewrites tests/goldens/plan-*.json
 
@@ -76,21 +78,22 @@ CASES: dict[str, Callable[[], tuple[list[Anchor], float, dict[str, Any]]]] = {
 }
 
 
-def make(name: str) -> dict[str, Any]:
-    """The ``plan --json`` record of case ``name``."""
+def make(name: str, exact: bool = False) -> dict[str, Any]:
+    """The ``plan --json`` record of case ``name`` (``exact``: with ``--exact``)."""
     anchors, duration, kw = CASES[name]()
-    return plan_json(plan(anchors, duration, **kw), "golden")
+    return plan_json(plan(anchors, duration, exact=exact, **kw), "golden")
 
 
-def path(name: str) -> Path:
-    return GOLDENS / f"plan-{name}.json"
+def path(name: str, exact: bool = False) -> Path:
+    return GOLDENS / f"plan-{name}{'-exact' if exact else ''}.json"
 
 
 def main() -> int:
     GOLDENS.mkdir(exist_ok=True)
     for name in CASES:
-        path(name).write_text(json.dumps(make(name), indent=1) + "\n")
-        print(f"wrote {path(name)}")
+        for exact in (False, True):
+            path(name, exact).write_text(json.dumps(make(name, exact), indent=1) + "\n")
+            print(f"wrote {path(name, exact)}")
     return 0
 
 

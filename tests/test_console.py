@@ -125,12 +125,20 @@ def test_analyze_lines_in_record_timecode(hour_cut):
 def test_plan_lines_say_beat_eighth_and_sixteenth(hour_cut):
     """At 60 BPM the beats are whole seconds and the last frame (4 s) a
     downbeat: one bar from 0 s; the cut at 1 s is beat 2, 1.5 s its eighth,
-    1.75 s its last sixteenth."""
+    1.75 s its last sixteenth. The sync planner (the default) and the exact
+    one (``--exact``) agree here; the third line gives the shares within the
+    sync window and the tempo's steadiness (issue 18)."""
     code, out, _ = run("plan", hour_cut, "--bpm", "60-60")
     assert code == 0
+    code, exact, _ = run("plan", hour_cut, "--bpm", "60-60", "--exact")
+    assert code == 0
+    assert exact.splitlines()[0] == "rock in 4/4 at 60 BPM (flex tempo): 5 beats, 1 bar, 1 section"
+    assert exact.splitlines()[1:] == out.splitlines()[1:]
     assert out.splitlines() == [
-        "rock in 4/4 at 60 BPM (flex tempo): 5 beats, 1 bar, 1 section",
+        "rock in 4/4 at 60 BPM (sync tempo): 5 beats, 1 bar, 1 section",
         "3 cuts: 1 on a beat, 1 on an eighth, 1 on a sixteenth",
+        "1 of 3 cuts within +-40 ms of a beat (33%, 1 exactly on their frame), 33% on eighths, "
+        "33% on sixteenths, 0% off the grid; beat intervals vary 0.0% (CV)",
         "  record        seconds  lands            where",
         "  01:00:01:00      1.00  on a beat        bar 1, beat 2",
         "  01:00:01:12      1.50  on an eighth     bar 1, after beat 2",
@@ -191,7 +199,12 @@ def test_regenerate_and_takes_in_record_timecode(hour_session, tmp_path):
     lines = out.splitlines()
     assert lines[0].startswith("take 2 under shot 1 (01:00:03:22-01:00:08:00): lo-fi in ")
     assert lines[0].endswith(" at 60 BPM, seed 7; 1 cut, on a downbeat")
-    assert lines[1].startswith("heard: tempo ") and " of 1 cut on a beat (chance " in lines[1]
+    assert lines[1] == (  # what the plan promises (issue 18), then what librosa hears
+        "planned: 1 of 1 cut within +-40 ms of a beat (100%, 1 exactly on their frame), 0% on eighths, "
+        "0% on sixteenths, 0% off the grid; beat intervals vary 0.0% (CV)"
+    )
+    assert lines[2].startswith("heard: tempo ") and " of 1 cut on a beat (chance " in lines[2]
+    assert " within +-40 ms (chance " in lines[2] and "beat intervals vary " in lines[2]
     assert lines[-1] == f"timeline version 2: {s / 'timeline-v2.otio'}"
     code, out, _ = run("takes", s)
     rows = out.splitlines()

@@ -26,10 +26,11 @@ def _close(a, b, where="plan") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} != golden {b!r}"]
 
 
+@pytest.mark.parametrize("exact", [False, True])
 @pytest.mark.parametrize("name", sorted(plan_goldens.CASES))
-def test_the_plan_matches_its_golden(name):
-    golden = json.loads(plan_goldens.path(name).read_text())
-    diffs = _close(plan_goldens.make(name), golden)
+def test_the_plan_matches_its_golden(name, exact):
+    golden = json.loads(plan_goldens.path(name, exact).read_text())
+    diffs = _close(plan_goldens.make(name, exact), golden)
     assert not diffs, f"{len(diffs)} differences (python -m tests.plan_goldens rewrites them):\n" + "\n".join(
         diffs[:20]
     )
@@ -38,7 +39,7 @@ def test_the_plan_matches_its_golden(name):
 def test_every_golden_has_a_case_and_the_comparison_sees_a_moved_beat():
     assert {p.stem.removeprefix("plan-") for p in plan_goldens.GOLDENS.glob("plan-*.json")} == set(
         plan_goldens.CASES
-    )
+    ) | {f"{name}-exact" for name in plan_goldens.CASES}
     golden = json.loads(plan_goldens.path("irregular").read_text())
     moved = json.loads(json.dumps(golden))
     moved["beats_s"][3] += 0.001

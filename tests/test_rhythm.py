@@ -1,4 +1,6 @@
-"""The rhythm planner on made-up cut lists with known answers."""
+"""The exact rhythm planner (``--exact``: every hard cut on the grid within
+1 ms) on made-up cut lists with known answers; the default sync planner has
+its own tests (tests/test_rhythm_planner_sync.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ import pytest
 
 from vidmusician.core.errors import OptionError
 from vidmusician.core.model import Anchor, MotionCurve
-from vidmusician.core.rhythm.planner import HIT_TOLERANCE_S, METERS, parse_bpm, plan
+from vidmusician.core.rhythm.planner import HIT_TOLERANCE_S, METERS, parse_bpm
+from vidmusician.core.rhythm.planner import plan as _plan
+
+
+def plan(*args, **kwargs):
+    """The planner in exact mode, whose 1-ms guarantee these tests assert."""
+    kwargs.setdefault("exact", True)
+    return _plan(*args, **kwargs)
 
 
 def cuts(times, kind="cut", strength=1.0):
@@ -166,7 +175,7 @@ def test_plan_command_json_contract(tmp_path):
 
     t = timeline(video_track(clip("a", 48), clip("b", 60), clip("c", 36), clip("d", 96)), start=86400)
     path = save(t, tmp_path / "cut.otio")
-    code, out, err = run("plan", str(path), "--json", "-", "--bpm", "100-130", "--quiet")
+    code, out, err = run("plan", str(path), "--json", "-", "--bpm", "100-130", "--exact", "--quiet")
     assert code == 0, err
     data = json.loads(out)
     for key in ("beats_s", "downbeats_s", "bpm", "sections", "anchors"):
@@ -174,6 +183,7 @@ def test_plan_command_json_contract(tmp_path):
     assert len(data["bpm"]) == len(data["beats_s"])
     assert [a["on"] for a in data["anchors"]] and all(a["on"] != "missed" for a in data["anchors"])
     assert {a["on"] for a in data["anchors"]} <= {"beat", "downbeat", "subdivision", "missed"}
+    assert data["mode"] == "flex" and data["cut_landings"]["exact"] == data["cut_landings"]["beat"]
     assert all(100 - 1e-6 <= b <= 130 + 1e-6 for b in data["bpm"])
     code, _, err = run("plan", str(path), "--bpm", "nonsense")
     assert code == 2 and "--bpm" in err

@@ -187,7 +187,11 @@ def test_summary_and_music_say_what_the_panel_and_the_console_said(sessions):
     for out in sessions:
         for t in Session.load(out).takes:
             rec = Take.from_json(t)
-            assert rec.summary() == _old_panel_summary(t)
+            # the old line, then (issue 18) the sync window's share and the tempo's steadiness as heard
+            m = t.get("metrics") or {}
+            assert m.get("cut_sync_hit") is not None and m.get("beat_cv") is not None
+            sync = f"; {wording.sync_heard(m)}"
+            assert rec.summary() == _old_panel_summary(t) + sync and "within +-40 ms" in sync
             assert rec.music() == _old_cli_music(t)
     musicgen = {"id": 3, "style": "rock", "key": "", "model": "debug", "bpm": [120, 120], "metrics": {}}
     assert wording.take_music(musicgen) == _old_cli_music(musicgen) == "rock (debug) at 120 BPM"

@@ -44,6 +44,8 @@ LABELS = {
     "bpm": "BPM range",
     "flex": "Flexibility",
     "max_change": "Max tempo change",
+    "exact": "Every cut exact (1 ms)",
+    "sync_window": "Sync window (ms)",
     "ring_out": "Ring-out (s)",
     "stem_tracks": "Stems on tracks",
     "format": "Output format",

@@ -138,6 +138,7 @@ def _print_plan(data: dict[str, Any], tl: Any, console: Console) -> None:
         landing,
         landings,
         plural,
+        sync_figures,
     )
 
     w = console.out
@@ -152,6 +153,8 @@ def _print_plan(data: dict[str, Any], tl: Any, console: Console) -> None:
     )
     cuts = hard_cuts(data)
     print(landings(data), file=w)
+    if sync_figures(data):
+        print(sync_figures(data), file=w)
     if cuts:
         print(f"  {'record':<11}  {'seconds':>8}  {'lands':<16} where", file=w)
     for a in cuts:

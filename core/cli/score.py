@@ -91,7 +91,7 @@ def cmd_score(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def _done(session: Any, console: Console) -> None:
     """What a command that made a take or a timeline version prints."""
-    from ..wording import RecordClock, heard, landings
+    from ..wording import RecordClock, heard, landings, sync_figures, sync_heard
 
     console.close()
     for note in session.warnings:
@@ -110,9 +110,14 @@ def _done(session: Any, console: Console) -> None:
         written = ["mix.wav"] + (["stems/"] if t.files["stems"] else [])
         written += (["music.mid"] if t.files.get("midi") else []) + ["report.json"]
         plan = json.loads((session.out / t.plan).read_text(encoding="utf-8"))
+        planned = sync_figures(plan)
+        heard_sync = sync_heard(t.metrics)
         print(
             f"take {t.id}{under}: {t.music()}, seed {t.seed_used}; {landings(plan)}\n"
-            f"heard: {heard(t.metrics)}\n"
+            + (f"planned: {planned}\n" if planned else "")
+            + f"heard: {heard(t.metrics)}"
+            + (f"; {heard_sync}" if heard_sync else "")
+            + "\n"
             f"wrote {session.out / t.folder}: {', '.join(written)}",
             file=console.out,
         )

@@ -33,7 +33,7 @@ def plot(f: VideoFeatures, dest: str | os.PathLike[str], plan: Any = None, overw
 
     With a ``plan`` (a :class:`~vidmusician.core.rhythm.planner.RhythmPlan`), its beats
     and downbeats are drawn under the shots, and each cut is marked where it
-    landed (downbeat, beat, subdivision or missed).
+    landed (downbeat, beat, eighth, subdivision or missed).
     """
     import matplotlib
 
@@ -120,14 +120,14 @@ def _draw_shots(ax: Any, f: VideoFeatures, plan: Any, plt: Any) -> str:
     if plan is not None:
         ax.vlines(plan.beats_s, 0.0, 0.12, color="white", lw=0.6)
         ax.vlines(plan.downbeats_s, 0.0, 0.3, color="white", lw=1.4)
-        marks = {"downbeat": "v", "beat": "o", "subdivision": "s", "missed": "x"}
+        marks = {"downbeat": "v", "beat": "o", "eighth": "d", "subdivision": "s", "missed": "x"}
         for a in plan.anchors:
             if a.hard:
                 ax.plot(a.time_s, 0.78, marks[a.on], color="black", ms=5)
         bpm = f"{plan.bpm.min():.0f}-{plan.bpm.max():.0f}" if np.ptp(plan.bpm) > 0.5 else f"{plan.bpm[0]:.0f}"
         subtitle = (
             f"\nplan: {bpm} BPM {plan.meter.name}; "
-            "cuts on a downbeat (v), beat (o), subdivision (s), missed (x)"
+            "cuts on a downbeat (v), beat (o), eighth (d), subdivision (s), missed (x)"
         )
     ax.set_yticks([])
     ax.set_ylabel("shots", rotation=0, ha="right", va="center")

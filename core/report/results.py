@@ -199,7 +199,29 @@ def _measure_windows(features: VideoFeatures, mix: Audio, progress: ProgressFn |
         cut_accent=weighted("cut_accent"),
         cut_accent_chance=weighted("cut_accent_chance"),
         energy_corr=corr,
+        cut_sync_hit=weighted("cut_sync_hit"),
+        cut_sync_hit_chance=weighted("cut_sync_hit_chance"),
+        beat_cv=_weighted_cv(rows),
     ).to_json()
+
+
+def _weighted_cv(rows: list[tuple[int, Any]]) -> float | None:
+    """The windows' beat-interval CVs, weighted by their beats."""
+    pairs = [(m.n_beats, m.beat_cv) for _, m in rows if m.beat_cv is not None and m.n_beats]
+    total = sum(w for w, _ in pairs)
+    return float(sum(w * v for w, v in pairs) / total) if total else None
+
+
+def plan_figures(plan: RhythmPlan) -> dict[str, Any]:
+    """What the plan promises, for the report beside what is heard (``metrics``):
+    its mode, the sync window, where the hard cuts landed (shares, see
+    :meth:`~.rhythm.planner.RhythmPlan.cut_landings`) and the beat intervals' CV."""
+    return {
+        "mode": plan.mode,
+        "sync_window_s": round(plan.sync_window_s, 6),
+        "cut_landings": plan.cut_landings(),
+        "beat_cv": round(plan.beat_cv(), 4),
+    }
 
 
 def write_result(
@@ -240,6 +262,7 @@ def write_result(
     report = {
         **provenance,
         **(extra or {}),
+        "plan": plan_figures(plan),
         "metrics": measure(features, mix, scaled(progress, 0.1, 1.0)),
         "files": files,
         "notes": list(written.notes),

@@ -13,15 +13,25 @@ every ``m`` and tracks the position in the bar, minimising
          + 200 + 1000 * |ln(T / range)|, for a tempo outside the range
          + strength * (0 on a downbeat, 0.3 on a beat, 8 on an eighth, 25 on a sixteenth)
 
-and the end of the timeline must be a downbeat. With ``--flex 0`` the
-planner instead searches one constant tempo and phase that hit the most
-cuts. Times are seconds from the timeline's first frame; tempos are BPM.
+and the end of the timeline must be a downbeat. That is the ``--exact``
+mode (``mode: "flex"``): every hard cut within 1 ms of the grid, at the price
+of tempo jumps in a fast montage. The default (``mode: "sync"``,
+:mod:`.sync`) keeps the tempo steady (2% beat to beat) and catches as many
+hard cuts as it can within the sync window (+-40 ms) of a beat, each moved
+onto its exact frame; the rest land on the nearest eighth or sixteenth. With
+``--flex 0`` the planner searches one constant tempo and phase that hit the
+most cuts. Times are seconds from the timeline's first frame; tempos are BPM.
+
+Markers: a marker named ``must hit`` or ``vm:hit`` (or coloured red) at a
+hard cut (within one frame) makes that cut a beat, always; one named
+``ignore`` or ``vm:ignore`` takes the cut at its time (within one frame) out
+of the plan.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,15 +62,19 @@ CONSTANT_HIT_TOLERANCE_S = 0.02
 class PlannedAnchor:
     """An anchor and where the plan put it.
 
-    ``on`` is ``downbeat``, ``beat``, ``subdivision`` or ``missed``;
-    ``offset_s`` is the anchor time minus the nearest grid point.
+    ``on`` is ``downbeat``, ``beat``, ``eighth`` (sync mode's eighths in
+    4/4 and 3/4), ``subdivision`` (a sixteenth; 6/8's eighths) or ``missed``;
+    ``offset_s`` is the anchor time minus that grid point. In sync mode a
+    hard cut is on a (down)beat within the sync window (``offset_s`` 0 where
+    the beat was moved onto its frame), on a subdivision within the window,
+    else missed; in exact mode within 1 ms.
     """
 
     time_s: float
     kind: str
     strength: float
     hard: bool
-    on: Literal["downbeat", "beat", "subdivision", "missed"]
+    on: Literal["downbeat", "beat", "eighth", "subdivision", "missed"]
     offset_s: float
 
 
@@ -95,8 +109,13 @@ class RhythmPlan:
     duration_s : float
     ring_out_s : float
         Tail the music may ring on after the last frame.
-    mode : "flex" | "constant"
+    mode : "sync" | "flex" | "constant"
+        ``sync`` the steady tempo that catches the cuts (the default),
+        ``flex`` the exact planner (``--exact``), ``constant`` ``--flex 0``.
     tempo_range : (float, float)
+    sync_window_s : float
+        How near a beat a cut counts as on it (+-, seconds; sync mode's
+        ``--sync-window``; the figures of every mode are measured with it).
     """
 
     beats_s: np.ndarray
@@ -109,14 +128,44 @@ class RhythmPlan:
     anchors: tuple[PlannedAnchor, ...]
     duration_s: float
     ring_out_s: float
-    mode: Literal["flex", "constant"]
+    mode: Literal["sync", "flex", "constant"]
     tempo_range: tuple[float, float]
     warnings: tuple[str, ...] = field(default=())
+    sync_window_s: float = 0.04
 
     def hits(self, hard_only: bool = True) -> float:
-        """Share of (hard) anchors that landed on the grid."""
+        """Share of (hard) anchors that landed on the grid (sync mode: within the window of a grid point)."""
         sel = [a for a in self.anchors if a.hard or not hard_only]
         return sum(a.on != "missed" for a in sel) / len(sel) if sel else 1.0
+
+    def cut_landings(self) -> dict[str, float]:
+        """Where the hard cuts landed, as shares of them: ``beat`` within the
+        sync window of a beat (downbeats included), ``exact`` of those within
+        1 ms, ``downbeat``, then the others: on an ``eighth`` or a
+        ``sixteenth`` (any finer step; 6/8's eighths count as eighths), or
+        ``off`` the grid; and ``n`` cuts."""
+        cuts = [a for a in self.anchors if a.hard]
+        out = {"n": float(len(cuts)), "beat": 0.0, "exact": 0.0, "downbeat": 0.0}
+        out.update(eighth=0.0, sixteenth=0.0, off=0.0)
+        if not cuts:
+            return out
+        times = np.array([a.time_s for a in cuts])
+        dist = _nearest_dist(times, self.beats_s)
+        for a, d in zip(cuts, dist):
+            if a.on in ("beat", "downbeat") and d <= self.sync_window_s + 1e-9:
+                out["beat"] += 1
+                out["exact"] += float(d <= HIT_TOLERANCE_S)
+                out["downbeat"] += float(a.on == "downbeat")
+            elif a.on == "missed":
+                out["off"] += 1
+            else:
+                out[_subdivision_kind(a.time_s - a.offset_s, self.beats_s, self.meter)] += 1
+        return {k: (v if k == "n" else round(v / len(cuts), 4)) for k, v in out.items()}
+
+    def beat_cv(self) -> float:
+        """Tempo steadiness: the coefficient of variation (std / mean) of the beat intervals."""
+        iv = np.diff(self.beats_s)
+        return float(iv.std() / iv.mean()) if len(iv) > 1 and iv.mean() > 0 else 0.0
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RhythmPlan:
@@ -146,12 +195,45 @@ class RhythmPlan:
             mode=d.get("mode", "flex"),
             tempo_range=(float(lo), float(hi)),
             warnings=tuple(d.get("warnings", ())),
+            sync_window_s=float(d.get("sync_window_s", 0.04)),
         )
 
 
 #: Tempo range (BPM) of each music style: a live view of the style registry
 #: (:mod:`vidmusician.core.styles`, each record's ``tempo``).
 STYLE_TEMPO: Mapping[str, tuple[float, float]] = _styles.TEMPO
+
+
+def _nearest_dist(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    from .sync import nearest_distance
+
+    return nearest_distance(np.asarray(times, float), np.asarray(points, float))
+
+
+def _subdivision_kind(t: float, beats: np.ndarray, m: Meter) -> str:
+    """``eighth`` or ``sixteenth``: a grid point at ``t`` between two beats (6/8's steps are eighths)."""
+    if m.subdivision != 4 or len(beats) < 2:
+        return "eighth"
+    i = int(np.clip(np.searchsorted(beats, t, side="right") - 1, 0, len(beats) - 2))
+    frac = (t - beats[i]) / max(beats[i + 1] - beats[i], 1e-9)
+    return "eighth" if abs(frac - 0.5) < 0.125 else "sixteenth"
+
+
+#: Marker names (any case) that make the cut at a marker a must-hit beat, or take it out of the plan.
+MUST_HIT_NAMES = ("must hit", "must-hit", "vm:hit")
+IGNORE_NAMES = ("ignore", "vm:ignore")
+#: Marker colours (Resolve's, Premiere's, OTIO's names, any case) that make the cut at a marker a must-hit beat.
+MUST_HIT_COLORS = ("red",)
+
+
+def marker_role(name: str, color: str = "") -> str | None:
+    """``"hit"``, ``"ignore"`` or None: what a marker named ``name`` (coloured ``color``) asks of the cut at it."""
+    n = " ".join(str(name).strip().lower().split())
+    if n in IGNORE_NAMES:
+        return "ignore"
+    if n in MUST_HIT_NAMES or str(color).strip().lower() in MUST_HIT_COLORS:
+        return "hit"
+    return None
 
 
 def is_hard(a: Anchor) -> bool:
@@ -189,6 +271,12 @@ def plan(
     max_change: float = 0.06,
     motion: MotionCurve | None = None,
     ring_out_s: float = 2.0,
+    exact: bool = False,
+    sync_window_s: float = 0.04,
+    steady: float = 0.02,
+    must_hit_s: Sequence[float] = (),
+    ignore_s: Sequence[float] = (),
+    rate: float | None = None,
 ) -> RhythmPlan:
     """Plan beats over ``[0, duration_s]`` that land on the hard anchors.
 
@@ -205,32 +293,66 @@ def plan(
         0: one constant tempo that hits the most cuts; above 0, tempo may
         change at anchors, and the higher, the less it clings to the target.
     max_change : float
-        Largest tempo change between consecutive beats (0.06 = 6%).
+        Largest tempo change between consecutive beats (0.06 = 6%); in sync
+        mode the largest tempo jump at a section start, and the most the
+        ramp into the ending may change the tempo.
     motion : MotionCurve, optional
         For the intensity of every beat.
     ring_out_s : float
         Tail after the last frame.
+    exact : bool
+        Today's exact planner (every hard cut within 1 ms of the grid) instead of the sync planner.
+    sync_window_s : float
+        Sync mode: how near a beat (+-, seconds) a cut counts as caught.
+    steady : float
+        Sync mode: the largest beat-to-beat tempo change (0.02 = 2%) outside a section jump.
+    must_hit_s, ignore_s : float sequences
+        Times of markers that make the hard cut there (within one frame) a
+        must-hit beat, or take it out; markers among ``anchors`` named as
+        :func:`marker_role` says count too.
+    rate : float, optional
+        Frames per second: one frame is the markers' reach (default 1/24 s),
+        and a cut the sync plan puts a beat on is on a whole frame.
     """
     _check_plan_args(meter, duration_s, flex)
     lo, hi = bpm_range
     target = float(target_bpm if target_bpm is not None else (lo + hi) / 2)
     m = METERS[meter]
-    hard, dropped = _hard_points(anchors, duration_s, hi, m)
+    anchors, must = _apply_markers(anchors, must_hit_s, ignore_s, rate)
+    hard, dropped = _hard_points(anchors, duration_s, hi, m, must)
     warnings = [_dropped_warning(dropped, hi)] if dropped else []
+    jumps: tuple[float, ...] = ()
+    mode: Literal["sync", "flex", "constant"]
     if flex == 0.0:
         grid, phases, tempo = _constant(hard, duration_s, lo, hi, target, m)
-        mode: Literal["flex", "constant"] = "constant"
-    else:
+        mode = "constant"
+    elif exact:
         grid, phases, tempo = _flex(hard, duration_s, lo, hi, target, m, flex, max_change)
         mode = "flex"
+    else:
+        from .sync import sync_grid
+
+        grid, phases, tempo, jumps = sync_grid(
+            hard, must, duration_s, lo, hi, target, m, sync_window_s, steady, max_change, rate
+        )
+        mode = "sync"
     on_beat = phases % m.subdivision == 0
     beats = grid[on_beat]
     bpm = tempo[on_beat]
     downbeats = grid[phases == 0]
     intensity = _intensity(beats, duration_s, motion)
-    planned = _place(anchors, grid, phases, m)
-    sections = _sections(planned, downbeats, beats, intensity, duration_s)
+    if mode == "sync":
+        planned = _place_sync(anchors, grid, phases, m, sync_window_s)
+    else:
+        planned = _place(anchors, grid, phases, m)
+    sections = _sections(planned, downbeats, beats, intensity, duration_s, forced_s=jumps)
     warnings += _grid_warnings(bpm, downbeats, duration_s, max_change, mode)
+    if must:
+        missed = [t for t in must if not any(a.time_s == t and a.on in ("beat", "downbeat") for a in planned)]
+        if missed:
+            warnings.append(
+                f"{len(missed)} must-hit cut(s) could not be put on a beat within the tempo range."
+            )
     return RhythmPlan(
         beats_s=beats,
         downbeats_s=downbeats,
@@ -245,7 +367,33 @@ def plan(
         mode=mode,
         tempo_range=(float(lo), float(hi)),
         warnings=tuple(warnings),
+        sync_window_s=float(sync_window_s),
     )
+
+
+def _apply_markers(
+    anchors: tuple[Anchor, ...] | list[Anchor],
+    must_hit_s: Sequence[float],
+    ignore_s: Sequence[float],
+    rate: float | None,
+) -> tuple[list[Anchor], set[float]]:
+    """The anchors without the ignored cuts, and the times of the must-hit hard cuts."""
+    frame = 1.0 / rate if rate and rate > 0 else 1.0 / 24.0
+    must_t = list(must_hit_s)
+    ign_t = list(ignore_s)
+    for a in anchors:
+        role = marker_role(a.label) if a.kind == "marker" else None
+        if role == "hit":
+            must_t.append(a.time_s)
+        elif role == "ignore":
+            ign_t.append(a.time_s)
+
+    def near(t: float, marks: list[float]) -> bool:
+        return any(abs(t - x) <= frame + 1e-6 for x in marks)
+
+    kept = [a for a in anchors if not (is_hard(a) and ign_t and near(a.time_s, ign_t))]
+    must = {a.time_s for a in kept if is_hard(a) and must_t and near(a.time_s, must_t)}
+    return kept, must
 
 
 def _check_plan_args(meter: str, duration_s: float, flex: float) -> None:
@@ -287,10 +435,15 @@ def _grid_warnings(
 
 
 def _hard_points(
-    anchors: tuple[Anchor, ...] | list[Anchor], duration: float, hi: float, m: Meter
+    anchors: tuple[Anchor, ...] | list[Anchor],
+    duration: float,
+    hi: float,
+    m: Meter,
+    must: set[float] | frozenset[float] = frozenset(),
 ) -> tuple[list[tuple[float, float]], int]:
     """(time, strength) of the hard anchors inside (0, duration), thinned so that
-    no two are closer than one subdivision at the fastest tempo."""
+    no two are closer than one subdivision at the fastest tempo (a must-hit
+    cut is kept before a stronger one)."""
     min_gap = 60.0 / (hi * m.subdivision) * 0.999
     pts = sorted((a.time_s, a.strength) for a in anchors if is_hard(a) and 0 < a.time_s < duration)
     kept: list[tuple[float, float]] = []
@@ -298,7 +451,7 @@ def _hard_points(
     for t, s in pts:
         if kept and t - kept[-1][0] < min_gap:
             dropped += 1
-            if s > kept[-1][1]:
+            if (t in must, s) > (kept[-1][0] in must, kept[-1][1]):
                 kept[-1] = (t, s)
             continue
         kept.append((t, s))
@@ -481,6 +634,7 @@ def _place(
     phases: np.ndarray,
     m: Meter,
 ) -> tuple[PlannedAnchor, ...]:
+    """Exact and constant modes: a hard anchor is on the grid within 1 ms."""
     out = []
     for a in sorted(anchors, key=lambda a: a.time_s):
         hard = is_hard(a)
@@ -503,6 +657,40 @@ def _place(
     return tuple(out)
 
 
+def _place_sync(
+    anchors: tuple[Anchor, ...] | list[Anchor],
+    grid: np.ndarray,
+    phases: np.ndarray,
+    m: Meter,
+    window: float,
+) -> tuple[PlannedAnchor, ...]:
+    """Sync mode: a hard cut within ``window`` of a beat is on it (offset 0
+    where the beat was moved onto it), else on the nearest grid point within
+    the window (an eighth or a finer step), else missed."""
+    out = []
+    on_beat = phases % m.subdivision == 0
+    beats, beat_ph = grid[on_beat], phases[on_beat]
+    half = max(1, m.subdivision // 2)
+    for a in sorted(anchors, key=lambda a: a.time_s):
+        hard = is_hard(a)
+        tol = window if hard else SOFT_TOLERANCE_S
+        on = "missed"
+        off = float("inf")
+        if len(beats):
+            i = _nearest(beats, a.time_s)
+            off = float(a.time_s - beats[i])
+            if abs(off) <= tol + 1e-9:
+                on = "downbeat" if beat_ph[i] == 0 else "beat"
+        if on == "missed" and len(grid):
+            i = _nearest(grid, a.time_s)
+            off = float(a.time_s - grid[i])
+            if abs(off) <= tol + 1e-9:
+                eighth = m.subdivision % 2 == 0 and phases[i] % half == 0
+                on = "eighth" if eighth else "subdivision"
+        out.append(PlannedAnchor(a.time_s, a.kind, a.strength, hard, on, round(off, 6)))  # type: ignore[arg-type]
+    return tuple(out)
+
+
 def _sections(
     planned: tuple[PlannedAnchor, ...],
     downbeats: np.ndarray,
@@ -510,14 +698,19 @@ def _sections(
     intensity: np.ndarray,
     duration: float,
     min_bars: int = 4,
+    forced_s: Sequence[float] = (),
 ) -> tuple[Section, ...]:
-    """Sections start at strong anchors on downbeats, at least ``min_bars`` apart."""
+    """Sections start at strong anchors on downbeats, at least ``min_bars``
+    apart, and at every tempo jump (``forced_s``, downbeat times)."""
     starts = [0]
     for a in planned:
         if a.hard and a.strength >= 0.9 and a.on == "downbeat":
             bar = _nearest(downbeats, a.time_s)
             if bar - starts[-1] >= min_bars and len(downbeats) - 1 - bar >= min_bars:
                 starts.append(bar)
+    if forced_s and len(downbeats) > 1:
+        forced = {_nearest(downbeats, t) for t in forced_s}
+        starts = sorted(set(starts) | {b for b in forced if 0 < b < len(downbeats) - 1})
     out = []
     for k, b0 in enumerate(starts):
         b1 = starts[k + 1] if k + 1 < len(starts) else len(downbeats) - 1

@@ -11,7 +11,7 @@ import numpy as np
 from .. import styles
 from ..model import VideoFeatures
 from ..progress import CancelToken, ProgressFn
-from .planner import RhythmPlan, parse_bpm, plan
+from .planner import RhythmPlan, marker_role, parse_bpm, plan
 
 
 def overall_style(f: VideoFeatures) -> str:
@@ -30,8 +30,15 @@ def plan_for(
     flex: float = 1.0,
     max_change: float = 0.06,
     ring_out_s: float = 2.0,
+    exact: bool = False,
+    sync_window_ms: float = 40.0,
 ) -> tuple[RhythmPlan, str]:
     """Plan the timeline's music; returns the plan and the style used.
+
+    ``exact``: every hard cut on the grid within 1 ms (else a steady tempo
+    that catches the cuts within ``sync_window_ms`` of a beat). The
+    timeline's markers named or coloured as :func:`~.planner.marker_role`
+    says make the cut at them a must-hit beat or take it out.
 
     The tempo range is ``bpm`` ("MIN-MAX") when given, else the style's, widened
     by 15% either side when that puts clearly more cuts on beats; the target
@@ -45,6 +52,12 @@ def plan_for(
     mean_arousal = float((durations * arousal).sum() / max(durations.sum(), 1e-9))
     target = lo + (hi - lo) * min(1.0, max(0.0, 0.5 + 0.4 * mean_arousal))
 
+    must: list[float] = []
+    ignore: list[float] = []
+    for mk in f.timeline.markers:
+        role = marker_role(mk.name, mk.color)
+        (must if role == "hit" else ignore if role == "ignore" else []).append(mk.time_s)
+
     def make(rng: tuple[float, float], tgt: float) -> RhythmPlan:
         return plan(
             f.anchors,
@@ -56,6 +69,11 @@ def plan_for(
             max_change=max_change,
             motion=f.motion,
             ring_out_s=ring_out_s,
+            exact=exact,
+            sync_window_s=sync_window_ms / 1000.0,
+            must_hit_s=must,
+            ignore_s=ignore,
+            rate=f.timeline.rate,
         )
 
     p = make((lo, hi), target)
@@ -79,7 +97,8 @@ def plan_input(
     ``settings`` holds the options table's values for ``plan`` (analysis:
     ``rate``, ``scene_detector``, ``scene_threshold``, ``cache``, ``clip``;
     planning: ``style``, ``bpm`` "MIN-MAX", ``meter``, ``flex``,
-    ``max_change``, ``ring_out`` in seconds). Returns the plan, the style used
+    ``max_change``, ``ring_out`` in seconds, ``exact``, ``sync_window`` in
+    milliseconds). Returns the plan, the style used
     and the analysed features (whose ``warnings`` and ``timeline.warnings``,
     like the plan's, are the caller's to show).
     """
@@ -94,12 +113,14 @@ def plan_input(
         settings["flex"],
         settings["max_change"],
         settings["ring_out"],
+        exact=bool(settings.get("exact", False)),
+        sync_window_ms=float(settings.get("sync_window", 40.0)),
     )
     return p, style, feats
 
 
 def on_beat_share(p: RhythmPlan) -> float:
-    """Share of hard anchors on a beat or downbeat."""
+    """Share of hard anchors on a beat or downbeat (sync mode: within the sync window of one)."""
     hard = [a for a in p.anchors if a.hard]
     return sum(a.on in ("beat", "downbeat") for a in hard) / len(hard) if hard else 1.0
 
@@ -143,5 +164,8 @@ def plan_json(p: RhythmPlan, style: str) -> dict[str, Any]:
             for a in p.anchors
         ],
         "cut_hits": round(p.hits(), 4),
+        "sync_window_s": r(p.sync_window_s),
+        "cut_landings": p.cut_landings(),
+        "beat_cv": round(p.beat_cv(), 4),
         "warnings": list(p.warnings),
     }

@@ -45,7 +45,15 @@ def _plan(feats: VideoFeatures, o: ScoreOptions) -> tuple[RhythmPlan, str]:
     from ..rhythm.planning import plan_for
 
     return plan_for(
-        feats, o.style or prompt_style(o.prompt), o.bpm, o.meter, o.flex, o.max_change, o.ring_out
+        feats,
+        o.style or prompt_style(o.prompt),
+        o.bpm,
+        o.meter,
+        o.flex,
+        o.max_change,
+        o.ring_out,
+        exact=o.exact,
+        sync_window_ms=o.sync_window,
     )
 
 

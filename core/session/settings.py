@@ -40,6 +40,10 @@ class ScoreOptions:
         Tempo freedom, 0 to 1 (0: one constant tempo that hits the most cuts).
     max_change : float
         The largest tempo change between beats, a fraction (0.06 = 6%).
+    exact : bool
+        Every hard cut on the grid within 1 ms (the exact planner) instead of a steady tempo.
+    sync_window : float
+        How near a beat a cut counts as on it, +- milliseconds.
     ring_out : float
         Seconds the music may ring on after the last frame.
     soundfont : str, optional
@@ -80,6 +84,8 @@ class ScoreOptions:
     meter: str = "4/4"
     flex: float = 1.0
     max_change: float = 0.06
+    exact: bool = False
+    sync_window: float = 40.0
     ring_out: float = 2.0
     soundfont: str | None = None
     loudness: float = -23.0

@@ -1,0 +1,701 @@
+"""The sync planner (the default): a steady tempo that catches the cuts.
+
+People hear a cut and a beat as together within about +-40 ms (the *sync
+window*), so the plan need not put every cut on its grid to the millisecond:
+it keeps the tempo steady and catches as many hard cuts as it can within the
+window of a beat, then moves the beats onto those cuts' exact frames.
+
+1. A dynamic programme over the hard cuts chooses the *anchored* ones: two
+   consecutive anchored cuts hold a whole number ``k`` of beats, so the
+   segment between them has the tempo ``60 k / gap``; consecutive segment
+   tempos differ by at most ``steady`` (2%), except for a *jump* (at most
+   ``max_change``) at a strong cut (strength >= 0.9) on a downbeat, which
+   starts a section. The state keeps the anchored cut, its segment's tempo
+   and the beat of the bar it falls on. It maximises
+
+       sum of the strengths of the cuts within the window of a beat
+         (anchored cuts, and the others that the implied grid passes within the window of)
+       + 0.3 * strength for an anchored cut on a downbeat
+       - 0.05 per beat * |ln(T / T_target)| - 5 * |ln(T_j / T_j-1)|
+       - (6 + 60 * |ln(T_j / T_j-1)|) for a jump, (10 + 100 * |ln ...|) for a reset (any change, where nothing steady goes on)
+
+   with a look-ahead bounded to :data:`LOOKAHEAD_CUTS` cuts and
+   :data:`LOOKAHEAD_S` seconds. A *must-hit* cut (a marker) is always anchored.
+   The end of the timeline is a downbeat, reached by a gentle ramp (every
+   beat-to-beat change within ``steady``, all of it within ``max_change``)
+   from the last anchored cut; where no ramp reaches it, the last tempo runs
+   on and the music rings out (the arranger's ending).
+2. The best constant tempo and phase (the most cuts within the window) is a
+   candidate too and a floor: the plan never catches fewer cuts than it.
+3. The nudge: every caught cut that is not anchored is put exactly on its
+   frame by a displacement of the beats, a smoothstep between the needed
+   displacements (zero at the anchored cuts and at the end), which spreads
+   it over the beats up to the neighbouring caught cuts; a nudge that would make a
+   beat-to-beat change exceed ``steady`` is given up (that cut stays within
+   the window, at its offset, and is reported so).
+
+Times are seconds from the first frame; tempos BPM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import Meter
+
+SYNC_WINDOW_S = 0.04
+STEADY = 0.02
+LOOKAHEAD_CUTS = 12
+LOOKAHEAD_S = 12.0
+ANCHOR_BONUS = 0.02  # an exact beat is worth a little more than a near one
+DOWNBEAT_BONUS = 0.3
+W_TARGET = 0.05  # per beat, per unit of |ln(T / target)|
+W_CHANGE = 5.0
+JUMP_COST = 6.0
+W_JUMP = 60.0
+JUMP_STRENGTH = 0.9
+RESET_COST = 10.0  # a tempo change past every limit, only where nothing else goes on
+W_RESET = 100.0
+RING_OUT_COST = 1.5  # an ending off the downbeat
+BAND = 0.04  # the tempo may wander this far (log) from the centre freely ...
+W_BAND = 10.0  # ... and costs this much per beat per unit of log beyond
+REACH = 0.15  # segment tempos are looked for within this (log) of the centre
+BEAM = 32  # states kept per cut
+END_STATES = 6  # per cut and bar position, the states the ending is tried from
+
+
+@dataclass(frozen=True)
+class SyncGrid:
+    """The beats of a sync plan.
+
+    beats : beat times (s), ascending; bars : the beat of the bar of each (0 = downbeat);
+    anchored : indices (into the cut list) of the cuts exactly on a beat;
+    jumps_s : the times of the tempo jumps; end_ok : the end is the last beat, a downbeat;
+    source : "dp" or "constant".
+    """
+
+    beats: np.ndarray
+    bars: np.ndarray
+    anchored: tuple[int, ...]
+    jumps_s: tuple[float, ...]
+    end_ok: bool
+    source: str
+
+
+def _near(dist_in_beats: np.ndarray, period: np.ndarray | float, window: float) -> np.ndarray:
+    """Whether a position (in beats) lies within ``window`` seconds of a whole beat."""
+    return np.abs(dist_in_beats - np.round(dist_in_beats)) * period <= window + 1e-9
+
+
+def plan_sync(
+    cuts: np.ndarray,
+    strengths: np.ndarray,
+    must: np.ndarray,
+    duration: float,
+    lo: float,
+    hi: float,
+    target: float,
+    m: Meter,
+    window: float = SYNC_WINDOW_S,
+    steady: float = STEADY,
+    max_change: float = 0.06,
+) -> SyncGrid:
+    """The beats of the sync plan for hard cuts ``cuts`` (seconds, ascending,
+    inside (0, duration)) of ``strengths``; ``must`` marks the must-hit cuts."""
+    const = _constant(cuts, strengths, duration, lo, hi, target, m.beats, window)
+    center = 60.0 / float(np.median(np.diff(const.beats))) if len(const.beats) > 1 else target
+    dp = _dp(cuts, strengths, must, duration, lo, hi, target, m.beats, window, steady, max_change, center)
+    if must.any() and dp is not None:
+        return dp
+    if dp is None:
+        return const
+    return dp if caught(cuts, dp.beats, window) >= caught(cuts, const.beats, window) else const
+
+
+def caught(cuts: np.ndarray, beats: np.ndarray, window: float) -> int:
+    """How many cuts lie within ``window`` of a beat."""
+    return int((nearest_distance(cuts, beats) <= window + 1e-9).sum())
+
+
+def nearest_distance(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each time, the distance to the nearest point (inf with no points)."""
+    if not len(points):
+        return np.full(len(times), np.inf)
+    idx = np.searchsorted(points, times)
+    left = points[np.clip(idx - 1, 0, len(points) - 1)]
+    right = points[np.clip(idx, 0, len(points) - 1)]
+    return np.minimum(np.abs(times - left), np.abs(times - right))
+
+
+# --------------------------------------------------------------------------- the constant tempo
+
+
+def _constant(
+    cuts: np.ndarray,
+    s: np.ndarray,
+    duration: float,
+    lo: float,
+    hi: float,
+    target: float,
+    bpb: int,
+    window: float,
+) -> SyncGrid:
+    """The constant tempo and phase with the most (strength-weighted) cuts within the window."""
+    best = (-1.0, 0.0, target, 0.0)
+    if len(cuts):
+        n_tempi = int(min(1000, max(50, 60000 // max(len(cuts), 1))))
+        tempi = np.linspace(lo, hi, n_tempi) if hi > lo else np.array([lo])
+        for bpm in _refine(cuts, s, tempi, window, lo, hi):
+            period = 60.0 / bpm
+            r = np.mod(cuts, period)
+            order = np.argsort(r)
+            rs, ws = r[order], s[order]
+            ext = np.concatenate([rs - period, rs, rs + period])
+            cw = np.concatenate([[0.0], np.cumsum(np.concatenate([ws, ws, ws]))])
+            hi_i = np.searchsorted(ext, rs + window, side="right")
+            lo_i = np.searchsorted(ext, rs - window, side="left")
+            score = cw[hi_i] - cw[lo_i]
+            i = int(np.argmax(score))
+            key = (float(score[i]), -abs(math.log(bpm / target)))
+            if key > best[:2]:
+                best = (key[0], key[1], float(bpm), float(rs[i]))
+    _, _, bpm, phase = best
+    period = 60.0 / bpm
+    if len(cuts):  # centre the phase on the caught cuts
+        k = np.round((cuts - phase) / period)
+        near = np.abs(cuts - phase - k * period) <= window
+        if near.any():
+            phase += float(np.average(cuts[near] - phase - k[near] * period, weights=s[near]))
+    first = phase - math.floor(phase / period + 1e-9) * period
+    beats = np.arange(first, duration + 1e-9, period)
+    beats = beats[beats <= duration + 1e-9]
+    # the downbeat: the beat of the bar the most strength falls on
+    weight = np.zeros(bpb)
+    if len(cuts) and len(beats):
+        idx = np.clip(np.round((cuts - first) / period).astype(int), 0, len(beats) - 1)
+        ok = np.abs(beats[idx] - cuts) <= window
+        np.add.at(weight, idx[ok] % bpb, s[ok])
+    # with no preference, the end (or the last beat) is a downbeat
+    down = int(np.argmax(weight)) if weight.max() > 0 else (len(beats) - 1) % bpb
+    bars = (np.arange(len(beats)) - down) % bpb
+    end_ok = bool(len(beats) and abs(beats[-1] - duration) < 1e-3 and bars[-1] == 0)
+    return SyncGrid(beats, bars, (), (), end_ok, "constant")
+
+
+def _refine(
+    cuts: np.ndarray, s: np.ndarray, tempi: np.ndarray, window: float, lo: float, hi: float
+) -> np.ndarray:
+    """The coarse tempi and, around the ten best, a finer search."""
+    step = float(tempi[1] - tempi[0]) if len(tempi) > 1 else 0.0
+    if step <= 0.05 or len(cuts) > 400:  # a long cut holds no one tempo to the hundredth
+        return tempi
+    scores = []
+    for bpm in tempi:
+        period = 60.0 / bpm
+        r = np.sort(np.mod(cuts, period))
+        ext = np.concatenate([r - period, r, r + period])
+        c = np.searchsorted(ext, r + window, side="right") - np.searchsorted(ext, r - window, side="left")
+        scores.append(c.max())
+    top = tempi[np.argsort(scores)[-10:]]
+    fine = np.concatenate([np.arange(t - step, t + step, 0.05) for t in top])
+    return np.concatenate([tempi, np.clip(fine, lo, hi)])
+
+
+# --------------------------------------------------------------------------- the dynamic programme
+
+
+@dataclass
+class _States:
+    """The DP states at one cut: the tempo of the beat arriving there (NaN: the
+    first anchored cut, no tempo yet), the value per bar position, the way back
+    (the previous anchored cut, -1 for none, and its state) and the segment
+    from there: ``k`` beats, intervals ``d0 * exp(q * rho)`` for q = 1..k."""
+
+    logt: np.ndarray  # [S]
+    val: np.ndarray  # [S, bpb]
+    src: np.ndarray  # [S]
+    src_state: np.ndarray  # [S]
+    k: np.ndarray  # [S]
+    d0: np.ndarray  # [S]
+    rho: np.ndarray  # [S]
+
+
+def _ramp_rho(d_in: np.ndarray, k: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """ln r with ``d_in * (r + r^2 + ... + r^k) == g`` (first order, then two Newton steps)."""
+    rho = 2.0 * np.log(g / (k * d_in)) / (k + 1)
+    for _ in range(2):
+        small = np.abs(rho) < 1e-9
+        er = np.exp(np.where(small, 1e-9, rho))
+        s1 = np.where(small, k, er * (er**k - 1.0) / (er - 1.0))
+        h = 1e-6
+        e2 = np.exp(np.where(small, 1e-9, rho) + h)
+        s1h = e2 * (e2**k - 1.0) / (e2 - 1.0)
+        ds = (s1h - s1) / h
+        rho = rho - (d_in * s1 - g) / (d_in * ds)
+    return rho
+
+
+def _ramp_pos(x: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """Beats from a segment's start of a time ``x`` (in units of ``d0``) on a ramp ``d0 * exp(q * rho)``."""
+    small = np.abs(rho) < 1e-9
+    r = np.where(small, 1.0, rho)
+    return np.where(small, x, np.log1p(np.maximum(x * (1.0 - np.exp(-r)), -0.999999)) / r)
+
+
+def _dp(
+    cuts: np.ndarray,
+    s: np.ndarray,
+    must: np.ndarray,
+    duration: float,
+    lo: float,
+    hi: float,
+    target: float,
+    bpb: int,
+    window: float,
+    steady: float,
+    max_change: float,
+    center: float | None = None,
+) -> SyncGrid | None:
+    n = len(cuts)
+    if n == 0:
+        return None
+    lim = math.log1p(steady)
+    jump_lim = math.log1p(max(max_change, steady))
+    ltarget = math.log(target)
+    lcenter = math.log(center if center else target)
+    # segment tempos: the range, within REACH of the centre (the band and a jump are far inside it)
+    t_lo, t_hi = max(lo, math.exp(lcenter - REACH)), min(hi, math.exp(lcenter + REACH))
+    if t_lo > t_hi:
+        t_lo, t_hi = lo, hi
+    must_idx = np.flatnonzero(must)
+    pos = np.searchsorted(must_idx, np.arange(n), side="right")  # the first must-hit cut after i
+    padded = np.append(must_idx, n)
+    next_must = padded[pos]
+    first_must = int(must_idx[0]) if len(must_idx) else n
+    bars = np.arange(bpb)
+    states: list[list[_States]] = [[] for _ in range(n)]
+    # starts: any early cut may be the first anchored one (not after a must-hit cut)
+    for j in range(n):
+        if j > first_must or (j >= LOOKAHEAD_CUTS and cuts[j] - cuts[0] > LOOKAHEAD_S):
+            break
+        val = np.full((1, bpb), s[j] + ANCHOR_BONUS) + DOWNBEAT_BONUS * s[j] * (bars == 0)[None, :]
+        one = np.ones(1)
+        states[j].append(
+            _States(
+                np.array([np.nan]), val, -one.astype(int), -one.astype(int), 0 * one.astype(int), one, 0 * one
+            )
+        )
+
+    for i in range(n):
+        if not states[i]:
+            continue
+        st = _merge(states[i])
+        states[i] = [st]
+        j_hi = min(n - 1, i + LOOKAHEAD_CUTS, next_must[i])
+        js_a = np.arange(i + 1, j_hi + 1)
+        js_a = js_a[(js_a == i + 1) | (cuts[js_a] - cuts[i] <= LOOKAHEAD_S)]
+        if not len(js_a):
+            continue
+        # outgoing options (j, k)
+        g_j = cuts[js_a] - cuts[i]
+        k0 = np.maximum(1, np.ceil(g_j * t_lo / 60.0 - 1e-9)).astype(int)
+        k1 = np.floor(g_j * t_hi / 60.0 + 1e-9).astype(int)
+        cnt = np.maximum(0, k1 - k0 + 1)
+        if not cnt.sum():
+            continue
+        oj = np.repeat(js_a, cnt)
+        ok = np.repeat(k0, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        n_o, n_s = len(oj), len(st.logt)
+        gap = cuts[oj] - cuts[i]
+        period = gap / ok
+        logt_b = np.log(60.0 / period)
+        target_cost = W_TARGET * ok * np.abs(logt_b - ltarget)
+        mid = np.arange(i + 1, min(n, i + 1 + LOOKAHEAD_CUTS))
+        between = mid[None, :] < oj[:, None]  # [O, M]
+        sm = s[mid][None, :]
+        # variant B: a constant segment (a step at i)
+        rel = (cuts[mid][None, :] - cuts[i]) / period[:, None]
+        gain_b = np.where(between & _near(rel, period[:, None], window), sm, 0.0).sum(1)
+        gain_b += s[oj] + ANCHOR_BONUS - target_cost
+        start = np.isnan(st.logt)
+        pre = np.zeros(n_o)  # before the first anchored cut: the grid runs back at this tempo
+        if i > 0 and start.any():
+            back = np.arange(max(0, i - LOOKAHEAD_CUTS * 4), i)
+            relb = (cuts[i] - cuts[back][None, :]) / period[:, None]
+            pre = np.where(_near(relb, period[:, None], window), s[back][None, :], 0.0).sum(1)
+        logt_in = np.where(start, 0.0, st.logt)
+        d = np.where(start[:, None], 0.0, np.abs(logt_in[:, None] - logt_b[None, :]))  # [S, O]
+        band_b = W_BAND * ok * np.maximum(0.0, np.abs(logt_b - lcenter) - BAND)
+        # variant B, a step: steady, a jump (strong cut, downbeat) or, from the best state only, a reset
+        best_s = int(np.argmax(st.val.max(1)))
+        usable = (d <= jump_lim + 1e-12) | (np.arange(n_s) == best_s)[:, None]
+        si, oi = np.nonzero(usable)
+        dd = d[si, oi]
+        steady_c = np.where(dd <= lim + 1e-12, W_CHANGE * dd, RESET_COST + W_RESET * dd)
+        jump_c = np.where(s[i] >= JUMP_STRENGTH, W_CHANGE * dd + JUMP_COST + W_JUMP * dd, np.inf)
+        cost = np.where((bars == 0)[None, :], np.minimum(steady_c, jump_c)[:, None], steady_c[:, None])
+        extra = gain_b[oi] - band_b[oi] + np.where(start[si], pre[oi], 0.0)
+        tot_b = st.val[si] - cost + extra[:, None]
+        parts = [(tot_b, si, oi, logt_b[oi], period[oi], np.zeros(len(si)))]
+        # variant A, a ramp from the arriving tempo (not from a start): only where it can be gentle
+        d_in = 60.0 / np.exp(logt_in)
+        rho0 = 2.0 * np.log(gap[None, :] / (ok[None, :] * d_in[:, None])) / (ok[None, :] + 1)
+        si, oi = np.nonzero((np.abs(rho0) <= 1.2 * lim) & ~start[:, None])
+        if len(si):
+            rho = _ramp_rho(d_in[si], ok[oi].astype(float), gap[oi])
+            good = np.abs(rho) <= lim + 1e-12
+            si, oi, rho = si[good], oi[good], rho[good]
+        if len(si):
+            x = (cuts[mid][None, :] - cuts[i]) / d_in[si][:, None]  # [P, M]
+            q = _ramp_pos(x, rho[:, None])
+            local = d_in[si][:, None] * np.exp(q * rho[:, None])
+            hit = (np.abs(q - np.round(q)) * local <= window + 1e-9) & between[oi]
+            gain_a = np.where(hit, sm, 0.0).sum(1) + s[oj[oi]] + ANCHOR_BONUS - target_cost[oi]
+            logt_a = logt_in[si] - ok[oi] * rho
+            band_a = (
+                W_BAND
+                * ok[oi]
+                * np.maximum(0.0, np.maximum(np.abs(logt_a - lcenter), np.abs(logt_b[oi] - lcenter)) - BAND)
+            )
+            tot_a = st.val[si] - (W_CHANGE * ok[oi] * np.abs(rho) + band_a - gain_a)[:, None]
+            parts.append((tot_a, si, oi, logt_a, d_in[si], rho))
+        # both, as states at j: the value rolled to j's bar positions
+        for tot, si, oi, lg, d0, rh in parts:
+            live = np.isfinite(tot).any(1)
+            if not live.any():
+                continue
+            tot, si, oi, lg, d0, rh = tot[live], si[live], oi[live], lg[live], d0[live], rh[live]
+            kf, jf = ok[oi], oj[oi]
+            nv = np.empty_like(tot)
+            nv[np.arange(len(tot))[:, None], (bars[None, :] + kf[:, None]) % bpb] = tot
+            nv[:, 0] += DOWNBEAT_BONUS * s[jf]
+            order = np.argsort(jf, kind="stable")
+            jf_s = jf[order]
+            cut_at = np.flatnonzero(np.diff(jf_s)) + 1
+            for w in np.split(order, cut_at):
+                states[int(jf[w[0]])].append(
+                    _States(lg[w], nv[w], np.full(len(w), i), si[w], kf[w], d0[w], rh[w])
+                )
+    return _finish(cuts, s, states, duration, lo, hi, target, bpb, window, lim, max_change, must_idx)
+
+
+def _merge(parts: list[_States]) -> _States:
+    """One state table from the parts arriving at a cut, the best :data:`BEAM` kept."""
+    if len(parts) == 1:
+        st = parts[0]
+    else:
+        st = _States(*(np.concatenate(x) for x in zip(*(astuple_(p) for p in parts))))
+    if len(st.logt) > BEAM:
+        top = np.argpartition(-st.val.max(1), BEAM)[:BEAM]
+        st = _States(*(x[top] for x in astuple_(st)))
+    return st
+
+
+def astuple_(st: _States) -> tuple[np.ndarray, ...]:
+    return (st.logt, st.val, st.src, st.src_state, st.k, st.d0, st.rho)
+
+
+def _finish(
+    cuts: np.ndarray,
+    s: np.ndarray,
+    states: list[list[_States]],
+    duration: float,
+    lo: float,
+    hi: float,
+    target: float,
+    bpb: int,
+    window: float,
+    lim: float,
+    max_change: float,
+    must_idx: np.ndarray,
+) -> SyncGrid | None:
+    """The ending from every state near the end; the best whole path, as beats."""
+    n = len(cuts)
+    last_must = int(must_idx[-1]) if len(must_idx) else -1
+    best: tuple[float, int, int, int, np.ndarray, bool] | None = (
+        None  # value, cut, state, bar, tail beats, end_ok
+    )
+    for i in range(max(0, last_must), n):
+        if not states[i] or (i < n - 1 and (i < n - LOOKAHEAD_CUTS or duration - cuts[i] > LOOKAHEAD_S)):
+            continue
+        if len(states[i]) > 1:
+            states[i] = [_merge(states[i])]
+        st = states[i][0]
+        after = np.arange(i + 1, n)
+        top = np.argsort(-st.val, axis=0)[:END_STATES]  # the best states per bar position
+        for si, b in {(int(top[r, b]), b) for r in range(len(top)) for b in range(bpb)}:
+            v = st.val[si, b]
+            if not np.isfinite(v):
+                continue
+            period = 60.0 / math.exp(st.logt[si]) if np.isfinite(st.logt[si]) else None
+            tail, ok, cost = _ending(cuts[i], duration, period, b, bpb, lo, hi, target, lim, max_change)
+            if st.src[si] == -1 and len(tail) > 1 and i > 0:  # one anchored cut: the grid runs back too
+                pk = tail[1] - tail[0]
+                v += float((s[:i] * _near((cuts[i] - cuts[:i]) / pk, pk, window)).sum())
+            gain = (
+                float(s[after][nearest_distance(cuts[after], tail) <= window + 1e-9].sum())
+                if len(after)
+                else 0.0
+            )
+            total = v + gain - cost
+            if best is None or total > best[0]:
+                best = (total, i, si, b, tail, ok)
+    if best is None:
+        return None
+    _, i, si, b, tail, end_ok = best
+    chain: list[tuple[int, int, int]] = []  # (cut, bar, state), first to last
+    cur, cs, cb = i, si, b
+    while cur >= 0:
+        st = states[cur][0]
+        chain.append((cur, cb, cs))
+        cur, cs, cb = int(st.src[cs]), int(st.src_state[cs]), int((cb - st.k[cs]) % bpb)
+    chain.reverse()
+    seg: list[np.ndarray] = []  # beat times from the first anchored cut on
+    for a in range(1, len(chain)):
+        ci, (cj, _, sj) = chain[a - 1][0], chain[a]
+        st = states[cj][0]
+        k, d0, rho = int(st.k[sj]), float(st.d0[sj]), float(st.rho[sj])
+        iv = d0 * np.exp(rho * np.arange(1, k + 1))
+        iv *= (cuts[cj] - cuts[ci]) / iv.sum()
+        t = cuts[ci] + np.cumsum(iv)
+        t[-1] = cuts[cj]
+        seg.append(t)
+    c0, b0, _ = chain[0]
+    mid = np.concatenate([[cuts[c0]], *seg])
+    after = np.asarray(tail[1:], float)
+    allb = np.concatenate([mid, after])
+    first_iv = float(allb[1] - allb[0]) if len(allb) > 1 else 60.0 / target
+    q = int(math.floor(cuts[c0] / first_iv + 1e-9))
+    before = cuts[c0] - first_iv * np.arange(q, 0, -1)
+    beats = np.concatenate([before, allb])
+    bars_out = (b0 + np.arange(len(beats)) - q) % bpb
+    # jumps: where the interval changes past the steady limit at an anchored cut
+    iv = np.diff(beats)
+    step = np.abs(np.diff(np.log(iv))) if len(iv) > 1 else np.zeros(0)
+    anchored_at = np.searchsorted(beats, cuts[[c for c, _, _ in chain]])
+    jumps = tuple(float(beats[p]) for p in anchored_at if 1 <= p <= len(step) and step[p - 1] > lim + 1e-9)
+    return SyncGrid(beats, bars_out.astype(int), tuple(c for c, _, _ in chain), jumps, bool(end_ok), "dp")
+
+
+def _ending(
+    c: float,
+    duration: float,
+    period: float | None,
+    bar: int,
+    bpb: int,
+    lo: float,
+    hi: float,
+    target: float,
+    lim: float,
+    max_change: float,
+) -> tuple[np.ndarray, bool, float]:
+    """Beats from the last anchored cut ``c`` (its bar position ``bar``) to the
+    end: (beats from ``c`` on, the end is a downbeat, cost). A ramp of
+    geometric beat intervals reaches the end on a downbeat where it can; else
+    the tempo runs on and the music rings out."""
+    g = duration - c
+    if period is None:  # one anchored cut: any tempo in the range, the nearest to the target
+        ks = [
+            k
+            for k in range(max(1, math.ceil(g * lo / 60 - 1e-9)), math.floor(g * hi / 60 + 1e-9) + 1)
+            if (bar + k) % bpb == 0
+        ]
+        if ks:
+            k = min(ks, key=lambda k: abs(math.log(60 * k / g / target)))
+            return c + np.arange(k + 1) * (g / k), True, W_TARGET * k * abs(math.log(60 * k / g / target))
+        period = 60.0 / target
+        n = int(math.floor(g / period + 1e-9))
+        return c + np.arange(n + 1) * period, False, RING_OUT_COST
+    best: tuple[float, float, int] | None = None
+    k_est = g / period
+    for k in range(max(1, int(k_est * 0.9) - bpb), int(k_est * 1.1) + bpb + 2):
+        if (bar + k) % bpb:
+            continue
+        approx = 2.0 * math.log(g / (k * period)) / (k + 1)  # ln r, to first order
+        if abs(approx) > 1.2 * lim or k * abs(approx) > 1.2 * math.log1p(max_change):
+            continue
+        r = _ratio(period, k, g, math.exp(approx))
+        lr = abs(math.log(r))
+        if lr <= lim + 1e-12 and k * lr <= math.log1p(max_change) + 1e-12:
+            cost = W_CHANGE * k * lr
+            if best is None or cost < best[0]:
+                best = (cost, r, k)
+    if best is not None:
+        cost, r, k = best
+        steps = period * r ** np.arange(1, k + 1)
+        t = c + np.concatenate([[0.0], np.cumsum(steps)])
+        t[-1] = duration
+        return t, True, cost
+    n = int(math.floor(g / period + 1e-9))
+    return c + np.arange(n + 1) * period, False, RING_OUT_COST
+
+
+def _ratio(period: float, k: int, g: float, r: float = 1.0) -> float:
+    """r with ``period * (r + r^2 + ... + r^k) == g`` (Newton's method from ``r``)."""
+    q = np.arange(1, k + 1)
+    for _ in range(8):
+        f = period * float(np.sum(r**q)) - g
+        df = period * float(np.sum(q * r ** (q - 1)))
+        step = f / df
+        r -= step
+        if abs(step) < 1e-13:
+            break
+    return r
+
+
+# --------------------------------------------------------------------------- the nudge
+
+
+def nudge(
+    beats: np.ndarray,
+    locked: np.ndarray,
+    cuts: np.ndarray,
+    strengths: np.ndarray,
+    window: float,
+    steady: float = STEADY,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move the beats so that every cut within ``window`` of a beat is exactly
+    on it, spreading each move over the neighbouring beats (:func:`_smooth`
+    of the displacement over the beat index, zero at the ``locked`` beats); a move that would push a beat-to-beat tempo change past
+    ``steady`` (and past what the grid had there already) is given up.
+    Returns the beats and, for each cut, the beat it is exactly on (-1: none)."""
+    beats = np.asarray(beats, float).copy()
+    on = np.full(len(cuts), -1)
+    if len(beats) < 3 or not len(cuts):
+        return beats, on
+    idx = np.clip(np.searchsorted(beats, cuts), 1, len(beats) - 1)
+    idx = np.where(np.abs(beats[idx - 1] - cuts) <= np.abs(beats[idx] - cuts), idx - 1, idx)
+    near = np.abs(beats[idx] - cuts) <= window + 1e-9
+    lock_beats = set(np.flatnonzero(locked).tolist())
+    # one cut per beat: the strongest
+    want: dict[int, int] = {}
+    for c in np.flatnonzero(near).tolist():
+        bi = int(idx[c])
+        if bi not in want or strengths[c] > strengths[want[bi]]:
+            want[bi] = c
+    for bi, c in list(want.items()):
+        if bi in lock_beats:
+            on[c] = bi if abs(beats[bi] - cuts[c]) < 1e-6 else -1
+            del want[bi]
+    lim = math.log1p(steady)
+    base_int = np.diff(beats)
+    base = np.abs(np.diff(np.log(base_int)))
+    for _ in range(64):
+        pts = sorted(lock_beats | set(want))
+        if not want:
+            break
+        x = np.array(pts, float)
+        y = np.array([cuts[want[p]] - beats[p] if p in want else 0.0 for p in pts])
+        disp = _smooth(x, y, len(beats))
+        moved = beats + disp
+        iv = np.diff(moved)
+        if (iv <= 0).any():
+            bad = np.flatnonzero(iv <= 0)
+            viol = np.concatenate([bad, bad])
+        else:
+            step = np.abs(np.diff(np.log(iv)))
+            viol = np.flatnonzero((step > lim + 1e-9) & (step > base + 1e-9))
+        if not len(viol):
+            break
+        # give up, near each violation, the weakest wanted cut among the nearest ones
+        drop = set()
+        for v in viol:
+            cand = [p for p in want if v - 1 <= p <= v + 3] or [min(want, key=lambda p: abs(p - (v + 1)))]
+            drop.add(min(cand, key=lambda p: (strengths[want[p]], -abs(cuts[want[p]] - beats[p]))))
+        for p in drop:
+            del want[p]
+    else:
+        want = {}
+    pts = sorted(lock_beats | set(want))
+    if want:
+        x = np.array(pts, float)
+        y = np.array([cuts[want[p]] - beats[p] if p in want else 0.0 for p in pts])
+        beats = beats + _smooth(x, y, len(beats))
+        for p, c in want.items():
+            beats[p] = cuts[c]  # exactly its frame
+            on[c] = p
+    return beats, on
+
+
+def _smooth(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """The displacement of beats ``0..n-1``: ``y`` at the beats ``x``
+    (ascending), a smoothstep (cubic, flat at both ends) between, and held
+    before the first and after the last: the tempo at a cut's beat is the
+    grid's own, and the move is spread over the beats in between."""
+    xi = np.arange(n, dtype=float)
+    if len(x) == 1:
+        return np.full(n, y[0])
+    j = np.clip(np.searchsorted(x, xi, side="right") - 1, 0, len(x) - 2)
+    u = np.clip((xi - x[j]) / (x[j + 1] - x[j]), 0.0, 1.0)
+    return y[j] + (y[j + 1] - y[j]) * u * u * (3.0 - 2.0 * u)
+
+
+# --------------------------------------------------------------------------- the plan's grid
+
+
+def sync_grid(
+    hard: list[tuple[float, float]],
+    must: set[float] | frozenset[float],
+    duration: float,
+    lo: float,
+    hi: float,
+    target: float,
+    m: Meter,
+    window: float = SYNC_WINDOW_S,
+    steady: float = STEADY,
+    max_change: float = 0.06,
+    rate: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
+    """The sync plan's grid: (grid times, grid phases, grid tempos, tempo jump
+    times), for :func:`~.planner.plan`. ``hard`` is (time, strength) of the
+    hard cuts inside (0, duration), ascending; ``must`` the must-hit times.
+    A beat carrying a cut is at the cut's own time (a frame of the picture;
+    ``rate`` is not needed for that)."""
+    cuts = np.array([t for t, _ in hard], float)
+    s = np.array([x for _, x in hard], float)
+    mu = np.array([t in must for t in cuts], bool)
+    if not len(cuts):
+        tail, ok, _ = _ending(0.0, duration, None, 0, m.beats, lo, hi, target, math.log1p(steady), max_change)
+        g = SyncGrid(tail, np.arange(len(tail)) % m.beats, (), (), ok, "dp")
+    else:
+        g = plan_sync(cuts, s, mu, duration, lo, hi, target, m, window, steady, max_change)
+    beats, bars = g.beats, g.bars
+    locked = np.zeros(len(beats), bool)
+    if g.anchored:
+        locked[np.searchsorted(beats, cuts[list(g.anchored)])] = True
+    if g.end_ok:
+        locked[-1] = True
+    beats, _ = nudge(beats, locked, cuts, s, window, steady)
+    keep = beats >= -1e-9
+    beats, bars = np.maximum(beats[keep], 0.0), bars[keep]
+    return (*_subdivide(beats, bars, m, duration, g.end_ok), g.jumps_s)
+
+
+def _subdivide(
+    beats: np.ndarray, bars: np.ndarray, m: Meter, duration: float, end_ok: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grid points (every subdivision, evenly inside each beat), their phases and tempos."""
+    sub = m.subdivision
+    if len(beats) < 2:
+        period = 60.0 / 120.0
+        beats = np.array([0.0, period]) if not len(beats) else np.array([beats[0], beats[0] + period])
+        bars = np.array([0, 1 % m.beats]) if not len(bars) else np.array([bars[0], (bars[0] + 1) % m.beats])
+    iv = np.diff(beats)
+    # one virtual beat before and (ringing out) after, for the subdivisions there
+    first_iv, last_iv = iv[0], iv[-1]
+    ext = np.concatenate([[beats[0] - first_iv], beats, [beats[-1] + last_iv]])
+    ext_bars = np.concatenate([[(bars[0] - 1) % m.beats], bars, [(bars[-1] + 1) % m.beats]])
+    ext_iv = np.diff(ext)
+    q = np.arange(sub)
+    times = (ext[:-1, None] + ext_iv[:, None] * q[None, :] / sub).ravel()
+    phases = (ext_bars[:-1, None] * sub + q[None, :]).ravel()
+    tempo = np.repeat(60.0 / ext_iv, sub)
+    times = np.append(times, ext[-1])
+    phases = np.append(phases, ext_bars[-1] * sub)
+    tempo = np.append(tempo, 60.0 / last_iv)
+    end = beats[-1] + 1e-9 if end_ok else duration + 1e-9
+    sel = (times >= -1e-9) & (times <= end)
+    return times[sel], phases[sel].astype(int), tempo[sel]
