@@ -208,3 +208,10 @@ def test_list_takes_rows_are_the_takes_and_where_they_play(sessions):
         for t in s.takes
     ]
     assert json.dumps(list_takes(edited)) == json.dumps(old)
+
+
+def test_a_take_from_before_the_loudness_option_keeps_its_level():
+    from vidmusician.core.session.settings import options_from_record
+
+    assert options_from_record({"style": "rock"}).loudness == -14.0  # the bus's fixed target then
+    assert options_from_record({"style": "rock", "loudness": -16.0}).loudness == -16.0

@@ -140,9 +140,17 @@ def options_from(settings: dict[str, Any]) -> ScoreOptions:
 
 
 def options_from_record(d: dict[str, Any]) -> ScoreOptions:
-    """ScoreOptions from a take's stored ``options`` (keys it no longer knows are dropped)."""
+    """ScoreOptions from a take's stored ``options`` (keys it no longer knows are dropped).
+
+    A take made before ``--loudness`` existed was levelled to -14 LUFS: it keeps that level."""
     names = {f.name for f in dataclasses.fields(ScoreOptions)}
-    return ScoreOptions(**{k: v for k, v in d.items() if k in names})
+    values = {k: v for k, v in d.items() if k in names}
+    values.setdefault("loudness", LOUDNESS_BEFORE_THE_OPTION)
+    return ScoreOptions(**values)
+
+
+#: The level every take had before ``--loudness`` (the bus's fixed target then).
+LOUDNESS_BEFORE_THE_OPTION = -14.0
 
 
 def prompt_style(prompt: str | None) -> str | None:
