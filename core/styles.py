@@ -200,6 +200,8 @@ class Style:
         Six tonics (pitch classes, C = 0) per mode that suit the style's
         instruments, the best first (``arranger.keys``); empty: the acoustic
         style's.
+    harmony_melody : HarmonyMelody
+        Chord colour, the bass line and the topline (:class:`HarmonyMelody`).
     """
 
     name: str
@@ -230,6 +232,7 @@ class Style:
     mix: MixSpec = field(default_factory=MixSpec)
     tonics_major: tuple[int, ...] = field(default=())
     tonics_minor: tuple[int, ...] = field(default=())
+    harmony_melody: HarmonyMelody = field(default_factory=HarmonyMelody)
 
     def __post_init__(self) -> None:
         def bad(what: str) -> OptionError:
@@ -279,6 +282,7 @@ class Style:
 BUILTIN: tuple[Style, ...] = (
     Style(
         name="cinematic",
+        harmony_melody=HarmonyMelody(sus2=(4,), add9=(1, 6), sevenths="none", bass="long", approach="none"),
         tempo=(70.0, 110.0),
         colour="#4c4c8a",
         mix=MixSpec(levels=(-3, -3, 0, -3, -2), sends=(0.15, 0.02, 0.3, 0.4, 0.3), room=0.85, duck_db=1),
@@ -307,6 +311,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="corporate-upbeat",
+        harmony_melody=HarmonyMelody(add9=(1, 4), sevenths="none", bass="root-fifth", approach="none"),
         tempo=(100.0, 128.0),
         colour="#f2b134",
         mix=MixSpec(levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5),
@@ -335,6 +340,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="electronic",
+        harmony_melody=HarmonyMelody(add9=(1, 6), sevenths="none", bass="pump", approach="none"),
         tempo=(118.0, 132.0),
         colour="#7a3fa0",
         mix=MixSpec(levels=(0, -1, -4, -7, -3), duck_db=6, duck_release_ms=180, sub_db=-20),
@@ -363,6 +369,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="ambient",
+        harmony_melody=HarmonyMelody(sus2=(2, 5), add9=(1, 4, 6), sevenths="none", bass="whole", approach="none"),
         tempo=(60.0, 90.0),
         colour="#7fb8c9",
         mix=MixSpec(levels=(0, -6, -2, 0, -4), sends=(0.2, 0.05, 0.4, 0.5, 0.45), room=0.9, duck_db=0),
@@ -391,6 +398,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="rock",
+        harmony_melody=HarmonyMelody(sevenths="none", power=True, flat_seven=True, bass="drive", approach="chromatic"),
         tempo=(110.0, 150.0),
         colour="#c0392b",
         mix=MixSpec(levels=(0, -2, -1, -9, -3), sends=(0.05, 0, 0.1, 0.25, 0.18), room=0.45, duck_db=1.5),
@@ -419,6 +427,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="lo-fi",
+        harmony_melody=HarmonyMelody(sevenths="diatonic", ninths=True, bass="walk", approach="both"),
         tempo=(70.0, 95.0),
         colour="#9c8a6b",
         mix=MixSpec(levels=(-1, -2, 0, -8, -4), room=0.5),
@@ -447,6 +456,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="acoustic",
+        harmony_melody=HarmonyMelody(sus4=(5,), add9=(1, 4), sevenths="none", bass="walk", approach="diatonic"),
         tempo=(80.0, 120.0),
         colour="#6a9f4a",
         mix=MixSpec(levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6),

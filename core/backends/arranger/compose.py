@@ -32,11 +32,13 @@ Following the picture:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ...model import VideoFeatures
 from ...rhythm.planner import RhythmPlan
+from . import harmony, melody
 from .keys import choose_key
 from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
 
@@ -181,6 +183,13 @@ class _Song:
     def n_bars(self) -> int:
         return len(self.plan.downbeats_s) - 1
 
+    @cached_property
+    def lines(self) -> harmony.Lines:
+        """The progression voiced by nearest inversion, bar by bar (:mod:`.harmony`): song-wide."""
+        return harmony.song_lines(
+            self.n_bars, lambda i: _progression(self, i), self.tonic, self.style, self.strike is not None
+        )
+
 
 @dataclass(frozen=True)
 class _Bar:
@@ -207,6 +216,8 @@ class _Bar:
     big_next: bool
     end: float  # when the bar's held notes end
     hit: bool  # a hard cut on this downbeat
+    pad_voicing: tuple[int, ...] = ()  # the chord voiced by nearest inversion (:mod:`.harmony`)
+    harmony_voicing: tuple[int, ...] = ()
 
     @property
     def b_section(self) -> bool:
@@ -338,20 +349,10 @@ def _bar(song: _Song, bar: int) -> _Bar | None:
     plan, style, strike = song.plan, song.style, song.strike
     downs, beats, grid = plan.downbeats_s, plan.beats_s, plan.grid_s
     t0, t1 = float(downs[bar]), float(downs[bar + 1])
-    sec_i = max(i for i, s in enumerate(plan.sections) if s.start_bar <= bar) if plan.sections else 0
-    sec = plan.sections[sec_i] if plan.sections else None
-    mode = song.section_mode[sec_i] if song.section_mode else song.base_mode
-    scale = MAJOR if mode == "major" else MINOR
-    prog = song.prog_major if mode == "major" else song.prog_minor
-    bar_in_sec = bar - (sec.start_bar if sec else 0)
+    degree, scale, mode, sec_i, bar_in_sec = _progression(song, bar)
     last_bar = bar == song.n_bars - 1
     resolving = last_bar and strike is None
     cadence = last_bar and strike is not None
-    degree = prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
-    if resolving:
-        degree = 1
-    elif cadence:
-        degree = MINOR_CADENCE.get(style.name, 5) if mode == "minor" else 5
     rng = np.random.default_rng([song.bar_seeds.get(bar, song.seed), bar])
     # the bar's own choices, always drawn in this order: a diatonic substitute
     # for the chord now and then (never on a section's first bar or the last),
@@ -367,7 +368,7 @@ def _bar(song: _Song, bar: int) -> _Bar | None:
         degree = options[int(sub_pick * len(options))]
     if cadence and mode == "minor" and degree == 5:
         scale = HARMONIC_MINOR  # V, not v (and the lead's tones to match)
-    chord = _chord(degree, scale, song.tonic, style.sevenths and not resolving)
+    chord, pad_voicing, harmony_voicing = harmony.bar_chords(song.lines, bar, degree, scale, song.tonic, style, resolving)
 
     in_bar = (beats >= t0 - 1e-6) & (beats < t1 - 1e-6)
     bar_beats = beats[in_bar]
@@ -404,40 +405,55 @@ def _bar(song: _Song, bar: int) -> _Bar | None:
         big_next=big_next,
         end=end,
         hit=round(t0, 4) in song.cut_down,
+        pad_voicing=pad_voicing,
+        harmony_voicing=harmony_voicing,
     )
+
+
+def _progression(song: _Song, bar: int) -> tuple[int, tuple[int, ...], str, int, int]:
+    """Bar ``bar``'s (degree, scale, mode, section, bar in the section) in the
+    song-wide progression, before the bar's own substitute: the cadence's V (with
+    the leading tone in minor) on the last bar, or the tonic when it resolves."""
+    plan, style = song.plan, song.style
+    sec_i = max(i for i, s in enumerate(plan.sections) if s.start_bar <= bar) if plan.sections else 0
+    sec = plan.sections[sec_i] if plan.sections else None
+    mode = song.section_mode[sec_i] if song.section_mode else song.base_mode
+    scale = MAJOR if mode == "major" else MINOR
+    prog = song.prog_major if mode == "major" else song.prog_minor
+    bar_in_sec = bar - (sec.start_bar if sec else 0)
+    degree = prog[(bar_in_sec // style.bars_per_chord) % len(prog)]
+    if bar == song.n_bars - 1:
+        degree = 1 if song.strike is None else MINOR_CADENCE.get(style.name, 5) if mode == "minor" else 5
+        if song.strike is not None and mode == "minor" and degree == 5:
+            scale = HARMONIC_MINOR
+    return degree, scale, mode, sec_i, bar_in_sec
 
 
 def _pad(score: Score, bar: _Bar) -> None:
     """The chord held through the bar."""
-    for p in _voicing(bar.chord, 55 + bar.voicing_shift):
+    for p in bar.pad_voicing:
         score.add("pad", bar.t0, bar.end, p, 40 + 30 * bar.level)
 
 
 def _bass(score: Score, song: _Song, bar: _Bar) -> None:
-    """Root on the downbeat and mid-bar, busier when intense; a hit on cut downbeats."""
-    sub, steps_per_bar, grid, t1 = song.sub, song.steps_per_bar, bar.grid, bar.t1
-    root = 36 + ((bar.chord[0] - 36) % 12)
-    calm_figure = [0, steps_per_bar // 2] if bar.bass_figure < 0.5 else [0, steps_per_bar - sub]
-    bass_steps = calm_figure if bar.level < 0.6 else list(range(0, steps_per_bar, max(1, sub // 2)))
-    for k in bass_steps:
-        if k < len(grid):
-            s0 = grid[k]
-            s1 = grid[k + 1] if k + 1 < len(grid) else t1
-            dur = (s1 - s0) * (0.9 if bar.level >= 0.6 else 1.8)
-            score.add(
-                "bass",
-                s0,
-                bar.end if bar.resolving else min(s0 + dur, t1),
-                root,
-                bar.vel + (20 if bar.hit and k == 0 else 0),
-            )
+    """The style's bass line (:func:`.harmony.bass_line`): roots, fifths, octaves, passing
+    notes and an approach into the next chord; a hit on cut downbeats."""
+    scale_pcs = {(song.tonic + s) % 12 for s in bar.scale}
+    nxt = song.lines.next_root(bar.index)
+    line = harmony.bass_line(
+        song.style.harmony_melody, bar.chord[0] % 12, bar.chord[2] % 12, nxt, sorted(scale_pcs),
+        song.steps_per_bar, song.sub, bar.level, bar.rng, bar.hit, bar.resolving,
+    )  # fmt: skip
+    for k, n, pitch, v in line:
+        s0, s1 = harmony.step_time(bar.grid, bar.t1, k), harmony.step_time(bar.grid, bar.t1, k + n)
+        end = bar.end if bar.resolving else min(s0 + 0.92 * (s1 - s0), bar.t1)
+        score.add("bass", s0, end, pitch, bar.vel * v + (20 if bar.hit and k == 0 else 0))
 
 
 def _harmony(score: Score, song: _Song, bar: _Bar) -> None:
     """Comping by style, an octave-ish higher in every other section (B sections lift)."""
     sub, grid, t1, vel = song.sub, bar.grid, bar.t1, bar.vel
-    lift = 7 if bar.b_section else 0
-    voiced = _voicing(bar.chord, 60 + lift + bar.voicing_shift)
+    voiced = list(bar.harmony_voicing)  # B sections lift it (:func:`.harmony.centre_of`)
     h_prog, _ = bar.programs(song.style)
     if song.rhythm == "block" or bar.resolving:
         for p in voiced:
@@ -448,7 +464,7 @@ def _harmony(score: Score, song: _Song, bar: _Bar) -> None:
             s0 = grid[k]
             s1 = grid[k + eighth] if k + eighth < len(grid) else t1
             score.add(
-                "harmony", s0, s1, voiced[i % len(voiced)] + (12 if i % 8 >= 4 else 0), vel * 0.65, h_prog
+                "harmony", s0, s1, voiced[harmony.arp_index(i, len(voiced))], vel * 0.65, h_prog
             )
     elif song.rhythm == "offbeat":
         for b in range(song.bpb):
@@ -504,27 +520,20 @@ def _drums(score: Score, song: _Song, bar: _Bar) -> None:
 
 
 def _lead(score: Score, song: _Song, bar: _Bar) -> None:
-    """A motif of chord and scale tones, denser when intense."""
-    if bar.level <= 0.45 or bar.resolving:
+    """The topline (:mod:`.melody`): the section's motif, phrased in four bars, varied by the bar."""
+    if bar.resolving:
         return
-    tonic, scale, grid, rng = song.tonic, bar.scale, bar.grid, bar.rng
+    plan, hm = song.plan, song.style.harmony_melody
+    sec = plan.sections[bar.sec_i] if plan.sections else None
+    start = sec.start_bar if sec else 0
+    after = [s.start_bar for s in plan.sections if s.start_bar > start]
+    mot = melody.motif(melody.section_rng(song.seed, start), song.bpb, song.style.lead_density, hm.motif_bars)
+    phrase = melody.phrase_of(bar.index - start, (after[0] if after else song.n_bars) - start, bar.cadence)
     _, l_prog = bar.programs(song.style)
-    notes_in_scale = [tonic + 60 + scale[i] for i in range(7)] + [tonic + 72 + scale[i] for i in range(3)]
-    prev = _voicing(bar.chord, 67)[0]
-    step = max(1, song.sub // 2)
-    for k in range(0, len(grid), step):
-        if rng.random() > song.style.lead_density * min(bar.level, 1.0) * song.density:
-            continue
-        on_beat = k % song.sub == 0
-        if on_beat:
-            target = int(rng.choice(_voicing(bar.chord, 67)))
-        else:
-            near = [p for p in notes_in_scale if abs(p - prev) <= 4 and p != prev]
-            target = int(rng.choice(near)) if near else prev
-        s0 = grid[k]
-        s1 = grid[k + step] if k + step < len(grid) else bar.t1
-        score.add("lead", s0, s1 - 0.01, target, bar.vel * (0.85 if on_beat else 0.7), l_prog)
-        prev = target
+    e = song.sub / 2  # grid steps per eighth
+    for c, n, pitch, v in melody.topline(mot, phrase, bar.chord, song.tonic, bar.scale, bar.level, song.bpb, bar.rng):
+        s0, s1 = harmony.step_time(bar.grid, bar.t1, c * e), harmony.step_time(bar.grid, bar.t1, (c + n) * e)
+        score.add("lead", s0, s1 - 0.01, pitch, bar.vel * v, l_prog)
 
 
 def _final_strike(
