@@ -102,17 +102,17 @@ def plan_sync(
     window: float = SYNC_WINDOW_S,
     steady: float = STEADY,
     max_change: float = 0.06,
-) -> SyncGrid:
-    """The beats of the sync plan for hard cuts ``cuts`` (seconds, ascending,
-    inside (0, duration)) of ``strengths``; ``must`` marks the must-hit cuts."""
+) -> list[SyncGrid]:
+    """The candidate beats of the sync plan for hard cuts ``cuts`` (seconds,
+    ascending, inside (0, duration)) of ``strengths``; ``must`` marks the
+    must-hit cuts: the DP's and the best constant tempo's (not with must-hit
+    cuts, which only the DP keeps on beats)."""
     const = _constant(cuts, strengths, duration, lo, hi, target, m.beats, window)
     center = 60.0 / float(np.median(np.diff(const.beats))) if len(const.beats) > 1 else target
     dp = _dp(cuts, strengths, must, duration, lo, hi, target, m.beats, window, steady, max_change, center)
-    if must.any() and dp is not None:
-        return dp
     if dp is None:
-        return const
-    return dp if caught(cuts, dp.beats, window) >= caught(cuts, const.beats, window) else const
+        return [const]
+    return [dp] if must.any() else [dp, const]
 
 
 def caught(cuts: np.ndarray, beats: np.ndarray, window: float) -> int:
@@ -155,13 +155,14 @@ def _constant(
             rs, ws = r[order], s[order]
             ext = np.concatenate([rs - period, rs, rs + period])
             cw = np.concatenate([[0.0], np.cumsum(np.concatenate([ws, ws, ws]))])
-            hi_i = np.searchsorted(ext, rs + window, side="right")
-            lo_i = np.searchsorted(ext, rs - window, side="left")
+            # a window 2 * window wide starting at each residue: its centre is the phase
+            hi_i = np.searchsorted(ext, rs + 2 * window, side="right")
+            lo_i = np.searchsorted(ext, rs, side="left")
             score = cw[hi_i] - cw[lo_i]
             i = int(np.argmax(score))
             key = (float(score[i]), -abs(math.log(bpm / target)))
             if key > best[:2]:
-                best = (key[0], key[1], float(bpm), float(rs[i]))
+                best = (key[0], key[1], float(bpm), float(rs[i] + window))
     _, _, bpm, phase = best
     period = 60.0 / bpm
     if len(cuts):  # centre the phase on the caught cuts
@@ -197,7 +198,7 @@ def _refine(
         period = 60.0 / bpm
         r = np.sort(np.mod(cuts, period))
         ext = np.concatenate([r - period, r, r + period])
-        c = np.searchsorted(ext, r + window, side="right") - np.searchsorted(ext, r - window, side="left")
+        c = np.searchsorted(ext, r + 2 * window, side="right") - np.searchsorted(ext, r, side="left")
         scores.append(c.max())
     top = tempi[np.argsort(scores)[-10:]]
     fine = np.concatenate([np.arange(t - step, t + step, 0.05) for t in top])
@@ -346,7 +347,10 @@ def _dp(
         si, oi = np.nonzero((np.abs(rho0) <= 1.2 * lim) & ~start[:, None])
         if len(si):
             rho = _ramp_rho(d_in[si], ok[oi].astype(float), gap[oi])
-            good = np.abs(rho) <= lim + 1e-12
+            end_t = logt_in[si] - ok[oi] * rho  # the tempo the ramp ends on: inside the range
+            good = (
+                (np.abs(rho) <= lim + 1e-12) & (end_t >= math.log(lo) - 1e-9) & (end_t <= math.log(hi) + 1e-9)
+            )
             si, oi, rho = si[good], oi[good], rho[good]
         if len(si):
             x = (cuts[mid][None, :] - cuts[i]) / d_in[si][:, None]  # [P, M]
@@ -519,7 +523,8 @@ def _ending(
             continue
         r = _ratio(period, k, g, math.exp(approx))
         lr = abs(math.log(r))
-        if lr <= lim + 1e-12 and k * lr <= math.log1p(max_change) + 1e-12:
+        in_range = lo - 1e-6 <= 60.0 / (period * r**k) <= hi + 1e-6
+        if lr <= lim + 1e-12 and k * lr <= math.log1p(max_change) + 1e-12 and in_range:
             cost = W_CHANGE * k * lr
             if best is None or cost < best[0]:
                 best = (cost, r, k)
@@ -556,6 +561,7 @@ def nudge(
     strengths: np.ndarray,
     window: float,
     steady: float = STEADY,
+    tempo_range: tuple[float, float] = (0.0, math.inf),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Move the beats so that every cut within ``window`` of a beat is exactly
     on it, spreading each move over the neighbouring beats (:func:`_smooth`
@@ -583,37 +589,49 @@ def nudge(
     lim = math.log1p(steady)
     base_int = np.diff(beats)
     base = np.abs(np.diff(np.log(base_int)))
-    for _ in range(64):
-        pts = sorted(lock_beats | set(want))
-        if not want:
-            break
+    pins: set[int] = set()  # the beats of cuts given up: held where they were (still within the window)
+
+    def displacement() -> np.ndarray:
+        pts = sorted(lock_beats | set(want) | pins)
         x = np.array(pts, float)
         y = np.array([cuts[want[p]] - beats[p] if p in want else 0.0 for p in pts])
-        disp = _smooth(x, y, len(beats))
-        moved = beats + disp
-        iv = np.diff(moved)
+        return _smooth(x, y, len(beats))
+
+    for _ in range(256):
+        if not want:
+            break
+        iv = np.diff(beats + displacement())
         if (iv <= 0).any():
-            bad = np.flatnonzero(iv <= 0)
-            viol = np.concatenate([bad, bad])
+            viol = np.flatnonzero(iv <= 0)
         else:
             step = np.abs(np.diff(np.log(iv)))
             viol = np.flatnonzero((step > lim + 1e-9) & (step > base + 1e-9))
+            bpm = 60.0 / iv
+            out = np.flatnonzero(
+                (bpm < tempo_range[0] * (1 - steady)) | (bpm > tempo_range[1] * (1 + steady))
+            )
+            viol = np.union1d(viol, np.maximum(out - 1, 0))
         if not len(viol):
             break
-        # give up, near each violation, the weakest wanted cut among the nearest ones
-        drop = set()
-        for v in viol:
-            cand = [p for p in want if v - 1 <= p <= v + 3] or [min(want, key=lambda p: abs(p - (v + 1)))]
-            drop.add(min(cand, key=lambda p: (strengths[want[p]], -abs(cuts[want[p]] - beats[p]))))
+        # near each violation, give up the weakest wanted cut among the nearest ones (it is pinned),
+        # or, with none wanted there, the nearest pin
+        drop, unpin = set(), set()
+        for v in viol.tolist():
+            cand = [p for p in want if v - 1 <= p <= v + 3]
+            if cand:
+                drop.add(min(cand, key=lambda p: (strengths[want[p]], -abs(cuts[want[p]] - beats[p]))))
+            elif pins:
+                unpin.add(min(pins, key=lambda p: abs(p - (v + 1))))
+            else:
+                drop.add(min(want, key=lambda p: abs(p - (v + 1))))
         for p in drop:
             del want[p]
+            pins.add(p)
+        pins -= unpin
     else:
-        want = {}
-    pts = sorted(lock_beats | set(want))
+        want, pins = {}, set()
     if want:
-        x = np.array(pts, float)
-        y = np.array([cuts[want[p]] - beats[p] if p in want else 0.0 for p in pts])
-        beats = beats + _smooth(x, y, len(beats))
+        beats = beats + displacement()
         for p, c in want.items():
             beats[p] = cuts[c]  # exactly its frame
             on[c] = p
@@ -659,16 +677,28 @@ def sync_grid(
     mu = np.array([t in must for t in cuts], bool)
     if not len(cuts):
         tail, ok, _ = _ending(0.0, duration, None, 0, m.beats, lo, hi, target, math.log1p(steady), max_change)
-        g = SyncGrid(tail, np.arange(len(tail)) % m.beats, (), (), ok, "dp")
+        candidates = [SyncGrid(tail, np.arange(len(tail)) % m.beats, (), (), ok, "dp")]
     else:
-        g = plan_sync(cuts, s, mu, duration, lo, hi, target, m, window, steady, max_change)
-    beats, bars = g.beats, g.bars
-    locked = np.zeros(len(beats), bool)
-    if g.anchored:
-        locked[np.searchsorted(beats, cuts[list(g.anchored)])] = True
-    if g.end_ok:
-        locked[-1] = True
-    beats, _ = nudge(beats, locked, cuts, s, window, steady)
+        candidates = plan_sync(cuts, s, mu, duration, lo, hi, target, m, window, steady, max_change)
+    best: tuple[tuple[float, ...], SyncGrid, np.ndarray] | None = None
+    for (
+        g
+    ) in candidates:  # each nudged; the most cuts caught, then exactly, an ending on a downbeat, steadiness
+        locked = np.zeros(len(g.beats), bool)
+        if g.anchored:
+            locked[np.searchsorted(g.beats, cuts[list(g.anchored)])] = True
+        if g.end_ok:
+            locked[-1] = True
+        moved, on = nudge(g.beats, locked, cuts, s, window, steady, (lo, hi))
+        iv = np.diff(moved)
+        cv = float(iv.std() / iv.mean()) if len(iv) > 1 else 0.0
+        exact = int((on >= 0).sum())  # the anchored cuts among them
+        key = (float(caught(cuts, moved, window)), float(exact), float(g.end_ok), -cv)
+        if best is None or key > best[0]:
+            best = (key, g, moved)
+    assert best is not None
+    _, g, beats = best
+    bars = g.bars
     keep = beats >= -1e-9
     beats, bars = np.maximum(beats[keep], 0.0), bars[keep]
     return (*_subdivide(beats, bars, m, duration, g.end_ok), g.jumps_s)
