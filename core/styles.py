@@ -147,6 +147,76 @@ class HarmonyMelody:
             raise OptionError("harmony_melody: motif_bars 1, 2 or 0 (the seed chooses).")
 
 
+#: What a style's ordinary hard cut gets (:class:`FormSpec`): a crash cymbal, or a staccato chord.
+CUT_HITS = ("crash", "stab")
+#: Whether a style's breakdowns drop the drums, thin them to a soft pulse, or keep them.
+BREAKDOWN_DRUMS = ("out", "sparse", "keep")
+#: The impact on strong cuts: kick, crash, low boom and stab; the same without the boom; or a stab.
+IMPACTS = ("full", "soft", "stab")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormSpec:
+    """A style's form (``arranger.form``): how the arrangement follows the picture.
+
+    Attributes
+    ----------
+    intro_bars : int
+        Bars of sparse intro (pad, and the bass if ``intro_bass``) before the
+        drums enter; a strong cut inside them ends the intro early. 0: none.
+    intro_bass : bool
+        The bass plays in the intro.
+    build_bars : int
+        Bars of build before an impact (rising level, a snare roll in the
+        last one, a riser). 0: no builds.
+    breakdown_below : float
+        Energy (0..1, per video) under which a run of two bars or more is a
+        breakdown (pad, bass and lead). 0: no breakdowns.
+    breakdown_drums : "out" | "sparse" | "keep"
+        What the drums do in a breakdown.
+    impact : "full" | "soft" | "stab"
+        The impact on strong cuts (strength >= 0.9): kick + crash + a low boom
+        + a stab; the same without the boom; a stab (and a crash) only.
+    riser : bool
+        A synthesised noise riser leads into each impact that has a build.
+    cut_hit : "crash" | "stab"
+        What every other hard cut gets.
+    impact_gap_bars : int
+        At least this many bars between two full impacts (the strong cuts in
+        between get the ordinary cut hit): a boom on every cut of a fast cut
+        is mud, not emphasis.
+    contrast : float
+        0..1: the share of a bar's energy that is its rank in the video (the
+        rest is the picture's absolute motion), so quiet footage still uses
+        the whole range and a calm film stays calmer than an action one.
+    """
+
+    intro_bars: int = 2
+    intro_bass: bool = True
+    build_bars: int = 2
+    breakdown_below: float = 0.3
+    breakdown_drums: str = "out"
+    impact: str = "full"
+    riser: bool = True
+    cut_hit: str = "crash"
+    impact_gap_bars: int = 4
+    contrast: float = 0.75
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.intro_bars <= 16 and 0 <= self.build_bars <= 4 and 1 <= self.impact_gap_bars <= 64):
+            raise OptionError("form: intro_bars 0..16, build_bars 0..4, impact_gap_bars 1..64.")
+        if not (0.0 <= self.breakdown_below <= 1.0 and 0.0 <= self.contrast <= 1.0):
+            raise OptionError("form: breakdown_below and contrast lie in 0..1.")
+        if (
+            self.breakdown_drums not in BREAKDOWN_DRUMS
+            or self.impact not in IMPACTS
+            or self.cut_hit not in CUT_HITS
+        ):
+            raise OptionError(
+                f"form: breakdown_drums one of {BREAKDOWN_DRUMS}, impact one of {IMPACTS}, "
+                f"cut_hit one of {CUT_HITS}."
+            )
+
 @dataclass(frozen=True, kw_only=True)
 class Style:
     """One music style: what every stage of the pipeline knows about it.
@@ -200,6 +270,8 @@ class Style:
         Six tonics (pitch classes, C = 0) per mode that suit the style's
         instruments, the best first (``arranger.keys``); empty: the acoustic
         style's.
+    form : FormSpec
+        The form: intro, builds, breakdowns, impacts and risers (:class:`FormSpec`).
     harmony_melody : HarmonyMelody
         Chord colour, the bass line and the topline (:class:`HarmonyMelody`).
     """
@@ -232,6 +304,7 @@ class Style:
     mix: MixSpec = field(default_factory=MixSpec)
     tonics_major: tuple[int, ...] = field(default=())
     tonics_minor: tuple[int, ...] = field(default=())
+    form: FormSpec = field(default_factory=FormSpec)
     harmony_melody: HarmonyMelody = field(default_factory=HarmonyMelody)
 
     def __post_init__(self) -> None:
@@ -308,6 +381,7 @@ BUILTIN: tuple[Style, ...] = (
         # strings ring in their open-string keys (D, G, A, C), horns prefer flats
         tonics_major=(2, 0, 7, 3, 5, 10),
         tonics_minor=(2, 0, 7, 4, 5, 1),
+        form=FormSpec(intro_bars=4, cut_hit="stab"),
     ),
     Style(
         name="corporate-upbeat",
@@ -337,6 +411,7 @@ BUILTIN: tuple[Style, ...] = (
         # bright pop-piano keys
         tonics_major=(7, 2, 0, 9, 4, 5),
         tonics_minor=(9, 4, 11, 2, 6, 1),
+        form=FormSpec(build_bars=1, breakdown_drums="sparse", impact="soft", impact_gap_bars=8),
     ),
     Style(
         name="electronic",
@@ -366,6 +441,7 @@ BUILTIN: tuple[Style, ...] = (
         # the keys dance tracks sit in most (F minor, A minor, G minor, F# and C# minor)
         tonics_major=(5, 7, 9, 0, 2, 8),
         tonics_minor=(5, 9, 7, 6, 1, 2),
+        form=FormSpec(intro_bars=4),
     ),
     Style(
         name="ambient",
@@ -395,6 +471,7 @@ BUILTIN: tuple[Style, ...] = (
         # pads and choir: any key reads well; mid-register tonics keep the pad clear
         tonics_major=(4, 2, 6, 1, 9, 0),
         tonics_minor=(1, 6, 4, 2, 11, 9),
+        form=FormSpec(intro_bars=4, intro_bass=False, breakdown_below=0.4, impact="stab", cut_hit="stab"),
     ),
     Style(
         name="rock",
@@ -424,6 +501,7 @@ BUILTIN: tuple[Style, ...] = (
         # guitar keys: open low strings (E, A, D) under the chords
         tonics_major=(4, 9, 2, 7, 0, 11),
         tonics_minor=(4, 9, 11, 2, 6, 7),
+        form=FormSpec(intro_bars=1, build_bars=1, breakdown_drums="sparse", impact="soft"),
     ),
     Style(
         name="lo-fi",
@@ -453,6 +531,7 @@ BUILTIN: tuple[Style, ...] = (
         # electric piano and vibes: the flat keys of jazz harmony
         tonics_major=(5, 10, 3, 8, 1, 0),
         tonics_minor=(0, 5, 7, 2, 10, 3),
+        form=FormSpec(build_bars=1, breakdown_drums="sparse", impact="stab", riser=False, cut_hit="stab"),
     ),
     Style(
         name="acoustic",
@@ -482,6 +561,7 @@ BUILTIN: tuple[Style, ...] = (
         # steel-string and nylon guitar keys
         tonics_major=(7, 2, 0, 9, 4, 5),
         tonics_minor=(4, 9, 11, 2, 6, 7),
+        form=FormSpec(build_bars=1, impact="stab", riser=False, cut_hit="stab", impact_gap_bars=8),
     ),
 )
 
