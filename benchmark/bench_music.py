@@ -123,7 +123,7 @@ def measure_cue(style: str, pace: str, seconds: float, soundfont: str | None) ->
     rec["low_pct"] = 100.0 * mm.low_share(mix, sr)
     rec["lr_corr"] = mm.lr_correlation(mix)
     timing = {
-        part: mm.score_onset_deviation(score, p.grid_s, part, sub, before_s=score.final_s)
+        part: mm.score_onset_deviation(score, p.grid_s, part, sub, score.final_s, float(p.beats_s[0]))
         for part in ("drums", "bass", "harmony")
     }
     rec["timing"] = timing

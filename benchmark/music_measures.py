@@ -249,23 +249,39 @@ def _notes(score: Any, part: str) -> list[Any]:
 
 
 def onset_deviation(
-    starts: Sequence[float] | np.ndarray, grid_s: np.ndarray, subdivision: int = 4
+    starts: Sequence[float] | np.ndarray,
+    grid_s: np.ndarray,
+    subdivision: int = 4,
+    beat0_s: float | None = None,
 ) -> dict[str, float]:
     """Note starts (s) against the nearest point of ``grid_s`` (the plan's grid, ``subdivision``
-    steps per beat): ``median_abs_ms``, ``std_ms`` (spread of the signed deviation),
+    steps per beat, a beat at ``beat0_s``: the grid may start before the first beat):
+    ``median_abs_ms``, ``std_ms`` (spread of the signed deviation),
     ``p95_abs_ms``, ``n``; and, to tell swing from looseness, ``swing_ms`` (median deviation
     of the notes nearest the off-beat eighth, the grid phase ``subdivision // 2``) and
     ``jitter_ms`` (std of the deviation once each grid phase's median is taken off: the
-    micro-timing alone)."""
+    micro-timing alone; a note is then matched to the grid point whose phase's median it
+    lies nearest, so a swung eighth that came closer to the next sixteenth still counts
+    as the eighth)."""
     s = np.asarray(starts, np.float64)
     g = np.asarray(grid_s, np.float64)
     zero = {"median_abs_ms": 0.0, "std_ms": 0.0, "p95_abs_ms": 0.0, "swing_ms": 0.0, "jitter_ms": 0.0}
     if s.size == 0 or g.size < 2:
         return {**zero, "n": 0}
+    sub = max(1, subdivision)
+    first = int(np.argmin(np.abs(g - beat0_s))) if beat0_s is not None else 0
     i = np.clip(np.searchsorted(g, s), 1, len(g) - 1)
     pick = np.where(np.abs(s - g[i - 1]) <= np.abs(s - g[i]), i - 1, i)
     d = (s - g[pick]) * 1000.0
-    phase = pick % max(1, subdivision)
+    phase = (pick - first) % sub
+    med = np.zeros(sub)
+    for ph in np.unique(phase):
+        med[ph] = np.median(d[phase == ph])
+    cand = np.clip(pick[:, None] + np.array([-1, 0, 1]), 0, len(g) - 1)
+    resid = np.abs((s[:, None] - g[cand]) * 1000.0 - med[(cand - first) % sub])
+    pick = cand[np.arange(s.size), np.argmin(resid, axis=1)]
+    d = (s - g[pick]) * 1000.0
+    phase = (pick - first) % sub
     centred = d.copy()
     for ph in np.unique(phase):
         centred[phase == ph] -= np.median(d[phase == ph])
@@ -286,12 +302,13 @@ def score_onset_deviation(
     part: str = "drums",
     subdivision: int = 4,
     before_s: float | None = None,
+    beat0_s: float | None = None,
 ) -> dict[str, float]:
     """:func:`onset_deviation` of the note starts of one of the score's parts (exact); notes
     starting at or after ``before_s`` are left out (pass the final strike's time: it lands on
     the last frame, off the grid by design)."""
     starts = [n.start for n in _notes(score, part) if before_s is None or n.start < before_s - 1e-6]
-    return onset_deviation(starts, grid_s, subdivision)
+    return onset_deviation(starts, grid_s, subdivision, beat0_s)
 
 
 def audio_onsets(audio: np.ndarray, sr: int) -> np.ndarray:

@@ -37,6 +37,90 @@ _PATTERN = re.compile(r"^[x.]{16}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
+#: The ``fill`` vocabularies of :class:`Groove`.
+FILLS = ("toms", "roll", "pickup", "none")
+_ACCENT = re.compile(r"^[0-9]{16}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Groove:
+    """How a style's band plays its patterns: accents, ornaments, feel and fills
+    (the arranger's :mod:`~vidmusician.core.backends.arranger.groove`).
+
+    Attributes
+    ----------
+    kick_accent, snare_accent, hats_accent : str
+        Velocity maps: 16 digits per 4/4 bar (sixteenths), digit ``d`` scales
+        the hit's velocity by ``(d + 1) / 10`` (9: full, 4: half). The hats'
+        map also shapes the ride and the percussion.
+    ghosts : float
+        Chance (0..1, at full intensity) of a snare ghost note (velocity 20-40)
+        on each sixteenth next to a backbeat.
+    open_hat : float
+        Chance (0..1) of an open hat on the last off-beat of an ordinary bar;
+        a style with any (> 0) always opens it before a fill's phrase end.
+    ride : bool
+        The ride cymbal instead of the closed hats in B sections and intense bars.
+    perc, perc_steps : int, str
+        A General MIDI percussion key (54 tambourine, 69 cabasa, 70 maracas,
+        39 hand clap; 0: none) and its 16-step pattern (``"x"`` / ``"."``).
+    swing : float
+        Where the off-beat of each pair falls, as a share of the pair
+        (0.5 straight, 0.66 triplet swing; 0.5..0.75).
+    swing_unit : 8 | 16
+        The pairs that swing: eighths in a beat (8) or sixteenths in an eighth (16).
+    jitter_ms : float
+        Std of the drums' random timing (ms, 0..15); the pitched parts get half.
+    kick_ms, snare_ms, hats_ms, bass_ms, comp_ms : float
+        Each instrument's place against the beat (ms, + behind, -: ahead);
+        ``comp_ms`` is the harmony's and the lead's.
+    fill : "toms" | "roll" | "pickup" | "none"
+        The fill vocabulary at phrase ends and section changes.
+    fill_every : int
+        Bars per phrase: a fill ends each (of one beat; of two every 8 bars
+        and before a section change).
+    """
+
+    kick_accent: str = "9666866686668666"
+    snare_accent: str = "5555955555559555"
+    hats_accent: str = "8464846484648464"
+    ghosts: float = 0.0
+    open_hat: float = 0.0
+    ride: bool = False
+    perc: int = 0
+    perc_steps: str = "................"
+    swing: float = 0.5
+    swing_unit: int = 8
+    jitter_ms: float = 0.0
+    kick_ms: float = 0.0
+    snare_ms: float = 0.0
+    hats_ms: float = 0.0
+    bass_ms: float = 0.0
+    comp_ms: float = 0.0
+    fill: str = "pickup"
+    fill_every: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("kick_accent", "snare_accent", "hats_accent"):
+            if not _ACCENT.match(getattr(self, name)):
+                raise OptionError(f"groove {name} {getattr(self, name)!r}: 16 digits 0-9.")
+        if not _PATTERN.match(self.perc_steps) or not (self.perc == 0 or 35 <= self.perc <= 81):
+            raise OptionError(
+                "groove perc: 0 or a General MIDI percussion key 35-81, perc_steps 16 of x and '.'."
+            )
+        if not (0 <= self.ghosts <= 1 and 0 <= self.open_hat <= 1 and 0.5 <= self.swing <= 0.75):
+            raise OptionError("groove: ghosts and open_hat lie in 0..1, swing in 0.5..0.75.")
+        offsets = (self.kick_ms, self.snare_ms, self.hats_ms, self.bass_ms, self.comp_ms)
+        if (
+            self.swing_unit not in (8, 16)
+            or not 0 <= self.jitter_ms <= 15
+            or any(abs(o) > 30 for o in offsets)
+        ):
+            raise OptionError("groove: swing_unit 8 or 16, jitter_ms 0..15, offsets within 30 ms.")
+        if self.fill not in FILLS or self.fill_every < 2:
+            raise OptionError(f"groove fill {self.fill!r}: one of {', '.join(FILLS)}, fill_every at least 2.")
+
+
 @dataclass(frozen=True, kw_only=True)
 class MixSpec:
     """A style's mix (``arranger.mixing``). Parts in the order drums, bass, harmony, pad, lead.
@@ -147,76 +231,6 @@ class HarmonyMelody:
             raise OptionError("harmony_melody: motif_bars 1, 2 or 0 (the seed chooses).")
 
 
-#: What a style's ordinary hard cut gets (:class:`FormSpec`): a crash cymbal, or a staccato chord.
-CUT_HITS = ("crash", "stab")
-#: Whether a style's breakdowns drop the drums, thin them to a soft pulse, or keep them.
-BREAKDOWN_DRUMS = ("out", "sparse", "keep")
-#: The impact on strong cuts: kick, crash, low boom and stab; the same without the boom; or a stab.
-IMPACTS = ("full", "soft", "stab")
-
-
-@dataclass(frozen=True, kw_only=True)
-class FormSpec:
-    """A style's form (``arranger.form``): how the arrangement follows the picture.
-
-    Attributes
-    ----------
-    intro_bars : int
-        Bars of sparse intro (pad, and the bass if ``intro_bass``) before the
-        drums enter; a strong cut inside them ends the intro early. 0: none.
-    intro_bass : bool
-        The bass plays in the intro.
-    build_bars : int
-        Bars of build before an impact (rising level, a snare roll in the
-        last one, a riser). 0: no builds.
-    breakdown_below : float
-        Energy (0..1, per video) under which a run of two bars or more is a
-        breakdown (pad, bass and lead). 0: no breakdowns.
-    breakdown_drums : "out" | "sparse" | "keep"
-        What the drums do in a breakdown.
-    impact : "full" | "soft" | "stab"
-        The impact on strong cuts (strength >= 0.9): kick + crash + a low boom
-        + a stab; the same without the boom; a stab (and a crash) only.
-    riser : bool
-        A synthesised noise riser leads into each impact that has a build.
-    cut_hit : "crash" | "stab"
-        What every other hard cut gets.
-    impact_gap_bars : int
-        At least this many bars between two full impacts (the strong cuts in
-        between get the ordinary cut hit): a boom on every cut of a fast cut
-        is mud, not emphasis.
-    contrast : float
-        0..1: the share of a bar's energy that is its rank in the video (the
-        rest is the picture's absolute motion), so quiet footage still uses
-        the whole range and a calm film stays calmer than an action one.
-    """
-
-    intro_bars: int = 2
-    intro_bass: bool = True
-    build_bars: int = 2
-    breakdown_below: float = 0.3
-    breakdown_drums: str = "out"
-    impact: str = "full"
-    riser: bool = True
-    cut_hit: str = "crash"
-    impact_gap_bars: int = 4
-    contrast: float = 0.75
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.intro_bars <= 16 and 0 <= self.build_bars <= 4 and 1 <= self.impact_gap_bars <= 64):
-            raise OptionError("form: intro_bars 0..16, build_bars 0..4, impact_gap_bars 1..64.")
-        if not (0.0 <= self.breakdown_below <= 1.0 and 0.0 <= self.contrast <= 1.0):
-            raise OptionError("form: breakdown_below and contrast lie in 0..1.")
-        if (
-            self.breakdown_drums not in BREAKDOWN_DRUMS
-            or self.impact not in IMPACTS
-            or self.cut_hit not in CUT_HITS
-        ):
-            raise OptionError(
-                f"form: breakdown_drums one of {BREAKDOWN_DRUMS}, impact one of {IMPACTS}, "
-                f"cut_hit one of {CUT_HITS}."
-            )
-
 @dataclass(frozen=True, kw_only=True)
 class Style:
     """One music style: what every stage of the pipeline knows about it.
@@ -270,8 +284,9 @@ class Style:
         Six tonics (pitch classes, C = 0) per mode that suit the style's
         instruments, the best first (``arranger.keys``); empty: the acoustic
         style's.
-    form : FormSpec
-        The form: intro, builds, breakdowns, impacts and risers (:class:`FormSpec`).
+    groove : Groove
+        How the patterns are played: velocity maps, ghost notes, open hats,
+        ride, percussion, swing, micro-timing and fills (:class:`Groove`).
     harmony_melody : HarmonyMelody
         Chord colour, the bass line and the topline (:class:`HarmonyMelody`).
     """
@@ -304,7 +319,7 @@ class Style:
     mix: MixSpec = field(default_factory=MixSpec)
     tonics_major: tuple[int, ...] = field(default=())
     tonics_minor: tuple[int, ...] = field(default=())
-    form: FormSpec = field(default_factory=FormSpec)
+    groove: Groove = field(default_factory=lambda: Groove())
     harmony_melody: HarmonyMelody = field(default_factory=HarmonyMelody)
 
     def __post_init__(self) -> None:
@@ -381,7 +396,16 @@ BUILTIN: tuple[Style, ...] = (
         # strings ring in their open-string keys (D, G, A, C), horns prefer flats
         tonics_major=(2, 0, 7, 3, 5, 10),
         tonics_minor=(2, 0, 7, 4, 5, 1),
-        form=FormSpec(intro_bars=4, cut_hit="stab"),
+        groove=Groove(
+            ghosts=0.0,
+            ride=True,
+            jitter_ms=6.0,
+            snare_ms=2.0,
+            bass_ms=3.0,
+            comp_ms=2.0,
+            fill="toms",
+            fill_every=8,
+        ),
     ),
     Style(
         name="corporate-upbeat",
@@ -411,7 +435,16 @@ BUILTIN: tuple[Style, ...] = (
         # bright pop-piano keys
         tonics_major=(7, 2, 0, 9, 4, 5),
         tonics_minor=(9, 4, 11, 2, 6, 1),
-        form=FormSpec(build_bars=1, breakdown_drums="sparse", impact="soft", impact_gap_bars=8),
+        groove=Groove(
+            ghosts=0.1,
+            open_hat=0.25,
+            perc=54,
+            perc_steps="....x.......x...",
+            jitter_ms=5.0,
+            hats_ms=-2.0,
+            bass_ms=2.0,
+            comp_ms=1.0,
+        ),
     ),
     Style(
         name="electronic",
@@ -441,7 +474,16 @@ BUILTIN: tuple[Style, ...] = (
         # the keys dance tracks sit in most (F minor, A minor, G minor, F# and C# minor)
         tonics_major=(5, 7, 9, 0, 2, 8),
         tonics_minor=(5, 9, 7, 6, 1, 2),
-        form=FormSpec(intro_bars=4),
+        groove=Groove(
+            kick_accent="9555955595559555",
+            hats_accent="5595559555955595",
+            open_hat=0.5,
+            perc=39,
+            perc_steps="....x.......x...",
+            jitter_ms=0.5,
+            fill="roll",
+            fill_every=8,
+        ),
     ),
     Style(
         name="ambient",
@@ -471,7 +513,7 @@ BUILTIN: tuple[Style, ...] = (
         # pads and choir: any key reads well; mid-register tonics keep the pad clear
         tonics_major=(4, 2, 6, 1, 9, 0),
         tonics_minor=(1, 6, 4, 2, 11, 9),
-        form=FormSpec(intro_bars=4, intro_bass=False, breakdown_below=0.4, impact="stab", cut_hit="stab"),
+        groove=Groove(jitter_ms=3.0, fill="none"),
     ),
     Style(
         name="rock",
@@ -501,7 +543,18 @@ BUILTIN: tuple[Style, ...] = (
         # guitar keys: open low strings (E, A, D) under the chords
         tonics_major=(4, 9, 2, 7, 0, 11),
         tonics_minor=(4, 9, 11, 2, 6, 7),
-        form=FormSpec(intro_bars=1, build_bars=1, breakdown_drums="sparse", impact="soft"),
+        groove=Groove(
+            hats_accent="9575957595759575",
+            ghosts=0.15,
+            open_hat=0.3,
+            ride=True,
+            jitter_ms=6.0,
+            snare_ms=3.0,
+            hats_ms=-2.0,
+            bass_ms=2.0,
+            comp_ms=3.0,
+            fill="toms",
+        ),
     ),
     Style(
         name="lo-fi",
@@ -531,7 +584,21 @@ BUILTIN: tuple[Style, ...] = (
         # electric piano and vibes: the flat keys of jazz harmony
         tonics_major=(5, 10, 3, 8, 1, 0),
         tonics_minor=(0, 5, 7, 2, 10, 3),
-        form=FormSpec(build_bars=1, breakdown_drums="sparse", impact="stab", riser=False, cut_hit="stab"),
+        groove=Groove(
+            kick_accent="9555555765855555",
+            snare_accent="5555855555558555",
+            hats_accent="7353635373536353",
+            ghosts=0.35,
+            open_hat=0.15,
+            perc=69,
+            perc_steps="..x...x...x...x.",
+            swing=0.60,
+            jitter_ms=7.0,
+            snare_ms=8.0,
+            hats_ms=3.0,
+            bass_ms=6.0,
+            comp_ms=5.0,
+        ),
     ),
     Style(
         name="acoustic",
@@ -561,7 +628,17 @@ BUILTIN: tuple[Style, ...] = (
         # steel-string and nylon guitar keys
         tonics_major=(7, 2, 0, 9, 4, 5),
         tonics_minor=(4, 9, 11, 2, 6, 7),
-        form=FormSpec(build_bars=1, impact="stab", riser=False, cut_hit="stab", impact_gap_bars=8),
+        groove=Groove(
+            hats_accent="8565756585657565",
+            ghosts=0.25,
+            perc=70,
+            perc_steps="x.x.x.x.x.x.x.x.",
+            swing=0.58,
+            jitter_ms=6.0,
+            snare_ms=4.0,
+            bass_ms=4.0,
+            comp_ms=4.0,
+        ),
     ),
 )
 

@@ -5,8 +5,10 @@ seed and the bar's number, so a bar depends only on (seed, bar, plan,
 picture): regenerating a range of bars with a new seed leaves every other
 bar note for note as it was. A bar's generator picks its chord's inversion,
 now and then a diatonic substitute for the chord, the bass figure of calm
-bars, fills, extra kicks and the lead's notes, so a new seed is heard. Times come straight from the plan's grid, so
-every note sits on a beat or subdivision and every cut on the grid is heard.
+bars, fills, extra kicks and the lead's notes, so a new seed is heard. Notes are
+written on the plan's grid and then played (:mod:`.groove`: swing, each
+instrument's place against the beat, a seeded jitter of a few ms), except the
+accents of hard cuts, which stay on their frames.
 
 Following the picture:
 - intensity (the plan's per-beat motion) sets velocities, hat density, extra
@@ -38,8 +40,7 @@ import numpy as np
 
 from ...model import VideoFeatures
 from ...rhythm.planner import RhythmPlan
-from . import harmony, melody
-from .form import Form, Fx, finish_bar, mark, plan_form, record
+from . import groove, harmony, melody
 from .keys import choose_key
 from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
 
@@ -93,10 +94,6 @@ class Score:
     modes: list[tuple[float, str]] = field(default_factory=list)
     #: (time, value) of MIDI expression (CC 11) on every channel of the pitched parts
     expression: list[tuple[float, int]] = field(default_factory=list)
-    #: the form's synthesised sounds (booms, risers: :mod:`.fx`, in the drums stem) and its
-    #: hits (time, "impact" | "crash" | "stab" | "riser"): the MIDI file's markers
-    fx: list[Fx] = field(default_factory=list)
-    hits: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def key_name(self) -> str:
@@ -171,7 +168,6 @@ class _Song:
     slow: bool  # under 80 BPM: no eighth-note pulse in hats and comping
     cut_down: set[float]  # hard cuts on downbeats (rounded to 0.1 ms)
     strong_cuts: list[float]
-    form: Form  # the form (:mod:`.form`): every bar's role, energy and parts; the hits
 
     @property
     def bpb(self) -> int:
@@ -247,7 +243,6 @@ def compose(
     (regeneration); ``key`` (``--key`` text, or a take's key) overrides the
     key the picture and style would choose."""
     song, score = _song(plan, features, style, seed, prompt, bar_seeds, key)
-    record(score, song.form)
     downs, bpb = plan.downbeats_s, song.bpb
 
     # the pickup before the first downbeat: a pad on the tonic from the first frame
@@ -271,13 +266,13 @@ def compose(
             continue
         if bar.last_bar:
             last_state = (bar.level, bar.vel, *bar.programs(style), song.base_mode)
-        since = mark(score)
+        marks = {part: len(notes) for part, notes in score.parts.items()}  # the bar's notes follow
         _pad(score, bar)
         _bass(score, song, bar)
         _harmony(score, song, bar)
-        _drums(score, song, bar)
+        groove.drums(score, song, bar)
         _lead(score, song, bar)
-        finish_bar(score, song.form, bar, since, song.sub, style.drums is not None)  # the form's mask, hits
+        groove.perform(score, song, bar, marks)  # swing and micro-timing (:mod:`.groove`)
 
     if song.strike is not None:
         strike, beats = song.strike, plan.beats_s
@@ -348,7 +343,6 @@ def _song(
             slow=slow,
             cut_down={round(a.time_s, 4) for a in hard if a.on == "downbeat"},
             strong_cuts=sorted(a.time_s for a in hard if a.strength >= 0.9 and a.on != "missed"),
-            form=plan_form(plan, style.form, seed, strike, style.drums is not None),
         ),
         score,
     )
@@ -385,7 +379,7 @@ def _bar(song: _Song, bar: int) -> _Bar | None:
     if not len(bar_beats):
         return None
     inten = float(np.mean(plan.intensity[in_bar]))
-    level = song.form.bar(bar).level * song.density  # the form's energy, normalised per video
+    level = float(np.clip(0.25 + 0.9 * inten, 0.2, 1.0)) * song.density
     next_cut = next((c for c in song.strong_cuts if t1 - 1e-4 <= c <= t1 + 1e-4), None)
     big_next = next_cut is not None and round(t1, 4) in song.cut_down
     if cadence:  # a fill leads into the final strike
@@ -488,45 +482,6 @@ def _harmony(score: Score, song: _Song, bar: _Bar) -> None:
             s1 = bar.beats[b + 1] if b + 1 < len(bar.beats) else t1
             for j, p in enumerate(voiced):
                 score.add("harmony", s0 + 0.008 * j, s1, p, vel * (0.75 if b == 0 else 0.6), h_prog)
-
-
-def _drums(score: Score, song: _Song, bar: _Bar) -> None:
-    """The style's pattern; a soft pulse when calm, a fill or a drop before a cut, a crash on one."""
-    style, vel = song.style, bar.vel
-    if style.drums is None:
-        return
-    if bar.level <= 0.3:  # calm: a soft pulse keeps the beat
-        for b, s0 in enumerate(bar.beats):
-            score.add("drums", s0, s0 + 0.05, HAT, vel * 0.45)
-            if b == 0:
-                score.add("drums", s0, s0 + 0.1, KICK, vel * 0.8)
-        if bar.hit:
-            score.add("drums", bar.t0, bar.t0 + 1.0, CRASH, min(127, vel + 20))
-        return
-    sub, steps_per_bar, rng, level = song.sub, song.steps_per_bar, bar.rng, bar.level
-    pat_k, pat_s, pat_h = style.kick, style.snare, style.hats
-    drop_last_beat = bar.big_next and bar.inten > 0.2 and rng.random() < 0.5
-    fill = bar.next_cut is not None and not drop_last_beat
-    for k, s0 in enumerate(bar.grid):
-        step = (k * 16 // steps_per_bar) % 16 if steps_per_bar != 16 else k
-        in_last_beat = k >= steps_per_bar - sub
-        if drop_last_beat and in_last_beat:
-            continue
-        if bar.cadence and k >= steps_per_bar - max(1, sub // 2):
-            continue  # a breath of half a beat before the final strike
-        accent = 1.0 if k % sub == 0 else 0.8
-        if pat_k[step] == "x" or (level > 0.75 and k % (2 * sub) == sub and rng.random() < 0.3):
-            score.add("drums", s0, s0 + 0.1, KICK, vel * accent + 10)
-        if fill and in_last_beat:
-            score.add("drums", s0, s0 + 0.08, SNARE if k % 2 == 0 else TOM_HI, vel * (0.8 + 0.1 * (k % sub)))
-        elif pat_s[step] == "x":
-            score.add("drums", s0, s0 + 0.1, SNARE, vel)
-        hat_on = pat_h[step] == "x" or (level > 0.8 and step % 2 == 1)
-        hat_on = hat_on and (not song.slow or k % sub == 0)
-        if hat_on and level > 0.4:
-            score.add("drums", s0, s0 + 0.05, HAT, vel * 0.55 * accent)
-    if bar.hit:
-        score.add("drums", bar.t0, bar.t0 + 1.0, CRASH, min(127, vel + 25))
 
 
 def _lead(score: Score, song: _Song, bar: _Bar) -> None:
