@@ -231,6 +231,76 @@ class HarmonyMelody:
             raise OptionError("harmony_melody: motif_bars 1, 2 or 0 (the seed chooses).")
 
 
+#: What a style's ordinary hard cut gets (:class:`FormSpec`): a crash cymbal, or a staccato chord.
+CUT_HITS = ("crash", "stab")
+#: Whether a style's breakdowns drop the drums, thin them to a soft pulse, or keep them.
+BREAKDOWN_DRUMS = ("out", "sparse", "keep")
+#: The impact on strong cuts: kick, crash, low boom and stab; the same without the boom; or a stab.
+IMPACTS = ("full", "soft", "stab")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormSpec:
+    """A style's form (``arranger.form``): how the arrangement follows the picture.
+
+    Attributes
+    ----------
+    intro_bars : int
+        Bars of sparse intro (pad, and the bass if ``intro_bass``) before the
+        drums enter; a strong cut inside them ends the intro early. 0: none.
+    intro_bass : bool
+        The bass plays in the intro.
+    build_bars : int
+        Bars of build before an impact (rising level, a snare roll in the
+        last one, a riser). 0: no builds.
+    breakdown_below : float
+        Energy (0..1, per video) under which a run of two bars or more is a
+        breakdown (pad, bass and lead). 0: no breakdowns.
+    breakdown_drums : "out" | "sparse" | "keep"
+        What the drums do in a breakdown.
+    impact : "full" | "soft" | "stab"
+        The impact on strong cuts (strength >= 0.9): kick + crash + a low boom
+        + a stab; the same without the boom; a stab (and a crash) only.
+    riser : bool
+        A synthesised noise riser leads into each impact that has a build.
+    cut_hit : "crash" | "stab"
+        What every other hard cut gets.
+    impact_gap_bars : int
+        At least this many bars between two full impacts (the strong cuts in
+        between get the ordinary cut hit): a boom on every cut of a fast cut
+        is mud, not emphasis.
+    contrast : float
+        0..1: the share of a bar's energy that is its rank in the video (the
+        rest is the picture's absolute motion), so quiet footage still uses
+        the whole range and a calm film stays calmer than an action one.
+    """
+
+    intro_bars: int = 2
+    intro_bass: bool = True
+    build_bars: int = 2
+    breakdown_below: float = 0.3
+    breakdown_drums: str = "out"
+    impact: str = "full"
+    riser: bool = True
+    cut_hit: str = "crash"
+    impact_gap_bars: int = 4
+    contrast: float = 0.75
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.intro_bars <= 16 and 0 <= self.build_bars <= 4 and 1 <= self.impact_gap_bars <= 64):
+            raise OptionError("form: intro_bars 0..16, build_bars 0..4, impact_gap_bars 1..64.")
+        if not (0.0 <= self.breakdown_below <= 1.0 and 0.0 <= self.contrast <= 1.0):
+            raise OptionError("form: breakdown_below and contrast lie in 0..1.")
+        if (
+            self.breakdown_drums not in BREAKDOWN_DRUMS
+            or self.impact not in IMPACTS
+            or self.cut_hit not in CUT_HITS
+        ):
+            raise OptionError(
+                f"form: breakdown_drums one of {BREAKDOWN_DRUMS}, impact one of {IMPACTS}, "
+                f"cut_hit one of {CUT_HITS}."
+            )
+
 @dataclass(frozen=True, kw_only=True)
 class Style:
     """One music style: what every stage of the pipeline knows about it.
@@ -287,6 +357,8 @@ class Style:
     groove : Groove
         How the patterns are played: velocity maps, ghost notes, open hats,
         ride, percussion, swing, micro-timing and fills (:class:`Groove`).
+    form : FormSpec
+        The form: intro, builds, breakdowns, impacts and risers (:class:`FormSpec`).
     harmony_melody : HarmonyMelody
         Chord colour, the bass line and the topline (:class:`HarmonyMelody`).
     """
@@ -320,6 +392,7 @@ class Style:
     tonics_major: tuple[int, ...] = field(default=())
     tonics_minor: tuple[int, ...] = field(default=())
     groove: Groove = field(default_factory=lambda: Groove())
+    form: FormSpec = field(default_factory=FormSpec)
     harmony_melody: HarmonyMelody = field(default_factory=HarmonyMelody)
 
     def __post_init__(self) -> None:
@@ -406,6 +479,7 @@ BUILTIN: tuple[Style, ...] = (
             fill="toms",
             fill_every=8,
         ),
+        form=FormSpec(intro_bars=4, cut_hit="stab"),
     ),
     Style(
         name="corporate-upbeat",
@@ -445,6 +519,7 @@ BUILTIN: tuple[Style, ...] = (
             bass_ms=2.0,
             comp_ms=1.0,
         ),
+        form=FormSpec(build_bars=1, breakdown_drums="sparse", impact="soft", impact_gap_bars=8),
     ),
     Style(
         name="electronic",
@@ -484,6 +559,7 @@ BUILTIN: tuple[Style, ...] = (
             fill="roll",
             fill_every=8,
         ),
+        form=FormSpec(intro_bars=4),
     ),
     Style(
         name="ambient",
@@ -514,6 +590,7 @@ BUILTIN: tuple[Style, ...] = (
         tonics_major=(4, 2, 6, 1, 9, 0),
         tonics_minor=(1, 6, 4, 2, 11, 9),
         groove=Groove(jitter_ms=3.0, fill="none"),
+        form=FormSpec(intro_bars=4, intro_bass=False, breakdown_below=0.4, impact="stab", cut_hit="stab"),
     ),
     Style(
         name="rock",
@@ -555,6 +632,7 @@ BUILTIN: tuple[Style, ...] = (
             comp_ms=3.0,
             fill="toms",
         ),
+        form=FormSpec(intro_bars=1, build_bars=1, breakdown_drums="sparse", impact="soft"),
     ),
     Style(
         name="lo-fi",
@@ -599,6 +677,7 @@ BUILTIN: tuple[Style, ...] = (
             bass_ms=6.0,
             comp_ms=5.0,
         ),
+        form=FormSpec(build_bars=1, breakdown_drums="sparse", impact="stab", riser=False, cut_hit="stab"),
     ),
     Style(
         name="acoustic",
@@ -639,6 +718,7 @@ BUILTIN: tuple[Style, ...] = (
             bass_ms=4.0,
             comp_ms=4.0,
         ),
+        form=FormSpec(build_bars=1, impact="stab", riser=False, cut_hit="stab", impact_gap_bars=8),
     ),
 )
 

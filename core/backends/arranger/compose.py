@@ -41,6 +41,7 @@ import numpy as np
 from ...model import VideoFeatures
 from ...rhythm.planner import RhythmPlan
 from . import groove, harmony, melody
+from .form import Form, Fx, finish_bar, mark, plan_form, record
 from .keys import choose_key
 from .styles import PROMPT_DENSE, PROMPT_MAJOR, PROMPT_MINOR, PROMPT_SPARSE, Style
 
@@ -94,6 +95,10 @@ class Score:
     modes: list[tuple[float, str]] = field(default_factory=list)
     #: (time, value) of MIDI expression (CC 11) on every channel of the pitched parts
     expression: list[tuple[float, int]] = field(default_factory=list)
+    #: the form's synthesised sounds (booms, risers: :mod:`.fx`, in the drums stem) and its
+    #: hits (time, "impact" | "crash" | "stab" | "riser"): the MIDI file's markers
+    fx: list[Fx] = field(default_factory=list)
+    hits: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def key_name(self) -> str:
@@ -168,6 +173,7 @@ class _Song:
     slow: bool  # under 80 BPM: no eighth-note pulse in hats and comping
     cut_down: set[float]  # hard cuts on downbeats (rounded to 0.1 ms)
     strong_cuts: list[float]
+    form: Form  # the form (:mod:`.form`): every bar's role, energy and parts; the hits
 
     @property
     def bpb(self) -> int:
@@ -243,6 +249,7 @@ def compose(
     (regeneration); ``key`` (``--key`` text, or a take's key) overrides the
     key the picture and style would choose."""
     song, score = _song(plan, features, style, seed, prompt, bar_seeds, key)
+    record(score, song.form)
     downs, bpb = plan.downbeats_s, song.bpb
 
     # the pickup before the first downbeat: a pad on the tonic from the first frame
@@ -266,6 +273,7 @@ def compose(
             continue
         if bar.last_bar:
             last_state = (bar.level, bar.vel, *bar.programs(style), song.base_mode)
+        since = mark(score)
         marks = {part: len(notes) for part, notes in score.parts.items()}  # the bar's notes follow
         _pad(score, bar)
         _bass(score, song, bar)
@@ -273,6 +281,7 @@ def compose(
         groove.drums(score, song, bar)
         _lead(score, song, bar)
         groove.perform(score, song, bar, marks)  # swing and micro-timing (:mod:`.groove`)
+        finish_bar(score, song.form, bar, since, song.sub, style.drums is not None)  # the form's mask, hits
 
     if song.strike is not None:
         strike, beats = song.strike, plan.beats_s
@@ -343,6 +352,7 @@ def _song(
             slow=slow,
             cut_down={round(a.time_s, 4) for a in hard if a.on == "downbeat"},
             strong_cuts=sorted(a.time_s for a in hard if a.strength >= 0.9 and a.on != "missed"),
+            form=plan_form(plan, style.form, seed, strike, style.drums is not None),
         ),
         score,
     )
@@ -379,7 +389,7 @@ def _bar(song: _Song, bar: int) -> _Bar | None:
     if not len(bar_beats):
         return None
     inten = float(np.mean(plan.intensity[in_bar]))
-    level = float(np.clip(0.25 + 0.9 * inten, 0.2, 1.0)) * song.density
+    level = song.form.bar(bar).level * song.density  # the form's energy, normalised per video
     next_cut = next((c for c in song.strong_cuts if t1 - 1e-4 <= c <= t1 + 1e-4), None)
     big_next = next_cut is not None and round(t1, 4) in song.cut_down
     if cadence:  # a fill leads into the final strike

@@ -23,6 +23,7 @@ from ... import fsutil, units
 from ...errors import OptionError
 from ...progress import CancelToken, ProgressFn
 from .compose import PARTS, Note, Score
+from .fx import add_fx
 from .master import bus_gain, bus_long
 from .mixing import Strip, stem_gains
 from .styles import Style
@@ -46,7 +47,8 @@ def render(
     strips = {part: Strip(part, style.mix, n) for part in PARTS}  # channel strips (.mixing)
 
     def finish(part: str, interleaved: np.ndarray) -> np.ndarray:
-        return strips[part].process(np.ascontiguousarray(interleaved.T))[:, :n]
+        audio = strips[part].process(np.ascontiguousarray(interleaved.T))[:, :n]
+        return add_fx(audio, score.fx) if part == "drums" else audio  # booms and risers (.fx)
 
     # tinysoundfont holds the GIL while it renders, pedalboard and numpy release
     # it: so this thread synthesises the parts one after another, the parts with
@@ -116,6 +118,7 @@ def to_midi(score: Score, style: Style) -> object:
     from .keys import Key
 
     pm = pretty_midi.PrettyMIDI(resolution=960)  # 0.52 ms ticks: the groove's micro-timing survives the file
+    pm.text_events = [pretty_midi.Text(kind, t) for t, kind in sorted(score.hits)]  # the form's hits
     pm.key_signature_changes = [pretty_midi.KeySignature(Key(score.tonic, score.mode).key_number, 0.0)] + [
         pretty_midi.KeySignature(Key(score.tonic, mode).key_number, t) for t, mode in score.modes
     ]
@@ -231,6 +234,8 @@ def _render_parts(
         audio = np.ascontiguousarray(interleaved.T)
         if board is not None:
             audio = board.process(audio, SR, reset=False).astype(np.float32)
+        if out is stems["drums"]:
+            audio = add_fx(audio, score.fx, start)  # the booms and risers (.fx) that fall in the block
         out.write(start, audio)
 
     try:
