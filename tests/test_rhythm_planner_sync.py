@@ -175,3 +175,22 @@ def test_planning_3000_cuts_over_two_hours_stays_quick():
     p = plan(cuts(t), 7202.0, (80, 140))
     assert time.process_time() - t0 < 6.0  # the benchmark's target is 1 s on an idle machine
     assert len(p.beats_s) > 9000
+
+
+def test_eval_measures_the_sync_window_and_the_steadiness_on_a_click_track():
+    from vidmusician.core.report.metrics import SR, evaluate
+
+    beats = np.arange(0.5, 30.0, 0.5)  # 120 BPM
+    y = np.zeros(int(31 * SR), np.float32)
+    n = int(0.03 * SR)
+    click = np.exp(-np.arange(n) / (0.005 * SR)) * np.sin(2 * np.pi * 1000 * np.arange(n) / SR)
+    for b in beats:
+        i = int(round(b * SR))
+        y[i : i + n] += click
+    m = evaluate(y, beats[4::4], 31.0)
+    assert m.cut_sync_hit == 1.0 and m.cut_beat_hit == 1.0
+    assert m.cut_sync_hit_chance is not None and m.cut_sync_hit_chance < 0.3
+    # librosa's own floor: its beats fall on 23-ms frames, so a perfect 120 BPM click measures about 0.023
+    assert m.beat_cv is not None and m.beat_cv < 0.03
+    off = evaluate(y, beats[4::4] + 0.25, 31.0)  # every cut half way between two clicks
+    assert off.cut_sync_hit == 0.0

@@ -100,13 +100,14 @@ def cmd_eval(args: argparse.Namespace, console: Console, cancel: threading.Event
 
 
 def _print_eval(m: dict[str, Any], console: Console) -> None:
-    from ..wording import accent, beat_hits, bpm, plural
+    from ..wording import accent, beat_hits, bpm, plural, sync_heard
 
     corr = m.get("energy_corr")
     both = m.get("bcs") is not None and m.get("bhs") is not None
     rows = [
         (f"tempo {bpm(m['tempo_bpm'])} ({plural(m['n_beats'], 'beat')} tracked)", "tempo_bpm"),
         (beat_hits(m), "cut_beat_hit"),
+        (sync_heard(m) or "no cuts to follow", "cut_sync_hit, beat_cv"),
         (
             f"onsets at the cuts {accent(m)}" if m.get("cut_accent") is not None else "no cuts to accent",
             "cut_accent",

@@ -48,8 +48,8 @@ from ..model import Meter
 
 SYNC_WINDOW_S = 0.04
 STEADY = 0.02
-LOOKAHEAD_CUTS = 12
-LOOKAHEAD_S = 12.0
+LOOKAHEAD_CUTS = 8
+LOOKAHEAD_S = 8.0
 ANCHOR_BONUS = 0.02  # an exact beat is worth a little more than a near one
 DOWNBEAT_BONUS = 0.3
 W_TARGET = 0.05  # per beat, per unit of |ln(T / target)|
@@ -63,7 +63,7 @@ RING_OUT_COST = 1.5  # an ending off the downbeat
 BAND = 0.04  # the tempo may wander this far (log) from the centre freely ...
 W_BAND = 10.0  # ... and costs this much per beat per unit of log beyond
 REACH = 0.15  # segment tempos are looked for within this (log) of the centre
-BEAM = 32  # states kept per cut
+BEAM = 16  # states kept per cut
 END_STATES = 6  # per cut and bar position, the states the ending is tried from
 
 
