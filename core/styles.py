@@ -483,7 +483,7 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="corporate-upbeat",
-        harmony_melody=HarmonyMelody(add9=(1, 4), sevenths="none", bass="root-fifth", approach="none"),
+        harmony_melody=HarmonyMelody(add9=(1,), sevenths="none", bass="root-fifth", approach="none"),
         tempo=(100.0, 128.0),
         colour="#f2b134",
         mix=MixSpec(levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5),

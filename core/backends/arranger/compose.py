@@ -255,7 +255,8 @@ def compose(
     # the pickup before the first downbeat: a pad on the tonic from the first frame
     if len(downs) and downs[0] > 0.05:
         scale = MAJOR if song.base_mode == "major" else MINOR
-        for p in _voicing(_chord(1, scale, song.tonic, False), 55):
+        first = song.lines.pad[0] if song.lines.pad else None  # led into the first bar's voicing
+        for p in harmony.nearest_voicing(first, _chord(1, scale, song.tonic, False), harmony.CENTRE["pad"]):
             score.add("pad", 0.0, downs[0], p, 55)
 
     last_inten = float(np.mean(plan.intensity[-bpb:])) if len(plan.intensity) else 0.0
@@ -287,7 +288,7 @@ def compose(
         strike, beats = song.strike, plan.beats_s
         beat = float(np.median(np.diff(beats[-4:]))) if len(beats) > 1 else 0.5
         breath = max(strike - BREATH_BEATS * beat, float(downs[-2]) + 0.5 * beat if len(downs) > 1 else 0.0)
-        _final_strike(score, style, strike, song.release, last_state, min(breath, strike))
+        _final_strike(score, style, strike, song.release, last_state, min(breath, strike), song.lines)
         if score.modes and score.modes[-1][1] != song.base_mode:
             score.modes.append((strike, song.base_mode))  # the final chord is in the cue's key
     return score
@@ -518,8 +519,10 @@ def _final_strike(
     release: float,
     state: tuple[float, float, int, int, str],
     breath: float,
+    lines: harmony.Lines | None = None,
 ) -> None:
-    """The tonic chord struck at ``strike`` and released at ``release``. Before
+    """The tonic chord struck at ``strike`` and released at ``release`` (voiced
+    nearest the last bar's chords in ``lines``). Before
     it, a breath: every earlier note still sounding at ``breath`` ends there
     and none starts after it, so the strike is heard as one (and no note-off
     of a pitch the strike plays again cuts the new note)."""
@@ -537,9 +540,10 @@ def _final_strike(
     scale = MAJOR if mode == "major" else MINOR
     tonic = score.tonic
     chord = _chord(1, scale, tonic, False)
-    for p in _voicing(chord, 55):
+    prev = (lines.pad[-1], lines.harmony[-1], lines.b_sections[-1]) if lines and lines.pad else None
+    for p in harmony.nearest_voicing(prev and prev[0], chord, harmony.CENTRE["pad"]):
         score.add("pad", strike, release, p, 45 + 30 * level)
-    for p in _voicing(chord, 60):
+    for p in harmony.nearest_voicing(prev and prev[1], chord, harmony.centre_of("harmony", bool(prev and prev[2]))):
         score.add("harmony", strike, release, p, vel * 0.75, h_prog)
     score.add("bass", strike, release, 36 + ((tonic - 36) % 12), vel + 10)
     if level > 0.3:  # the lead lands on the tonic too, unless the cue ends calm
