@@ -292,6 +292,7 @@ def finish_bar(score: _Notes, form: Form, bar: Any, since: dict[str, int], sub: 
     stabs that fall in [``t0``, ``t1``). ``sub``: grid steps per beat."""
     t0, t1, beats, grid = float(bar.t0), float(bar.t1), bar.beats, bar.grid
     chord, level = list(bar.chord), float(bar.level)
+    voicing = list(getattr(bar, "harmony_voicing", ()) or ())  # the comping's own voicing, if any
     bf = form.bar(int(bar.index))
     for part, notes in score.parts.items():
         k = since.get(part, len(notes))
@@ -311,7 +312,7 @@ def finish_bar(score: _Notes, form: Form, bar: Any, since: dict[str, int], sub: 
     prev = None
     for h in form.hits:
         if t0 - 1e-6 <= h.time < t1 - 1e-6:
-            _hit(score, h, chord, level, has_drums, prev)
+            _hit(score, h, voicing or _voiced(chord), level, has_drums, prev)
         prev = h.time
 
 
@@ -348,32 +349,37 @@ def _roll(
             score.add("drums", g, g + 0.06, SNARE, (45 + 75 * frac) * (0.7 + 0.3 * min(level, 1.0)))
 
 
-def _stab(score: _Notes, t: float, chord: list[int], velocity: float, dur: float) -> None:
-    pcs = sorted({p % 12 for p in chord})
-    root = chord[0] % 12 if chord else 0
-    for p in [48 + root] + [60 + pc for pc in pcs] + [72 + root]:
+def _voiced(chord: list[int]) -> list[int]:
+    """The chord's pitch classes closely voiced upwards from middle C."""
+    return [60 + pc for pc in sorted({p % 12 for p in chord})]
+
+
+def _stab(score: _Notes, t: float, voicing: list[int], velocity: float, dur: float) -> None:
+    """The bar's chord, short and loud, in the comping's own voicing (so the voices stay put)."""
+    for p in voicing:
         score.add("harmony", t, t + dur, p, velocity)
 
 
-def _hit(score: _Notes, h: Hit, chord: list[int], level: float, has_drums: bool, prev: float | None) -> None:
+def _hit(
+    score: _Notes, h: Hit, voicing: list[int], level: float, has_drums: bool, prev: float | None
+) -> None:
     drums = score.parts["drums"]
     near = prev is not None and h.time - prev < 1.0  # a hit right after another: softer, choked
     crashes = any(abs(m.start - h.time) < 1e-3 and m.pitch in (CRASH, CRASH_2) for m in drums)
     if h.kind == "impact":
-        if has_drums:
-            if not any(abs(m.start - h.time) < 1e-3 and m.pitch == KICK for m in drums):
-                score.add("drums", h.time, h.time + 0.2, KICK, 127)
-            if not crashes:
-                score.add("drums", h.time, h.time + 2.0, CRASH, 127)
+        if has_drums:  # kick and crashes exactly on the cut: a performed one beside it would flam
+            drums[:] = [m for m in drums if not (abs(m.start - h.time) < NEAR_S and m.pitch in (KICK, CRASH))]
+            score.add("drums", h.time, h.time + 0.2, KICK, 127)
+            score.add("drums", h.time, h.time + 2.0, CRASH, 127)
             score.add("drums", h.time, h.time + 2.0, CRASH_2, 110)
-        _stab(score, h.time, chord, 118, 0.2)
+        _stab(score, h.time, voicing, 118, 0.2)
     elif h.kind == "crash" and has_drums:
         if not crashes:
             score.add(
                 "drums", h.time, h.time + (0.5 if near else 1.2), CRASH, (75 if near else 100) + 20 * level
             )
     else:
-        _stab(score, h.time, chord, (80 if near else 95) + 25 * min(level, 1.0), 0.16)
+        _stab(score, h.time, voicing, (80 if near else 95) + 25 * min(level, 1.0), 0.16)
 
 
 def record(score: Any, form: Form) -> None:
