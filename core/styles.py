@@ -559,7 +559,7 @@ BUILTIN: tuple[Style, ...] = (
             fill="roll",
             fill_every=8,
         ),
-        form=FormSpec(intro_bars=4),
+        form=FormSpec(intro_bars=4, impact_gap_bars=8),
     ),
     Style(
         name="ambient",

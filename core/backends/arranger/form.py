@@ -22,12 +22,13 @@ as it was.
   ``breakdown_below``: pad, bass and lead, the drums out or a soft pulse);
   otherwise *main*.
 - **Hits**: every hard cut gets one at its grid point: an *impact* on strong
-  cuts (strength >= 0.9; kick + crash, a stab of the bar's chord and, for
-  ``impact="full"``, a synthesised low boom), at most one every
-  ``impact_gap_bars``, never in the last bar nor so late that its boom
-  would ring into the final strike; the others the style's ``cut_hit`` (a
-  crash, or a stab). Impacts and risers are :class:`Fx` events, synthesised
-  by :mod:`.fx` into the drums stem and recorded in the score (the MIDI file
+  cuts (strength >= 0.9) where the energy does not fall (kick + crash, a
+  stab of the bar's chord and, for ``impact="full"``, a synthesised low
+  boom), at most one every ``impact_gap_bars``, never in the last bar nor so
+  late that its boom would ring into the final strike; the others the
+  style's ``cut_hit`` (a crash, or a stab). Impacts and risers are
+  :class:`Fx` events, synthesised by :mod:`.fx` into the drums stem and
+  recorded in the score (the MIDI file
   carries them as markers).
 
 A bar applies its part of the form in :func:`finish_bar`, after compose has
@@ -53,6 +54,7 @@ LEVEL_FLOOR, LEVEL_SPAN = 0.2, 0.85  # level = floor + span * energy
 BOOM_S = 1.6  # the low boom's length, seconds
 MIN_RISER_S, MAX_RISER_S = 0.5, 4.0  # a riser's length, seconds (at slow tempos 2 bars are 8 s)
 MAX_ROLL_S = 2.0  # the snare roll into an impact: its last bar, at most this long
+RISE_TOLERANCE = 0.05  # an impact's bar is at least this close to the energy of the bar before
 BOOM_ROOM_S = 0.6  # an impact's boom ends this long before the final strike at the latest
 NEAR_S = 0.03  # a performed note (swing, micro-timing: .groove) this near a grid point is on it
 ROLES = ("intro", "main", "build", "drop", "breakdown", "ending")
@@ -171,7 +173,7 @@ def plan_form(
         return Form((), (), (), ())
     energy = bar_energy(bar_intensity(plan), spec.contrast)
     stop = float(stop_s) if stop_s is not None else float(plan.duration_s)
-    hits = _hits(plan, spec, stop, drums)
+    hits = _hits(plan, spec, stop, drums, energy)
     impacts = [h for h in hits if h.kind == "impact"]
 
     role = ["main"] * n
@@ -242,8 +244,10 @@ def _bar_form(role: str, energy: float, build: float, spec: FormSpec, raw: float
     return BarForm(role, energy, everything, "on")
 
 
-def _hits(plan: RhythmPlan, spec: FormSpec, stop: float, drums: bool) -> list[Hit]:
-    """A hit for every hard cut before ``stop``, at its grid point (its own time if it missed)."""
+def _hits(plan: RhythmPlan, spec: FormSpec, stop: float, drums: bool, energy: np.ndarray) -> list[Hit]:
+    """A hit for every hard cut before ``stop``, at its grid point (its own time if it missed).
+    An impact needs a strong cut where the picture's energy does not fall (``energy`` per bar):
+    a drop lands where the picture lifts, not where it settles."""
     downs = plan.downbeats_s
     n = len(downs) - 1
     cuts: list[tuple[float, float]] = []
@@ -263,7 +267,8 @@ def _hits(plan: RhythmPlan, spec: FormSpec, stop: float, drums: bool) -> list[Hi
     for t, strength in cuts:
         b = int(np.clip(np.searchsorted(downs, t + 1e-6, side="right") - 1, 0, max(0, n - 1)))
         room = t + BOOM_S + BOOM_ROOM_S <= stop  # the boom has died away before the final strike
-        if strength >= STRONG and b - last_impact >= spec.impact_gap_bars and b < n - 1 and room:
+        lifts = energy[b] >= energy[max(0, b - 1)] - RISE_TOLERANCE
+        if strength >= STRONG and b - last_impact >= spec.impact_gap_bars and b < n - 1 and room and lifts:
             out.append(Hit(t, "impact", b, strength))
             last_impact = b
         else:
