@@ -324,17 +324,11 @@ def bass_line(
     elif fig == "walk":
         b = max(1, sub)
         if level < 0.4 or beats < 3:
-            half = max(1, beats // 2) * b
-            notes = [(0, half, root, 1.0), (half, steps_per_bar - half, fifth, 0.85)]
-        else:  # root, a passing step (second or third), fifth, ...
+            notes = [(0, (beats - 1) * b, root, 1.0), ((beats - 1) * b, b, fifth, 0.85)]
+        else:  # root, the third (now and then the second, a passing step), fifth, octave
             passing = [p for p in range(root + 1, fifth) if p % 12 in scale_pcs]
-            step2 = passing[0] if alt < 0.5 or len(passing) < 2 else passing[1]
-            walk = [
-                root,
-                step2,
-                fifth,
-                octave if pick < 0.3 else fifth + (2 if (fifth + 2) % 12 in scale_pcs else 1),
-            ]
+            step2 = passing[1] if alt < 0.7 and len(passing) >= 2 else passing[0] if passing else root
+            walk = [root, step2, fifth, octave if pick < 0.5 else root]
             notes = [(i * b, b, walk[i % 4], 1.0 if i == 0 else 0.8) for i in range(beats)]
     if next_root_pc is not None and next_root_pc != root_pc % 12 and spec.approach != "none" and notes:
         target = bass_root(next_root_pc, low)
