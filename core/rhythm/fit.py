@@ -169,7 +169,9 @@ def fit(
 def _fit_plan(
     features: VideoFeatures, tempo: float, stretch_bound: float, meter: str, ring_out_s: float
 ) -> RhythmPlan:
-    """A plan near the music's tempo (BPM): within ``stretch_bound`` either side of it."""
+    """A plan near the music's tempo (BPM): within ``stretch_bound`` either side of it.
+    The exact planner (every cut on the grid within 1 ms): the fit cuts the
+    music into pieces at the plan's beats that carry cuts."""
     lo, hi = tempo * (1 - stretch_bound), tempo * (1 + stretch_bound)
     change = (1 + stretch_bound) / (1 - stretch_bound) - 1
     return plan(
@@ -182,6 +184,7 @@ def _fit_plan(
         max_change=change,
         motion=features.motion,
         ring_out_s=ring_out_s,
+        exact=True,
     )
 
 

@@ -225,18 +225,13 @@ class _States:
 
 
 def _ramp_rho(d_in: np.ndarray, k: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """ln r with ``d_in * (r + r^2 + ... + r^k) == g`` (first order, then two Newton steps)."""
-    rho = 2.0 * np.log(g / (k * d_in)) / (k + 1)
-    for _ in range(2):
-        small = np.abs(rho) < 1e-9
-        er = np.exp(np.where(small, 1e-9, rho))
-        s1 = np.where(small, k, er * (er**k - 1.0) / (er - 1.0))
-        h = 1e-6
-        e2 = np.exp(np.where(small, 1e-9, rho) + h)
-        s1h = e2 * (e2**k - 1.0) / (e2 - 1.0)
-        ds = (s1h - s1) / h
-        rho = rho - (d_in * s1 - g) / (d_in * ds)
-    return rho
+    """ln r with ``d_in * (r + r^2 + ... + r^k) == g``: the sum is
+    ``k exp(rho (k+1)/2) (1 + rho^2 (k^2-1)/24)`` to third order; one
+    fixed-point step from the first-order answer (the segment is scaled to
+    its gap exactly when the beats are built)."""
+    x = np.log(g / (k * d_in))
+    rho = 2.0 * x / (k + 1)
+    return 2.0 * (x - np.log1p(rho * rho * (k * k - 1) / 24.0)) / (k + 1)
 
 
 def _ramp_pos(x: np.ndarray, rho: np.ndarray) -> np.ndarray:
@@ -371,17 +366,19 @@ def _dp(
             live = np.isfinite(tot).any(1)
             if not live.any():
                 continue
-            tot, si, oi, lg, d0, rh = tot[live], si[live], oi[live], lg[live], d0[live], rh[live]
+            # live ones, ordered by option (so by cut j: the options are in j's order)
+            sel = np.flatnonzero(live)
+            sel = sel[np.argsort(oi[sel], kind="stable")]
+            tot, si, oi, lg, d0, rh = tot[sel], si[sel], oi[sel], lg[sel], d0[sel], rh[sel]
             kf, jf = ok[oi], oj[oi]
             nv = np.empty_like(tot)
             nv[np.arange(len(tot))[:, None], (bars[None, :] + kf[:, None]) % bpb] = tot
             nv[:, 0] += DOWNBEAT_BONUS * s[jf]
-            order = np.argsort(jf, kind="stable")
-            jf_s = jf[order]
-            cut_at = np.flatnonzero(np.diff(jf_s)) + 1
-            for w in np.split(order, cut_at):
-                states[int(jf[w[0]])].append(
-                    _States(lg[w], nv[w], np.full(len(w), i), si[w], kf[w], d0[w], rh[w])
+            src = np.full(len(tot), i)
+            edges = np.flatnonzero(np.diff(jf)) + 1
+            for a, b in zip([0, *edges.tolist()], [*edges.tolist(), len(jf)]):
+                states[int(jf[a])].append(
+                    _States(lg[a:b], nv[a:b], src[a:b], si[a:b], kf[a:b], d0[a:b], rh[a:b])
                 )
     return _finish(cuts, s, states, duration, lo, hi, target, bpb, window, lim, max_change, must_idx)
 
