@@ -220,13 +220,9 @@ class HarmonyMelody:
         if any(not 1 <= d <= 7 for d in (*self.sus2, *self.sus4, *self.add9)):
             raise OptionError("harmony_melody: sus2, sus4 and add9 list scale degrees 1-7.")
         if self.sevenths not in SEVENTHS or self.approach not in APPROACHES:
-            raise OptionError(
-                f"harmony_melody: sevenths one of {SEVENTHS}, approach one of {APPROACHES}."
-            )
+            raise OptionError(f"harmony_melody: sevenths one of {SEVENTHS}, approach one of {APPROACHES}.")
         if self.bass not in BASS_FIGURES or not 28 <= self.bass_low <= 43:
-            raise OptionError(
-                f"harmony_melody: bass one of {', '.join(BASS_FIGURES)}, bass_low 28 (E1)..43."
-            )
+            raise OptionError(f"harmony_melody: bass one of {', '.join(BASS_FIGURES)}, bass_low 28 (E1)..43.")
         if self.motif_bars not in (0, 1, 2):
             raise OptionError("harmony_melody: motif_bars 1, 2 or 0 (the seed chooses).")
 
@@ -300,6 +296,7 @@ class FormSpec:
                 f"form: breakdown_drums one of {BREAKDOWN_DRUMS}, impact one of {IMPACTS}, "
                 f"cut_hit one of {CUT_HITS}."
             )
+
 
 @dataclass(frozen=True, kw_only=True)
 class Style:
@@ -563,7 +560,9 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="ambient",
-        harmony_melody=HarmonyMelody(sus2=(2, 5), add9=(1, 4, 6), sevenths="none", bass="whole", approach="none"),
+        harmony_melody=HarmonyMelody(
+            sus2=(2, 5), add9=(1, 4, 6), sevenths="none", bass="whole", approach="none"
+        ),
         tempo=(60.0, 90.0),
         colour="#7fb8c9",
         mix=MixSpec(levels=(0, -6, -2, 0, -4), sends=(0.2, 0.05, 0.4, 0.5, 0.45), room=0.9, duck_db=0),
@@ -594,7 +593,9 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="rock",
-        harmony_melody=HarmonyMelody(sevenths="none", power=True, flat_seven=True, bass="drive", approach="chromatic"),
+        harmony_melody=HarmonyMelody(
+            sevenths="none", power=True, flat_seven=True, bass="drive", approach="chromatic"
+        ),
         tempo=(110.0, 150.0),
         colour="#c0392b",
         mix=MixSpec(levels=(0, -2, -1, -9, -3), sends=(0.05, 0, 0.1, 0.25, 0.18), room=0.45, duck_db=1.5),
@@ -681,7 +682,9 @@ BUILTIN: tuple[Style, ...] = (
     ),
     Style(
         name="acoustic",
-        harmony_melody=HarmonyMelody(sus4=(5,), add9=(1, 4), sevenths="none", bass="walk", approach="diatonic"),
+        harmony_melody=HarmonyMelody(
+            sus4=(5,), add9=(1, 4), sevenths="none", bass="walk", approach="diatonic"
+        ),
         tempo=(80.0, 120.0),
         colour="#6a9f4a",
         mix=MixSpec(levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6),

@@ -383,7 +383,9 @@ def _bar(song: _Song, bar: int) -> _Bar | None:
         degree = options[int(sub_pick * len(options))]
     if cadence and mode == "minor" and degree == 5:
         scale = HARMONIC_MINOR  # V, not v (and the lead's tones to match)
-    chord, pad_voicing, harmony_voicing = harmony.bar_chords(song.lines, bar, degree, scale, song.tonic, style, resolving)
+    chord, pad_voicing, harmony_voicing = harmony.bar_chords(
+        song.lines, bar, degree, scale, song.tonic, style, resolving
+    )
 
     in_bar = (beats >= t0 - 1e-6) & (beats < t1 - 1e-6)
     bar_beats = beats[in_bar]
@@ -478,9 +480,7 @@ def _harmony(score: Score, song: _Song, bar: _Bar) -> None:
         for i, k in enumerate(range(0, len(grid), eighth)):
             s0 = grid[k]
             s1 = grid[k + eighth] if k + eighth < len(grid) else t1
-            score.add(
-                "harmony", s0, s1, voiced[harmony.arp_index(i, len(voiced))], vel * 0.65, h_prog
-            )
+            score.add("harmony", s0, s1, voiced[harmony.arp_index(i, len(voiced))], vel * 0.65, h_prog)
     elif song.rhythm == "offbeat":
         for b in range(song.bpb):
             k = b * sub + sub // 2
@@ -507,7 +507,9 @@ def _lead(score: Score, song: _Song, bar: _Bar) -> None:
     phrase = melody.phrase_of(bar.index - start, (after[0] if after else song.n_bars) - start, bar.cadence)
     _, l_prog = bar.programs(song.style)
     e = song.sub / 2  # grid steps per eighth
-    for c, n, pitch, v in melody.topline(mot, phrase, bar.chord, song.tonic, bar.scale, bar.level, song.bpb, bar.rng):
+    for c, n, pitch, v in melody.topline(
+        mot, phrase, bar.chord, song.tonic, bar.scale, bar.level, song.bpb, bar.rng
+    ):
         s0, s1 = harmony.step_time(bar.grid, bar.t1, c * e), harmony.step_time(bar.grid, bar.t1, (c + n) * e)
         score.add("lead", s0, s1 - 0.01, pitch, bar.vel * v, l_prog)
 
@@ -543,7 +545,9 @@ def _final_strike(
     prev = (lines.pad[-1], lines.harmony[-1], lines.b_sections[-1]) if lines and lines.pad else None
     for p in harmony.nearest_voicing(prev and prev[0], chord, harmony.CENTRE["pad"]):
         score.add("pad", strike, release, p, 45 + 30 * level)
-    for p in harmony.nearest_voicing(prev and prev[1], chord, harmony.centre_of("harmony", bool(prev and prev[2]))):
+    for p in harmony.nearest_voicing(
+        prev and prev[1], chord, harmony.centre_of("harmony", bool(prev and prev[2]))
+    ):
         score.add("harmony", strike, release, p, vel * 0.75, h_prog)
     score.add("bass", strike, release, 36 + ((tonic - 36) % 12), vel + 10)
     if level > 0.3:  # the lead lands on the tonic too, unless the cue ends calm
