@@ -147,7 +147,7 @@ def test_ui_and_resolve_plugin_import_the_facade_only():
 #: for the backends; training is a pipeline of its own, beside the session's.
 STAGES: tuple[tuple[str, ...], ...] = (
     ("errors", "units", "progress", "fsutil", "wording", "model"),
-    ("styles",),
+    ("styles", "style_types", "style_builtin"),
     ("io",),
     ("neural", "neural.status", "neural.clip", "neural.clip_convert"),
     ("analysis",),
