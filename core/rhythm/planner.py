@@ -120,6 +120,11 @@ class RhythmPlan:
     sync_window_s : float
         How near a beat a cut counts as on it (+-, seconds; sync mode's
         ``--sync-window``; the figures of every mode are measured with it).
+    planner : str
+        Sync mode: which plan the default chose, ``"sync"`` (the sync
+        planner's grid), ``"exact-ramped"`` (the exact plan with its tempo
+        steps spread into per-beat ramps: :mod:`.ramp`) or ``"exact"`` (the
+        exact plan as it is, steady enough already); empty in the other modes.
     """
 
     beats_s: np.ndarray
@@ -136,6 +141,7 @@ class RhythmPlan:
     tempo_range: tuple[float, float]
     warnings: tuple[str, ...] = field(default=())
     sync_window_s: float = 0.04
+    planner: str = ""
 
     def hits(self, hard_only: bool = True) -> float:
         """Share of (hard) anchors that landed on the grid (sync mode: within the window of a grid point)."""
@@ -200,6 +206,7 @@ class RhythmPlan:
             tempo_range=(float(lo), float(hi)),
             warnings=tuple(d.get("warnings", ())),
             sync_window_s=float(d.get("sync_window_s", 0.04)),
+            planner=str(d.get("planner", "")),
         )
 
 
@@ -326,6 +333,7 @@ def plan(
     hard, dropped = _hard_points(anchors, duration_s, hi, m, must)
     warnings = [_dropped_warning(dropped, hi)] if dropped else []
     jumps: tuple[float, ...] = ()
+    chosen = ""
     mode: Literal["sync", "flex", "constant"]
     if flex == 0.0:
         grid, phases, tempo = _constant(hard, duration_s, lo, hi, target, m)
@@ -334,10 +342,10 @@ def plan(
         grid, phases, tempo = _flex(hard, duration_s, lo, hi, target, m, flex, max_change)
         mode = "flex"
     else:
-        from .sync import sync_grid
+        from .ramp import default_grid
 
-        grid, phases, tempo, jumps = sync_grid(
-            hard, must, duration_s, lo, hi, target, m, sync_window_s, steady, max_change, rate
+        grid, phases, tempo, jumps, chosen = default_grid(
+            hard, must, duration_s, lo, hi, target, m, flex, max_change, sync_window_s, steady, rate
         )
         mode = "sync"
     on_beat = phases % m.subdivision == 0
@@ -372,6 +380,7 @@ def plan(
         tempo_range=(float(lo), float(hi)),
         warnings=tuple(warnings),
         sync_window_s=float(sync_window_s),
+        planner=chosen,
     )
 
 

@@ -168,4 +168,5 @@ def plan_json(p: RhythmPlan, style: str) -> dict[str, Any]:
         "cut_landings": p.cut_landings(),
         "beat_cv": round(p.beat_cv(), 4),
         "warnings": list(p.warnings),
+        **({"planner": p.planner} if p.mode == "sync" else {}),
     }
