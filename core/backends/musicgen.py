@@ -51,6 +51,7 @@ class MusicGen(Backend):
             settings.meter,
             progress,
             cancel,
+            loudness=settings.loudness,
         )
         prov = Provenance(
             self.name,

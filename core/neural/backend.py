@@ -214,8 +214,10 @@ def score_music(
     meter: str,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    loudness: float | None = None,
 ) -> NeuralMusic:
-    """Generate the whole cut's music, fit it to the cut, level it."""
+    """Generate the whole cut's music, fit it to the cut, level it (to
+    ``loudness`` LUFS, the arranger's bus; None: its default)."""
     from ..backends.arranger.master import bus_gain
     from ..rhythm.fit import fit
 
@@ -234,7 +236,7 @@ def score_music(
         used = plan
     n = int(round((used.duration_s + used.ring_out_s) * OUT_SR))
     y = np.pad(y, ((0, 0), (0, max(0, n - y.shape[1]))))[:, :n]
-    gain, _ = bus_gain(y)
+    gain, _ = bus_gain(y, loudness)
     mix = (y * gain[None, :]).astype(np.float32)
     return NeuralMusic(mix, used, model, adapters, text, tuple(warnings))
 
