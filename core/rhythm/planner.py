@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -54,180 +53,22 @@ from .exact import (  # noqa: F401  (re-exported: the costs are part of the plan
     _constant,
     _flex,
 )
+from .records import (  # noqa: F401  (re-exported)
+    HIT_TOLERANCE_S,
+    SOFT_TOLERANCE_S,
+    PlannedAnchor,
+    RhythmPlan,
+    Section,
+    _nearest_dist,
+    _subdivision_kind,
+)
 
 HARD_KINDS = ("cut", "transition", "scene")
 HARD_MIN_STRENGTH = 0.5  # through edits (0.25) are not hard
 
-HIT_TOLERANCE_S = 0.001  # a hard anchor is "on" the grid within 1 ms
-SOFT_TOLERANCE_S = 0.035  # motion beats and markers: within 35 ms counts
-
-
-@dataclass(frozen=True)
-class PlannedAnchor:
-    """An anchor and where the plan put it.
-
-    ``on`` is ``downbeat``, ``beat``, ``eighth`` (sync mode's eighths in
-    4/4 and 3/4), ``subdivision`` (a sixteenth; 6/8's eighths) or ``missed``;
-    ``offset_s`` is the anchor time minus that grid point. In sync mode a
-    hard cut is on a (down)beat within the sync window (``offset_s`` 0 where
-    the beat was moved onto its frame), on a subdivision within the window,
-    else missed; in exact mode within 1 ms.
-    """
-
-    time_s: float
-    kind: str
-    strength: float
-    hard: bool
-    on: Literal["downbeat", "beat", "eighth", "subdivision", "missed"]
-    offset_s: float
-
-
-@dataclass(frozen=True)
-class Section:
-    start_s: float
-    end_s: float
-    start_bar: int
-    bars: int
-    intensity: float
-
-
-@dataclass(frozen=True)
-class RhythmPlan:
-    """A tempo map over the whole timeline.
-
-    Attributes
-    ----------
-    beats_s : ndarray [shape=(n,)]
-        Beat times, seconds from the first frame, ascending.
-    downbeats_s : ndarray [shape=(k,)]
-        The beats that start a bar (the last one is the end of the timeline).
-    bpm : ndarray [shape=(n,)]
-        Local tempo of every beat, beats per minute.
-    intensity : ndarray [shape=(n,)]
-        Picture motion over each beat, 0..1.
-    grid_s : ndarray [shape=(g,)]
-        Every subdivision step (the beats included).
-    meter : Meter
-    sections : tuple of Section
-    anchors : tuple of PlannedAnchor
-    duration_s : float
-    ring_out_s : float
-        Tail the music may ring on after the last frame.
-    mode : "sync" | "flex" | "constant"
-        ``sync`` the steady tempo that catches the cuts (the default),
-        ``flex`` the exact planner (``--exact``), ``constant`` ``--flex 0``.
-    tempo_range : (float, float)
-    sync_window_s : float
-        How near a beat a cut counts as on it (+-, seconds; sync mode's
-        ``--sync-window``; the figures of every mode are measured with it).
-    planner : str
-        Sync mode: which plan the default chose, ``"sync"`` (the sync
-        planner's grid), ``"exact-ramped"`` (the exact plan with its tempo
-        steps spread into per-beat ramps: :mod:`.ramp`) or ``"exact"`` (the
-        exact plan as it is, steady enough already); empty in the other modes.
-    """
-
-    beats_s: np.ndarray
-    downbeats_s: np.ndarray
-    bpm: np.ndarray
-    intensity: np.ndarray
-    grid_s: np.ndarray
-    meter: Meter
-    sections: tuple[Section, ...]
-    anchors: tuple[PlannedAnchor, ...]
-    duration_s: float
-    ring_out_s: float
-    mode: Literal["sync", "flex", "constant"]
-    tempo_range: tuple[float, float]
-    warnings: tuple[str, ...] = field(default=())
-    sync_window_s: float = 0.04
-    planner: str = ""
-
-    def hits(self, hard_only: bool = True) -> float:
-        """Share of (hard) anchors that landed on the grid (sync mode: within the window of a grid point)."""
-        sel = [a for a in self.anchors if a.hard or not hard_only]
-        return sum(a.on != "missed" for a in sel) / len(sel) if sel else 1.0
-
-    def cut_landings(self) -> dict[str, float]:
-        """Where the hard cuts landed, as shares of them: ``beat`` within the
-        sync window of a beat (downbeats included), ``exact`` of those within
-        1 ms, ``downbeat``, then the others: on an ``eighth`` or a
-        ``sixteenth`` (any finer step; 6/8's eighths count as eighths), or
-        ``off`` the grid; and ``n`` cuts."""
-        cuts = [a for a in self.anchors if a.hard]
-        out = {"n": float(len(cuts)), "beat": 0.0, "exact": 0.0, "downbeat": 0.0}
-        out.update(eighth=0.0, sixteenth=0.0, off=0.0)
-        if not cuts:
-            return out
-        times = np.array([a.time_s for a in cuts])
-        dist = _nearest_dist(times, self.beats_s)
-        for a, d in zip(cuts, dist):
-            if a.on in ("beat", "downbeat") and d <= self.sync_window_s + 1e-9:
-                out["beat"] += 1
-                out["exact"] += float(d <= HIT_TOLERANCE_S)
-                out["downbeat"] += float(a.on == "downbeat")
-            elif a.on == "missed":
-                out["off"] += 1
-            else:
-                out[_subdivision_kind(a.time_s - a.offset_s, self.beats_s, self.meter)] += 1
-        return {k: (v if k == "n" else round(v / len(cuts), 4)) for k, v in out.items()}
-
-    def beat_cv(self) -> float:
-        """Tempo steadiness: the coefficient of variation (std / mean) of the beat intervals."""
-        iv = np.diff(self.beats_s)
-        return float(iv.std() / iv.mean()) if len(iv) > 1 and iv.mean() > 0 else 0.0
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RhythmPlan:
-        """The plan back from its JSON object (``plan.json``, ``plan --json``:
-        what :func:`~.planning.plan_json` writes; its ``style`` and ``cut_hits``
-        are not fields and are left out).
-
-        The JSON keeps no grid, so ``grid_s`` comes back empty. A key a
-        session's plan may lack (every one but ``downbeats_s`` and ``bpm``, as
-        the session check allows) reads as empty, the meter as 4/4."""
-        name = d.get("meter", "4/4")
-        if name not in METERS:
-            raise OptionError(f"plan meter {name!r}: not one of {', '.join(METERS)}.")
-        downbeats = np.asarray(d.get("downbeats_s", []), float)
-        lo, hi = d.get("tempo_range", (0.0, 0.0))
-        return cls(
-            beats_s=np.asarray(d.get("beats_s", []), float),
-            downbeats_s=downbeats,
-            bpm=np.asarray(d.get("bpm", []), float),
-            intensity=np.asarray(d.get("intensity", []), float),
-            grid_s=np.zeros(0),
-            meter=METERS[name],
-            sections=tuple(Section(**s) for s in d.get("sections", [])),
-            anchors=tuple(PlannedAnchor(**a) for a in d.get("anchors", [])),
-            duration_s=float(d.get("duration_s", downbeats[-1] if len(downbeats) else 0.0)),
-            ring_out_s=float(d.get("ring_out_s", 0.0)),
-            mode=d.get("mode", "flex"),
-            tempo_range=(float(lo), float(hi)),
-            warnings=tuple(d.get("warnings", ())),
-            sync_window_s=float(d.get("sync_window_s", 0.04)),
-            planner=str(d.get("planner", "")),
-        )
-
-
 #: Tempo range (BPM) of each music style: a live view of the style registry
 #: (:mod:`vidmusician.core.styles`, each record's ``tempo``).
 STYLE_TEMPO: Mapping[str, tuple[float, float]] = _styles.TEMPO
-
-
-def _nearest_dist(times: np.ndarray, points: np.ndarray) -> np.ndarray:
-    from .sync import nearest_distance
-
-    return nearest_distance(np.asarray(times, float), np.asarray(points, float))
-
-
-def _subdivision_kind(t: float, beats: np.ndarray, m: Meter) -> str:
-    """``eighth`` or ``sixteenth``: a grid point at ``t`` between two beats (6/8's steps are eighths)."""
-    if m.subdivision != 4 or len(beats) < 2:
-        return "eighth"
-    i = int(np.clip(np.searchsorted(beats, t, side="right") - 1, 0, len(beats) - 2))
-    frac = (t - beats[i]) / max(beats[i + 1] - beats[i], 1e-9)
-    return "eighth" if abs(frac - 0.5) < 0.125 else "sixteenth"
 
 
 #: Marker names (any case) that make the cut at a marker a must-hit beat, or take it out of the plan.
@@ -295,8 +136,7 @@ def plan(
     ----------
     anchors : Anchor list
         All anchors; cuts, transitions and scene cuts of strength >= 0.5 are hard.
-    duration_s : float > 0
-    bpm_range : (min, max) BPM
+    duration_s : float > 0; bpm_range : (min, max) BPM
     target_bpm : float, optional
         Preferred tempo (default: the middle of the range).
     meter : "4/4" | "3/4" | "6/8"
@@ -308,11 +148,12 @@ def plan(
         mode the largest tempo jump at a section start, and the most the
         ramp into the ending may change the tempo.
     motion : MotionCurve, optional
-        For the intensity of every beat.
-    ring_out_s : float
-        Tail after the last frame.
+        For the intensity of every beat. ``ring_out_s``: the tail after the last frame.
     exact : bool
-        Today's exact planner (every hard cut within 1 ms of the grid) instead of the sync planner.
+        The exact planner (every hard cut within 1 ms of the grid, unramped)
+        instead of the default: the sync planner's plan or the exact one
+        ramped per beat, whichever catches more cuts (:mod:`.ramp`;
+        ``planner`` of the plan says which).
     sync_window_s : float
         Sync mode: how near a beat (+-, seconds) a cut counts as caught.
     steady : float
@@ -332,39 +173,85 @@ def plan(
     anchors, must = _apply_markers(anchors, must_hit_s, ignore_s, rate)
     hard, dropped = _hard_points(anchors, duration_s, hi, m, must)
     warnings = [_dropped_warning(dropped, hi)] if dropped else []
-    jumps: tuple[float, ...] = ()
-    chosen = ""
-    mode: Literal["sync", "flex", "constant"]
-    if flex == 0.0:
-        grid, phases, tempo = _constant(hard, duration_s, lo, hi, target, m)
-        mode = "constant"
-    elif exact:
-        grid, phases, tempo = _flex(hard, duration_s, lo, hi, target, m, flex, max_change)
-        mode = "flex"
-    else:
+    mode: Literal["sync", "flex", "constant"] = "constant" if flex == 0.0 else "flex" if exact else "sync"
+    grid, phases, tempo, jumps, chosen = _grid(
+        mode, hard, must, duration_s, (lo, hi), target, m, flex, max_change, sync_window_s, steady, rate
+    )
+    return _assemble(
+        anchors,
+        must,
+        (grid, phases, tempo),
+        jumps,
+        chosen,
+        mode,
+        m,
+        duration_s,
+        ring_out_s,
+        motion,
+        (lo, hi),
+        max_change,
+        sync_window_s,
+        warnings,
+    )
+
+
+def _grid(
+    mode: str,
+    hard: list[tuple[float, float]],
+    must: set[float],
+    duration_s: float,
+    tempo_range: tuple[float, float],
+    target: float,
+    m: Meter,
+    flex: float,
+    max_change: float,
+    sync_window_s: float,
+    steady: float,
+    rate: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...], str]:
+    """The mode's grid: (times, phases, tempos, tempo jump times, the default's choice)."""
+    lo, hi = tempo_range
+    if mode == "sync":
         from .ramp import default_grid
 
-        grid, phases, tempo, jumps, chosen = default_grid(
+        return default_grid(
             hard, must, duration_s, lo, hi, target, m, flex, max_change, sync_window_s, steady, rate
         )
-        mode = "sync"
+    if mode == "constant":
+        return (*_constant(hard, duration_s, lo, hi, target, m), (), "")
+    return (*_flex(hard, duration_s, lo, hi, target, m, flex, max_change), (), "")
+
+
+def _assemble(
+    anchors: list[Anchor],
+    must: set[float],
+    gpt: tuple[np.ndarray, np.ndarray, np.ndarray],
+    jumps: tuple[float, ...],
+    chosen: str,
+    mode: Literal["sync", "flex", "constant"],
+    m: Meter,
+    duration_s: float,
+    ring_out_s: float,
+    motion: MotionCurve | None,
+    tempo_range: tuple[float, float],
+    max_change: float,
+    sync_window_s: float,
+    warnings: list[str],
+) -> RhythmPlan:
+    """The plan of a grid (times, phases, tempos): beats, where the anchors landed, sections, warnings."""
+    grid, phases, tempo = gpt
+    lo, hi = tempo_range
     on_beat = phases % m.subdivision == 0
-    beats = grid[on_beat]
-    bpm = tempo[on_beat]
-    downbeats = grid[phases == 0]
+    beats, bpm, downbeats = grid[on_beat], tempo[on_beat], grid[phases == 0]
     intensity = _intensity(beats, duration_s, motion)
-    if mode == "sync":
-        planned = _place_sync(anchors, grid, phases, m, sync_window_s)
-    else:
-        planned = _place(anchors, grid, phases, m)
+    planned = (
+        _place_sync(anchors, grid, phases, m, sync_window_s)
+        if mode == "sync"
+        else _place(anchors, grid, phases, m)
+    )
     sections = _sections(planned, downbeats, beats, intensity, duration_s, forced_s=jumps)
     warnings += _grid_warnings(bpm, downbeats, duration_s, max_change, mode)
-    if must:
-        missed = [t for t in must if not any(a.time_s == t and a.on in ("beat", "downbeat") for a in planned)]
-        if missed:
-            warnings.append(
-                f"{len(missed)} must-hit cut(s) could not be put on a beat within the tempo range."
-            )
+    warnings += _missed_must(must, planned)
     return RhythmPlan(
         beats_s=beats,
         downbeats_s=downbeats,
@@ -382,6 +269,14 @@ def plan(
         sync_window_s=float(sync_window_s),
         planner=chosen,
     )
+
+
+def _missed_must(must: set[float], planned: tuple[PlannedAnchor, ...]) -> list[str]:
+    """The warning on must-hit cuts the plan could not put on a beat (none: no warning)."""
+    missed = [t for t in must if not any(a.time_s == t and a.on in ("beat", "downbeat") for a in planned)]
+    if not missed:
+        return []
+    return [f"{len(missed)} must-hit cut(s) could not be put on a beat within the tempo range."]
 
 
 def _apply_markers(

@@ -158,7 +158,7 @@ def default_grid(
     Returns (grid times, phases, tempos, tempo jump times, ``"sync"``,
     ``"exact-ramped"`` or ``"exact"``)."""
     from .exact import _flex
-    from .sync import sync_grid
+    from .nudge import sync_grid
 
     sync = sync_grid(hard, must, duration, lo, hi, target, m, window, steady, max_change, rate)
     if not hard:
