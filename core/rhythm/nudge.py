@@ -36,20 +36,8 @@ def nudge(
     on = np.full(len(cuts), -1)
     if len(beats) < 3 or not len(cuts):
         return beats, on
-    idx = np.clip(np.searchsorted(beats, cuts), 1, len(beats) - 1)
-    idx = np.where(np.abs(beats[idx - 1] - cuts) <= np.abs(beats[idx] - cuts), idx - 1, idx)
-    near = np.abs(beats[idx] - cuts) <= window + 1e-9
     lock_beats = set(np.flatnonzero(locked).tolist())
-    # one cut per beat: the strongest
-    want: dict[int, int] = {}
-    for c in np.flatnonzero(near).tolist():
-        bi = int(idx[c])
-        if bi not in want or strengths[c] > strengths[want[bi]]:
-            want[bi] = c
-    for bi, c in list(want.items()):
-        if bi in lock_beats:
-            on[c] = bi if abs(beats[bi] - cuts[c]) < 1e-6 else -1
-            del want[bi]
+    want = _wanted(beats, lock_beats, cuts, strengths, window, on)
     lim = math.log1p(steady)
     base_int = np.diff(beats)
     base = np.abs(np.diff(np.log(base_int)))
@@ -100,6 +88,32 @@ def nudge(
             beats[p] = cuts[c]  # exactly its frame
             on[c] = p
     return beats, on
+
+
+def _wanted(
+    beats: np.ndarray,
+    lock_beats: set[int],
+    cuts: np.ndarray,
+    strengths: np.ndarray,
+    window: float,
+    on: np.ndarray,
+) -> dict[int, int]:
+    """Beat -> the cut to put exactly on it: per beat the strongest cut within
+    ``window``; a locked beat is no one's to move (``on`` notes the cut already on one)."""
+    idx = np.clip(np.searchsorted(beats, cuts), 1, len(beats) - 1)
+    idx = np.where(np.abs(beats[idx - 1] - cuts) <= np.abs(beats[idx] - cuts), idx - 1, idx)
+    near = np.abs(beats[idx] - cuts) <= window + 1e-9
+    # one cut per beat: the strongest
+    want: dict[int, int] = {}
+    for c in np.flatnonzero(near).tolist():
+        bi = int(idx[c])
+        if bi not in want or strengths[c] > strengths[want[bi]]:
+            want[bi] = c
+    for bi, c in list(want.items()):
+        if bi in lock_beats:
+            on[c] = bi if abs(beats[bi] - cuts[c]) < 1e-6 else -1
+            del want[bi]
+    return want
 
 
 def _smooth(x: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:

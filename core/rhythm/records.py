@@ -1,5 +1,6 @@
 """The rhythm plan's records: :class:`RhythmPlan`, :class:`PlannedAnchor`, :class:`Section`
-(split out of :mod:`.planner`, which re-exports them, unchanged)."""
+(split out of :mod:`.planner`, which re-exports them, unchanged), and the sync
+planner's :class:`SyncGrid` with the distance helpers (:mod:`.sync` re-exports them)."""
 
 from __future__ import annotations
 
@@ -165,8 +166,6 @@ class RhythmPlan:
 
 
 def _nearest_dist(times: np.ndarray, points: np.ndarray) -> np.ndarray:
-    from .sync import nearest_distance
-
     return nearest_distance(np.asarray(times, float), np.asarray(points, float))
 
 
@@ -177,3 +176,36 @@ def _subdivision_kind(t: float, beats: np.ndarray, m: Meter) -> str:
     i = int(np.clip(np.searchsorted(beats, t, side="right") - 1, 0, len(beats) - 2))
     frac = (t - beats[i]) / max(beats[i + 1] - beats[i], 1e-9)
     return "eighth" if abs(frac - 0.5) < 0.125 else "sixteenth"
+
+
+@dataclass(frozen=True)
+class SyncGrid:
+    """The beats of a sync plan.
+
+    beats : beat times (s), ascending; bars : the beat of the bar of each (0 = downbeat);
+    anchored : indices (into the cut list) of the cuts exactly on a beat;
+    jumps_s : the times of the tempo jumps; end_ok : the end is the last beat, a downbeat;
+    source : "dp" or "constant".
+    """
+
+    beats: np.ndarray
+    bars: np.ndarray
+    anchored: tuple[int, ...]
+    jumps_s: tuple[float, ...]
+    end_ok: bool
+    source: str
+
+
+def caught(cuts: np.ndarray, beats: np.ndarray, window: float) -> int:
+    """How many cuts lie within ``window`` of a beat."""
+    return int((nearest_distance(cuts, beats) <= window + 1e-9).sum())
+
+
+def nearest_distance(times: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """For each time, the distance to the nearest point (inf with no points)."""
+    if not len(points):
+        return np.full(len(times), np.inf)
+    idx = np.searchsorted(points, times)
+    left = points[np.clip(idx - 1, 0, len(points) - 1)]
+    right = points[np.clip(idx, 0, len(points) - 1)]
+    return np.minimum(np.abs(times - left), np.abs(times - right))

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import Meter
+from .records import SyncGrid, caught, nearest_distance  # noqa: F401  (re-exported)
 
 SYNC_WINDOW_S = 0.04
 STEADY = 0.02
@@ -65,24 +66,6 @@ W_BAND = 10.0  # ... and costs this much per beat per unit of log beyond
 REACH = 0.15  # segment tempos are looked for within this (log) of the centre
 BEAM = 16  # states kept per cut
 END_STATES = 6  # per cut and bar position, the states the ending is tried from
-
-
-@dataclass(frozen=True)
-class SyncGrid:
-    """The beats of a sync plan.
-
-    beats : beat times (s), ascending; bars : the beat of the bar of each (0 = downbeat);
-    anchored : indices (into the cut list) of the cuts exactly on a beat;
-    jumps_s : the times of the tempo jumps; end_ok : the end is the last beat, a downbeat;
-    source : "dp" or "constant".
-    """
-
-    beats: np.ndarray
-    bars: np.ndarray
-    anchored: tuple[int, ...]
-    jumps_s: tuple[float, ...]
-    end_ok: bool
-    source: str
 
 
 def _near(dist_in_beats: np.ndarray, period: np.ndarray | float, window: float) -> np.ndarray:
@@ -113,21 +96,6 @@ def plan_sync(
     if dp is None:
         return [const]
     return [dp] if must.any() else [dp, const]
-
-
-def caught(cuts: np.ndarray, beats: np.ndarray, window: float) -> int:
-    """How many cuts lie within ``window`` of a beat."""
-    return int((nearest_distance(cuts, beats) <= window + 1e-9).sum())
-
-
-def nearest_distance(times: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """For each time, the distance to the nearest point (inf with no points)."""
-    if not len(points):
-        return np.full(len(times), np.inf)
-    idx = np.searchsorted(points, times)
-    left = points[np.clip(idx - 1, 0, len(points) - 1)]
-    right = points[np.clip(idx, 0, len(points) - 1)]
-    return np.minimum(np.abs(times - left), np.abs(times - right))
 
 
 # --------------------------------------------------------------------------- the constant tempo
@@ -241,6 +209,24 @@ def _ramp_pos(x: np.ndarray, rho: np.ndarray) -> np.ndarray:
     return np.where(small, x, np.log1p(np.maximum(x * (1.0 - np.exp(-r)), -0.999999)) / r)
 
 
+@dataclass(frozen=True)
+class _Ctx:
+    """What every step of the DP reads: the cuts, their strengths, the limits (log) and the tempo reach."""
+
+    cuts: np.ndarray
+    s: np.ndarray
+    bpb: int
+    window: float
+    lim: float
+    jump_lim: float
+    ltarget: float
+    lcenter: float
+    t_lo: float
+    t_hi: float
+    lo: float
+    hi: float
+
+
 def _dp(
     cuts: np.ndarray,
     s: np.ndarray,
@@ -260,20 +246,38 @@ def _dp(
         return None
     lim = math.log1p(steady)
     jump_lim = math.log1p(max(max_change, steady))
-    ltarget = math.log(target)
     lcenter = math.log(center if center else target)
     # segment tempos: the range, within REACH of the centre (the band and a jump are far inside it)
     t_lo, t_hi = max(lo, math.exp(lcenter - REACH)), min(hi, math.exp(lcenter + REACH))
     if t_lo > t_hi:
         t_lo, t_hi = lo, hi
+    ctx = _Ctx(cuts, s, bpb, window, lim, jump_lim, math.log(target), lcenter, t_lo, t_hi, lo, hi)
     must_idx = np.flatnonzero(must)
     pos = np.searchsorted(must_idx, np.arange(n), side="right")  # the first must-hit cut after i
-    padded = np.append(must_idx, n)
-    next_must = padded[pos]
-    first_must = int(must_idx[0]) if len(must_idx) else n
+    next_must = np.append(must_idx, n)[pos]
+    states = _starts(ctx, int(must_idx[0]) if len(must_idx) else n)
+    for i in range(n):
+        if not states[i]:
+            continue
+        st = _merge(states[i])
+        states[i] = [st]
+        opts = _options(ctx, i, int(next_must[i]))
+        if opts is None:
+            continue
+        parts = [_step_parts(ctx, i, st, opts)]
+        ramp = _ramp_parts(ctx, i, st, opts)
+        if ramp is not None:
+            parts.append(ramp)
+        _roll(ctx, i, opts, parts, states)
+    return _finish(cuts, s, states, duration, lo, hi, target, bpb, window, lim, max_change, must_idx)
+
+
+def _starts(ctx: _Ctx, first_must: int) -> list[list[_States]]:
+    """The states per cut, with the starts: any early cut may be the first anchored one (not after a must-hit cut)."""
+    cuts, s, bpb = ctx.cuts, ctx.s, ctx.bpb
+    n = len(cuts)
     bars = np.arange(bpb)
     states: list[list[_States]] = [[] for _ in range(n)]
-    # starts: any early cut may be the first anchored one (not after a must-hit cut)
     for j in range(n):
         if j > first_must or (j >= LOOKAHEAD_CUTS and cuts[j] - cuts[0] > LOOKAHEAD_S):
             break
@@ -284,103 +288,131 @@ def _dp(
                 np.array([np.nan]), val, -one.astype(int), -one.astype(int), 0 * one.astype(int), one, 0 * one
             )
         )
+    return states
 
-    for i in range(n):
-        if not states[i]:
+
+@dataclass(frozen=True)
+class _Options:
+    """The outgoing options (j, k) from cut i: the cut ``oj`` reached in ``ok`` beats."""
+
+    oj: np.ndarray
+    ok: np.ndarray
+    gap: np.ndarray
+    period: np.ndarray
+    logt_b: np.ndarray
+    target_cost: np.ndarray
+    mid: np.ndarray
+    between: np.ndarray  # [O, M]
+    sm: np.ndarray  # [1, M]
+
+
+def _options(ctx: _Ctx, i: int, next_must: int) -> _Options | None:
+    cuts, s, n = ctx.cuts, ctx.s, len(ctx.cuts)
+    j_hi = min(n - 1, i + LOOKAHEAD_CUTS, next_must)
+    js_a = np.arange(i + 1, j_hi + 1)
+    js_a = js_a[(js_a == i + 1) | (cuts[js_a] - cuts[i] <= LOOKAHEAD_S)]
+    if not len(js_a):
+        return None
+    g_j = cuts[js_a] - cuts[i]
+    k0 = np.maximum(1, np.ceil(g_j * ctx.t_lo / 60.0 - 1e-9)).astype(int)
+    k1 = np.floor(g_j * ctx.t_hi / 60.0 + 1e-9).astype(int)
+    cnt = np.maximum(0, k1 - k0 + 1)
+    if not cnt.sum():
+        return None
+    oj = np.repeat(js_a, cnt)
+    ok = np.repeat(k0, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    gap = cuts[oj] - cuts[i]
+    period = gap / ok
+    logt_b = np.log(60.0 / period)
+    target_cost = W_TARGET * ok * np.abs(logt_b - ctx.ltarget)
+    mid = np.arange(i + 1, min(n, i + 1 + LOOKAHEAD_CUTS))
+    between = mid[None, :] < oj[:, None]
+    return _Options(oj, ok, gap, period, logt_b, target_cost, mid, between, s[mid][None, :])
+
+
+_Part = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _step_parts(ctx: _Ctx, i: int, st: _States, o: _Options) -> _Part:
+    """Variant B, a constant segment (a step at i): steady, a jump (strong cut, downbeat) or,
+    from the best state only, a reset."""
+    cuts, s, window = ctx.cuts, ctx.s, ctx.window
+    bars = np.arange(ctx.bpb)
+    n_o, n_s = len(o.oj), len(st.logt)
+    rel = (cuts[o.mid][None, :] - cuts[i]) / o.period[:, None]
+    gain_b = np.where(o.between & _near(rel, o.period[:, None], window), o.sm, 0.0).sum(1)
+    gain_b += s[o.oj] + ANCHOR_BONUS - o.target_cost
+    start = np.isnan(st.logt)
+    pre = np.zeros(n_o)  # before the first anchored cut: the grid runs back at this tempo
+    if i > 0 and start.any():
+        back = np.arange(max(0, i - LOOKAHEAD_CUTS * 4), i)
+        relb = (cuts[i] - cuts[back][None, :]) / o.period[:, None]
+        pre = np.where(_near(relb, o.period[:, None], window), s[back][None, :], 0.0).sum(1)
+    logt_in = np.where(start, 0.0, st.logt)
+    d = np.where(start[:, None], 0.0, np.abs(logt_in[:, None] - o.logt_b[None, :]))  # [S, O]
+    band_b = W_BAND * o.ok * np.maximum(0.0, np.abs(o.logt_b - ctx.lcenter) - BAND)
+    best_s = int(np.argmax(st.val.max(1)))
+    usable = (d <= ctx.jump_lim + 1e-12) | (np.arange(n_s) == best_s)[:, None]
+    si, oi = np.nonzero(usable)
+    dd = d[si, oi]
+    steady_c = np.where(dd <= ctx.lim + 1e-12, W_CHANGE * dd, RESET_COST + W_RESET * dd)
+    jump_c = np.where(s[i] >= JUMP_STRENGTH, W_CHANGE * dd + JUMP_COST + W_JUMP * dd, np.inf)
+    cost = np.where((bars == 0)[None, :], np.minimum(steady_c, jump_c)[:, None], steady_c[:, None])
+    extra = gain_b[oi] - band_b[oi] + np.where(start[si], pre[oi], 0.0)
+    tot_b = st.val[si] - cost + extra[:, None]
+    return (tot_b, si, oi, o.logt_b[oi], o.period[oi], np.zeros(len(si)))
+
+
+def _ramp_parts(ctx: _Ctx, i: int, st: _States, o: _Options) -> _Part | None:
+    """Variant A, a ramp from the arriving tempo (not from a start): only where it can be gentle."""
+    cuts, s, lim, window = ctx.cuts, ctx.s, ctx.lim, ctx.window
+    start = np.isnan(st.logt)
+    logt_in = np.where(start, 0.0, st.logt)
+    d_in = 60.0 / np.exp(logt_in)
+    rho0 = 2.0 * np.log(o.gap[None, :] / (o.ok[None, :] * d_in[:, None])) / (o.ok[None, :] + 1)
+    si, oi = np.nonzero((np.abs(rho0) <= 1.2 * lim) & ~start[:, None])
+    if not len(si):
+        return None
+    rho = _ramp_rho(d_in[si], o.ok[oi].astype(float), o.gap[oi])
+    end_t = logt_in[si] - o.ok[oi] * rho  # the tempo the ramp ends on: inside the range
+    good = (
+        (np.abs(rho) <= lim + 1e-12) & (end_t >= math.log(ctx.lo) - 1e-9) & (end_t <= math.log(ctx.hi) + 1e-9)
+    )
+    si, oi, rho = si[good], oi[good], rho[good]
+    if not len(si):
+        return None
+    x = (cuts[o.mid][None, :] - cuts[i]) / d_in[si][:, None]  # [P, M]
+    q = _ramp_pos(x, rho[:, None])
+    local = d_in[si][:, None] * np.exp(q * rho[:, None])
+    hit = (np.abs(q - np.round(q)) * local <= window + 1e-9) & o.between[oi]
+    gain_a = np.where(hit, o.sm, 0.0).sum(1) + s[o.oj[oi]] + ANCHOR_BONUS - o.target_cost[oi]
+    logt_a = logt_in[si] - o.ok[oi] * rho
+    far = np.maximum(np.abs(logt_a - ctx.lcenter), np.abs(o.logt_b[oi] - ctx.lcenter))
+    band_a = W_BAND * o.ok[oi] * np.maximum(0.0, far - BAND)
+    tot_a = st.val[si] - (W_CHANGE * o.ok[oi] * np.abs(rho) + band_a - gain_a)[:, None]
+    return (tot_a, si, oi, logt_a, d_in[si], rho)
+
+
+def _roll(ctx: _Ctx, i: int, o: _Options, parts: list[_Part], states: list[list[_States]]) -> None:
+    """Both variants, as states at j: the value rolled to j's bar positions."""
+    bpb, s = ctx.bpb, ctx.s
+    bars = np.arange(bpb)
+    for tot, si, oi, lg, d0, rh in parts:
+        live = np.isfinite(tot).any(1)
+        if not live.any():
             continue
-        st = _merge(states[i])
-        states[i] = [st]
-        j_hi = min(n - 1, i + LOOKAHEAD_CUTS, next_must[i])
-        js_a = np.arange(i + 1, j_hi + 1)
-        js_a = js_a[(js_a == i + 1) | (cuts[js_a] - cuts[i] <= LOOKAHEAD_S)]
-        if not len(js_a):
-            continue
-        # outgoing options (j, k)
-        g_j = cuts[js_a] - cuts[i]
-        k0 = np.maximum(1, np.ceil(g_j * t_lo / 60.0 - 1e-9)).astype(int)
-        k1 = np.floor(g_j * t_hi / 60.0 + 1e-9).astype(int)
-        cnt = np.maximum(0, k1 - k0 + 1)
-        if not cnt.sum():
-            continue
-        oj = np.repeat(js_a, cnt)
-        ok = np.repeat(k0, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        n_o, n_s = len(oj), len(st.logt)
-        gap = cuts[oj] - cuts[i]
-        period = gap / ok
-        logt_b = np.log(60.0 / period)
-        target_cost = W_TARGET * ok * np.abs(logt_b - ltarget)
-        mid = np.arange(i + 1, min(n, i + 1 + LOOKAHEAD_CUTS))
-        between = mid[None, :] < oj[:, None]  # [O, M]
-        sm = s[mid][None, :]
-        # variant B: a constant segment (a step at i)
-        rel = (cuts[mid][None, :] - cuts[i]) / period[:, None]
-        gain_b = np.where(between & _near(rel, period[:, None], window), sm, 0.0).sum(1)
-        gain_b += s[oj] + ANCHOR_BONUS - target_cost
-        start = np.isnan(st.logt)
-        pre = np.zeros(n_o)  # before the first anchored cut: the grid runs back at this tempo
-        if i > 0 and start.any():
-            back = np.arange(max(0, i - LOOKAHEAD_CUTS * 4), i)
-            relb = (cuts[i] - cuts[back][None, :]) / period[:, None]
-            pre = np.where(_near(relb, period[:, None], window), s[back][None, :], 0.0).sum(1)
-        logt_in = np.where(start, 0.0, st.logt)
-        d = np.where(start[:, None], 0.0, np.abs(logt_in[:, None] - logt_b[None, :]))  # [S, O]
-        band_b = W_BAND * ok * np.maximum(0.0, np.abs(logt_b - lcenter) - BAND)
-        # variant B, a step: steady, a jump (strong cut, downbeat) or, from the best state only, a reset
-        best_s = int(np.argmax(st.val.max(1)))
-        usable = (d <= jump_lim + 1e-12) | (np.arange(n_s) == best_s)[:, None]
-        si, oi = np.nonzero(usable)
-        dd = d[si, oi]
-        steady_c = np.where(dd <= lim + 1e-12, W_CHANGE * dd, RESET_COST + W_RESET * dd)
-        jump_c = np.where(s[i] >= JUMP_STRENGTH, W_CHANGE * dd + JUMP_COST + W_JUMP * dd, np.inf)
-        cost = np.where((bars == 0)[None, :], np.minimum(steady_c, jump_c)[:, None], steady_c[:, None])
-        extra = gain_b[oi] - band_b[oi] + np.where(start[si], pre[oi], 0.0)
-        tot_b = st.val[si] - cost + extra[:, None]
-        parts = [(tot_b, si, oi, logt_b[oi], period[oi], np.zeros(len(si)))]
-        # variant A, a ramp from the arriving tempo (not from a start): only where it can be gentle
-        d_in = 60.0 / np.exp(logt_in)
-        rho0 = 2.0 * np.log(gap[None, :] / (ok[None, :] * d_in[:, None])) / (ok[None, :] + 1)
-        si, oi = np.nonzero((np.abs(rho0) <= 1.2 * lim) & ~start[:, None])
-        if len(si):
-            rho = _ramp_rho(d_in[si], ok[oi].astype(float), gap[oi])
-            end_t = logt_in[si] - ok[oi] * rho  # the tempo the ramp ends on: inside the range
-            good = (
-                (np.abs(rho) <= lim + 1e-12) & (end_t >= math.log(lo) - 1e-9) & (end_t <= math.log(hi) + 1e-9)
-            )
-            si, oi, rho = si[good], oi[good], rho[good]
-        if len(si):
-            x = (cuts[mid][None, :] - cuts[i]) / d_in[si][:, None]  # [P, M]
-            q = _ramp_pos(x, rho[:, None])
-            local = d_in[si][:, None] * np.exp(q * rho[:, None])
-            hit = (np.abs(q - np.round(q)) * local <= window + 1e-9) & between[oi]
-            gain_a = np.where(hit, sm, 0.0).sum(1) + s[oj[oi]] + ANCHOR_BONUS - target_cost[oi]
-            logt_a = logt_in[si] - ok[oi] * rho
-            band_a = (
-                W_BAND
-                * ok[oi]
-                * np.maximum(0.0, np.maximum(np.abs(logt_a - lcenter), np.abs(logt_b[oi] - lcenter)) - BAND)
-            )
-            tot_a = st.val[si] - (W_CHANGE * ok[oi] * np.abs(rho) + band_a - gain_a)[:, None]
-            parts.append((tot_a, si, oi, logt_a, d_in[si], rho))
-        # both, as states at j: the value rolled to j's bar positions
-        for tot, si, oi, lg, d0, rh in parts:
-            live = np.isfinite(tot).any(1)
-            if not live.any():
-                continue
-            # live ones, ordered by option (so by cut j: the options are in j's order)
-            sel = np.flatnonzero(live)
-            sel = sel[np.argsort(oi[sel], kind="stable")]
-            tot, si, oi, lg, d0, rh = tot[sel], si[sel], oi[sel], lg[sel], d0[sel], rh[sel]
-            kf, jf = ok[oi], oj[oi]
-            nv = np.empty_like(tot)
-            nv[np.arange(len(tot))[:, None], (bars[None, :] + kf[:, None]) % bpb] = tot
-            nv[:, 0] += DOWNBEAT_BONUS * s[jf]
-            src = np.full(len(tot), i)
-            edges = np.flatnonzero(np.diff(jf)) + 1
-            for a, b in zip([0, *edges.tolist()], [*edges.tolist(), len(jf)]):
-                states[int(jf[a])].append(
-                    _States(lg[a:b], nv[a:b], src[a:b], si[a:b], kf[a:b], d0[a:b], rh[a:b])
-                )
-    return _finish(cuts, s, states, duration, lo, hi, target, bpb, window, lim, max_change, must_idx)
+        # live ones, ordered by option (so by cut j: the options are in j's order)
+        sel = np.flatnonzero(live)
+        sel = sel[np.argsort(oi[sel], kind="stable")]
+        tot, si, oi, lg, d0, rh = tot[sel], si[sel], oi[sel], lg[sel], d0[sel], rh[sel]
+        kf, jf = o.ok[oi], o.oj[oi]
+        nv = np.empty_like(tot)
+        nv[np.arange(len(tot))[:, None], (bars[None, :] + kf[:, None]) % bpb] = tot
+        nv[:, 0] += DOWNBEAT_BONUS * s[jf]
+        src = np.full(len(tot), i)
+        edges = np.flatnonzero(np.diff(jf)) + 1
+        for a, b in zip([0, *edges.tolist()], [*edges.tolist(), len(jf)]):
+            states[int(jf[a])].append(_States(lg[a:b], nv[a:b], src[a:b], si[a:b], kf[a:b], d0[a:b], rh[a:b]))
 
 
 def _merge(parts: list[_States]) -> _States:
