@@ -72,6 +72,7 @@ TARGETS = (
     Target("integrated_lufs", "LUFS", "{:6.1f}", None, "-"),
     Target("lra_lu", "LRA", "{:5.1f}", lambda v: 3.0 <= v <= 7.0, "3-7 LU"),
     Target("st_std_lu", "ST sd", "{:5.1f}", None, "-"),
+    Target("energy_follow", "follow", "{:6.2f}", lambda v: v >= 0.5, ">= 0.5"),
     Target("aac_tp_dbtp", "TP AAC", "{:6.2f}", lambda v: v <= -1.0, "<= -1 dBTP", worst=True),
     Target("low_pct", "<60Hz", "{:5.1f}", lambda v: 10.0 <= v <= 30.0, "10-30 %"),
     Target("lr_corr", "L/R", "{:5.2f}", lambda v: 0.80 <= v <= 0.95, "0.80-0.95"),
@@ -118,6 +119,8 @@ def measure_cue(style: str, pace: str, seconds: float, soundfont: str | None) ->
     rec: dict[str, object] = {"style": style, "pace": pace, "cuts": len(f.anchors), "render_s": render_s}
     rec["bpm"] = float(np.median(p.bpm))
     rec.update(mm.loudness(mix, sr))
+    # the picture's motion against the music's loudness over 1 s windows (Spearman, issue 18 item 3)
+    rec["energy_follow"] = mm.energy_follow(mix, sr, f.motion.values, f.motion.hop_s, seconds)
     rec["tp_dbtp"] = mm.true_peak_dbtp(mix)
     rec["aac_tp_dbtp"] = mm.true_peak_dbtp(mm.aac_round_trip(mix, sr))
     rec["low_pct"] = 100.0 * mm.low_share(mix, sr)

@@ -404,3 +404,33 @@ def lead_presence(
         if b0 < bars:
             heard[b0 : b1 + 1] = True
     return float(heard.mean())
+
+
+# ------------------------------------------------------------------ energy follows the picture
+
+
+def energy_follow(
+    audio: np.ndarray, sr: int, motion: np.ndarray, hop_s: float, until_s: float, window_s: float = 1.0
+) -> float:
+    """Spearman correlation between the picture's motion (``motion``, one value
+    every ``hop_s``) and the music's loudness (K-weighted, LUFS) over
+    consecutive ``window_s`` windows up to ``until_s`` (the picture's end);
+    silent windows (under -70 LUFS) left out. NaN with fewer than 3 windows."""
+    from scipy.stats import spearmanr
+
+    k = _k_weighted(audio, sr)
+    power = np.sum(k * k, axis=0)
+    win = int(round(window_s * sr))
+    nwin = int(min(power.size // win, until_s // window_s))
+    if nwin < 3:
+        return float("nan")
+    lufs = -0.691 + 10 * np.log10(np.maximum(power[: nwin * win].reshape(nwin, win).mean(axis=1), 1e-20))
+    m = np.asarray(motion, np.float64)
+    t = np.arange(len(m)) * hop_s
+    pic = np.array(
+        [np.mean(m[(t >= i * window_s) & (t < (i + 1) * window_s)]) if len(m) else 0.0 for i in range(nwin)]
+    )
+    keep = lufs > -70
+    if keep.sum() < 3 or np.ptp(pic[keep]) == 0:
+        return float("nan")
+    return float(spearmanr(pic[keep], lufs[keep]).statistic)

@@ -131,6 +131,10 @@ class MixSpec:
     sub_db : float
         The sine sub under the bass notes (energy below 60 Hz), LU relative to
         the bass stem's level; -60 or less: none.
+    energy_db : float
+        The level envelope (``arranger.envelope``): dB between a bar of energy
+        0 (a breakdown) and one of energy 1 (a drop), the same gain on every
+        stem before the bus, ramping between bars (0..12; 0: none).
     """
 
     levels: tuple[float, float, float, float, float] = (0.0, -2.0, -3.0, -8.0, -3.0)
@@ -139,6 +143,7 @@ class MixSpec:
     duck_db: float = 2.0
     duck_release_ms: float = 150.0
     sub_db: float = -8.0
+    energy_db: float = 7.0
 
     def __post_init__(self) -> None:
         if len(self.levels) != 5 or len(self.sends) != 5 or any(not -30 <= v <= 10 for v in self.levels):
@@ -147,6 +152,8 @@ class MixSpec:
             raise OptionError("mix: sends and room lie in 0..1.")
         if not (0.0 <= self.duck_db <= 12.0 and 20.0 <= self.duck_release_ms <= 1000.0):
             raise OptionError("mix: duck_db 0..12 dB, duck_release_ms 20..1000.")
+        if not 0.0 <= self.energy_db <= 12.0:
+            raise OptionError("mix: energy_db 0..12 dB.")
 
 
 #: The bass figures of :class:`HarmonyMelody`.

@@ -99,6 +99,8 @@ class Score:
     #: hits (time, "impact" | "crash" | "stab" | "riser"): the MIDI file's markers
     fx: list[Fx] = field(default_factory=list)
     hits: list[tuple[float, str]] = field(default_factory=list)
+    #: (bar start s, energy 0..1) per bar of the form: the level envelope's bars (:mod:`.envelope`)
+    levels: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def key_name(self) -> str:
@@ -251,6 +253,7 @@ def compose(
     song, score = _song(plan, features, style, seed, prompt, bar_seeds, key)
     record(score, song.form)
     downs, bpb = plan.downbeats_s, song.bpb
+    score.levels = [(float(downs[i]), song.form.bar(i).energy) for i in range(len(downs) - 1)]
 
     # the pickup before the first downbeat: a pad on the tonic from the first frame
     if len(downs) and downs[0] > 0.05:

@@ -37,6 +37,7 @@ import numpy as np
 from ... import units
 from ...styles import MixSpec
 from .compose import PARTS, Note, Score
+from .envelope import LevelEnvelope, level_envelope
 
 SR = units.OUTPUT_SR
 KICKS = (35, 36)  # GM bass drums
@@ -270,6 +271,7 @@ class StemGains:
     kicks_s: np.ndarray
     sub_notes: list[Note]
     sub_gain: float
+    envelope: LevelEnvelope | None = None  # the form's level envelope (.envelope), on every stem alike
 
     def sidechain(self, part: str, a: int, b: int) -> np.ndarray:
         """The sidechain's gain (float32) on samples ``[a, b)`` of ``part``."""
@@ -284,6 +286,8 @@ class StemGains:
         sidechain, and under the bass the sub (through the same sidechain)."""
         b = a + v.shape[1]
         d = self.sidechain(part, a, b)
+        if self.envelope is not None:  # the form's level, the same on every stem
+            d = d * self.envelope.gain(a, b)
         np.multiply(v, (d * np.float32(self.calibrations.get(part, 1.0)))[None, :], out=v)
         if part == "bass" and self.sub_notes and self.sub_gain > 0:
             v += (sub_layer(self.sub_notes, self.sub_gain, a, b) * d)[None, :]
@@ -301,5 +305,10 @@ def stem_gains(spec: MixSpec, score: Score, loudness: dict[str, float], n: int, 
         if np.isfinite(sub_l) and sub_l > -70:
             sub_gain = float(10 ** ((target_lufs("bass", spec) + spec.sub_db - sub_l) / 20))
     return StemGains(
-        spec, {p: calibration(p, spec, v) for p, v in loudness.items()}, kick_times(score), bass, sub_gain
+        spec,
+        {p: calibration(p, spec, v) for p, v in loudness.items()},
+        kick_times(score),
+        bass,
+        sub_gain,
+        level_envelope(score.levels, spec.energy_db, SR),
     )
