@@ -194,3 +194,72 @@ def test_eval_measures_the_sync_window_and_the_steadiness_on_a_click_track():
     assert m.beat_cv is not None and m.beat_cv < 0.03
     off = evaluate(y, beats[4::4] + 0.25, 31.0)  # every cut half way between two clicks
     assert off.cut_sync_hit == 0.0
+
+
+# --------------------------------------------------------------------------- the default's choice (core/rhythm/ramp.py)
+
+
+def _caught(p, t, window=0.04):
+    return int((np.array([np.min(np.abs(p.beats_s - x)) for x in t]) <= window + 1e-9).sum())
+
+
+def test_a_ramp_keeps_every_cut_on_its_grid_point_and_the_gap_summed():
+    from vidmusician.core.rhythm.ramp import ramp_exact
+
+    # two segments of 8 and 4 steps at different intervals: the ramp meets them at the cut
+    grid = np.concatenate([np.arange(8) * 0.125, 1.0 + np.arange(5) * 0.1])
+    phases = np.arange(len(grid)) % 16
+    g, ph, tempo = ramp_exact(grid, phases, [0.0, 1.0, 1.4], 4)
+    assert g[0] == 0.0 and g[8] == 1.0 and g[-1] == 1.4 and np.array_equal(ph, phases)
+    iv = np.diff(g)
+    assert np.allclose(np.diff(iv[:8], 2), 0.0) and np.allclose(np.diff(iv[8:], 2), 0.0)  # linear inside
+    assert abs(iv[7] - iv[8]) < abs(0.125 - 0.1)  # the step at the cut is smaller
+    assert np.allclose(tempo[:-1], 60.0 / (4 * iv))
+
+
+def test_the_slow_long_shot_is_ramped_onto_every_cut_within_the_steadiness_bound():
+    """The issue's Premiere export: the sync plan put two cuts on sixteenths; the
+    exact plan, ramped per beat, puts all five exactly on beats, every beat-to-beat change within 2%."""
+    anchors, duration, kw = plan_goldens.CASES["slow-long-shot"]()
+    p = plan(anchors, duration, **kw)
+    assert p.mode == "sync" and p.planner == "exact-ramped"
+    assert p.cut_landings()["beat"] == 1.0 and p.cut_landings()["exact"] == 1.0
+    assert steps(p).max() <= math.log1p(0.02) + 1e-9
+    assert plan_json(p, "x")["planner"] == "exact-ramped"
+    assert "planner" not in plan_json(plan(anchors, duration, exact=True, **kw), "x")
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("gaps", [(2.0, 4.0), (0.4, 1.2)])
+def test_the_default_never_catches_fewer_cuts_than_either_planner(seed, gaps, monkeypatch):
+    from vidmusician.core.rhythm import ramp
+    from vidmusician.core.rhythm.nudge import sync_grid
+
+    rng = np.random.default_rng(seed)
+    t = frames(np.cumsum(rng.uniform(*gaps, 20)), 25.0)
+    duration = float(t[-1] + 2.0)
+    p = plan(cuts(t), duration, (100, 128), rate=25.0)
+    exact = plan(cuts(t), duration, (100, 128), exact=True)
+    hard = [(float(x), 1.0) for x in t]
+    ramped = ramp.ramp_exact(exact.grid_s, _phases(exact), [0.0, *t, duration], 4)
+    steady_exact = ramp.steady_ok(ramped[0], ramped[1], exact.meter, hard, 0.02, 0.06)[0]
+
+    def only_sync(hard, must, duration, lo, hi, target, m, flex, max_change, window, steady, rate):
+        return (*sync_grid(hard, must, duration, lo, hi, target, m, window, steady, max_change, rate), "sync")
+
+    monkeypatch.setattr(ramp, "default_grid", only_sync)
+    sync = plan(cuts(t), duration, (100, 128), rate=25.0)
+    assert p.planner in ("sync", "exact", "exact-ramped")
+    assert _caught(p, t) >= _caught(sync, t)
+    if steady_exact:  # the ramped exact plan keeps the bound: the default catches at least as many
+        assert _caught(p, t) >= _caught(exact, t)
+    lim = math.log1p(0.02) + 1e-6
+    starts = np.array([s.start_s for s in p.sections])
+    for i in np.flatnonzero(steps(p) > lim):
+        assert np.min(np.abs(starts - p.beats_s[i + 1])) < 1e-6
+
+
+def _phases(p):
+    """The grid's phases back from a plan: steps counted from the first downbeat."""
+    i0 = int(np.argmin(np.abs(p.grid_s - p.downbeats_s[0])))
+    return (np.arange(len(p.grid_s)) - i0) % p.meter.steps
