@@ -18,7 +18,14 @@ mode (``mode: "flex"``): every hard cut within 1 ms of the grid, at the price
 of tempo jumps in a fast montage. The default (``mode: "sync"``,
 :mod:`.sync`) keeps the tempo steady (2% beat to beat) and catches as many
 hard cuts as it can within the sync window (+-40 ms) of a beat, each moved
-onto its exact frame; the rest land on the nearest eighth or sixteenth. With
+onto its exact frame; the rest land on the nearest eighth or sixteenth. It
+never does worse than either planner: it plans the exact grid too, with its
+tempo steps spread into per-beat ramps (:mod:`.ramp`), and keeps whichever
+puts more hard cuts (strength-weighted) within the sync window of a beat,
+ties to the steadier; the ramped exact grid only where every beat-to-beat
+change stays within 2% (jumps at strong cuts on downbeats aside). The plan's
+``planner`` (``plan.json``'s ``"planner"``) says which: ``"sync"``,
+``"exact-ramped"`` or ``"exact"`` (steady enough as it is). With
 ``--flex 0`` the planner searches one constant tempo and phase that hit the
 most cuts. Times are seconds from the timeline's first frame; tempos are BPM.
 
