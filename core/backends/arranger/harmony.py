@@ -248,40 +248,22 @@ def _approach(target: int, frm: int, kind: str, scale_pcs: Sequence[int], pick: 
     return side(not below) if ap % 12 == frm % 12 else ap
 
 
-def bass_line(
-    spec: HarmonyMelody,
-    root_pc: int,
-    fifth_pc: int,
-    next_root_pc: int | None,
+def _figure(
+    fig: str,
+    root: int,
+    fifth: int,
+    octave: int,
     scale_pcs: Sequence[int],
     steps_per_bar: int,
     sub: int,
     level: float,
-    rng: np.random.Generator,
-    hit: bool = False,
-    resolving: bool = False,
+    pick: float,
+    alt: float,
+    hit: bool,
 ) -> list[tuple[int, int, int, float]]:
-    """One bar of bass: ``(step, length in steps, MIDI pitch, velocity factor)`` per note.
-
-    ``steps_per_bar`` grid steps of ``sub`` per beat; ``level`` (0..1) the
-    bar's energy (busier when high); ``next_root_pc`` the next bar's root when
-    the chord changes there (an approach note leads into it on the bar's last
-    eighth, or its last beat when walking); ``hit``: a hard cut on the
-    downbeat, whose note is always struck on step 0; ``resolving``: the last
-    bar, the root held. Every choice comes from ``rng``, the bar's generator.
-    Pitches stay in E1..G3 (28..55).
-    """
-    low = spec.bass_low
-    root = bass_root(root_pc, low)
-    fifth = root + (fifth_pc - root_pc) % 12
-    octave = root + 12
+    """The bar's notes in bass figure ``fig`` (see :func:`bass_line`), before the approach note."""
     e = max(1, sub // 2)  # steps per eighth
     beats = max(1, steps_per_bar // max(1, sub))
-    pick = float(rng.random())  # the bar's choices, drawn in this order
-    alt = float(rng.random())
-    if resolving:
-        return [(0, steps_per_bar, root, 1.0)]
-    fig = spec.bass
     notes: list[tuple[int, int, int, float]] = []
     if fig == "whole":
         notes = [(0, steps_per_bar, root, 1.0)]
@@ -330,6 +312,43 @@ def bass_line(
             step2 = passing[1] if alt < 0.7 and len(passing) >= 2 else passing[0] if passing else root
             walk = [root, step2, fifth, octave if pick < 0.5 else root]
             notes = [(i * b, b, walk[i % 4], 1.0 if i == 0 else 0.8) for i in range(beats)]
+    return notes
+
+
+def bass_line(
+    spec: HarmonyMelody,
+    root_pc: int,
+    fifth_pc: int,
+    next_root_pc: int | None,
+    scale_pcs: Sequence[int],
+    steps_per_bar: int,
+    sub: int,
+    level: float,
+    rng: np.random.Generator,
+    hit: bool = False,
+    resolving: bool = False,
+) -> list[tuple[int, int, int, float]]:
+    """One bar of bass: ``(step, length in steps, MIDI pitch, velocity factor)`` per note.
+
+    ``steps_per_bar`` grid steps of ``sub`` per beat; ``level`` (0..1) the
+    bar's energy (busier when high); ``next_root_pc`` the next bar's root when
+    the chord changes there (an approach note leads into it on the bar's last
+    eighth, or its last beat when walking); ``hit``: a hard cut on the
+    downbeat, whose note is always struck on step 0; ``resolving``: the last
+    bar, the root held. Every choice comes from ``rng``, the bar's generator.
+    Pitches stay in E1..G3 (28..55).
+    """
+    low = spec.bass_low
+    root = bass_root(root_pc, low)
+    fifth = root + (fifth_pc - root_pc) % 12
+    octave = root + 12
+    e = max(1, sub // 2)  # steps per eighth
+    pick = float(rng.random())  # the bar's choices, drawn in this order
+    alt = float(rng.random())
+    if resolving:
+        return [(0, steps_per_bar, root, 1.0)]
+    fig = spec.bass
+    notes = _figure(fig, root, fifth, octave, scale_pcs, steps_per_bar, sub, level, pick, alt, hit)
     if next_root_pc is not None and next_root_pc != root_pc % 12 and spec.approach != "none" and notes:
         target = bass_root(next_root_pc, low)
         last_start = steps_per_bar - (max(1, sub) if fig == "walk" else e)
