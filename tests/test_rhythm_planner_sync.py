@@ -236,7 +236,7 @@ def test_the_default_never_catches_fewer_cuts_than_either_planner(seed, gaps, mo
     from vidmusician.core.rhythm.nudge import sync_grid
 
     rng = np.random.default_rng(seed)
-    t = frames(np.cumsum(rng.uniform(*gaps, 20)), 25.0)
+    t = frames(np.cumsum(rng.uniform(gaps[0], gaps[1], 20)), 25.0)
     duration = float(t[-1] + 2.0)
     p = plan(cuts(t), duration, (100, 128), rate=25.0)
     exact = plan(cuts(t), duration, (100, 128), exact=True)
