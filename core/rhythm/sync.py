@@ -27,7 +27,7 @@ window of a beat, then moves the beats onto those cuts' exact frames.
    on and the music rings out (the arranger's ending).
 2. The best constant tempo and phase (the most cuts within the window) is a
    candidate too and a floor: the plan never catches fewer cuts than it.
-3. The nudge: every caught cut that is not anchored is put exactly on its
+3. The nudge (:mod:`.nudge`): every caught cut that is not anchored is put exactly on its
    frame by a displacement of the beats, a smoothstep between the needed
    displacements (zero at the anchored cuts and at the end), which spreads
    it over the beats up to the neighbouring caught cuts; a nudge that would make a
