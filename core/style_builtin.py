@@ -14,7 +14,7 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(70.0, 110.0),
         colour="#4c4c8a",
         mix=MixSpec(
-            levels=(-3, -3, 0, -3, -2), sends=(0.15, 0.02, 0.3, 0.4, 0.3), room=0.85, duck_db=1, energy_db=8
+            levels=(-3, -3, 0, -3, -2), sends=(0.15, 0.02, 0.3, 0.4, 0.3), room=0.85, duck_db=1, energy_db=5
         ),
         moods=(("negative", "mid"), ("negative", "low")),
         prompt_words=("epic", "cinematic", "dramatic", "dark"),
@@ -55,7 +55,7 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(add9=(1,), sevenths="none", bass="root-fifth", approach="none"),
         tempo=(100.0, 128.0),
         colour="#f2b134",
-        mix=MixSpec(levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5, energy_db=6),
+        mix=MixSpec(levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5, energy_db=2.5),
         moods=(("positive", "high"),),
         prompt_words=("corporate", "upbeat", "happy"),
         mode="major",
@@ -95,7 +95,7 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(add9=(1, 6), sevenths="none", bass="pump", approach="none"),
         tempo=(118.0, 132.0),
         colour="#7a3fa0",
-        mix=MixSpec(levels=(0, -1, -4, -7, -3), duck_db=6, duck_release_ms=180, sub_db=-20, energy_db=8),
+        mix=MixSpec(levels=(0, -1, -4, -7, -3), duck_db=6, duck_release_ms=180, sub_db=-20, energy_db=3),
         moods=(("negative", "high"),),
         prompt_words=("electronic", "edm", "techno", "synth"),
         mode="minor",
@@ -173,7 +173,7 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(110.0, 150.0),
         colour="#c0392b",
         mix=MixSpec(
-            levels=(0, -2, -1, -9, -3), sends=(0.05, 0, 0.1, 0.25, 0.18), room=0.45, duck_db=1.5, energy_db=7
+            levels=(0, -2, -1, -9, -3), sends=(0.05, 0, 0.1, 0.25, 0.18), room=0.45, duck_db=1.5, energy_db=3.5
         ),
         moods=(("neutral", "high"),),
         prompt_words=("rock", "sport", "sports", "action"),
@@ -263,7 +263,7 @@ BUILTIN: tuple[Style, ...] = (
         ),
         tempo=(80.0, 120.0),
         colour="#6a9f4a",
-        mix=MixSpec(levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6, energy_db=6),
+        mix=MixSpec(levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6, energy_db=4),
         moods=(("positive", "mid"),),
         prompt_words=("acoustic", "folk", "warm"),
         mode="major",
