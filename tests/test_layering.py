@@ -298,3 +298,19 @@ def test_no_import_cycle_among_core_modules():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_over_600_lines_and_no_function_over_80():
+    """The redesign's size rule (issue 16), for core, the panel and the Resolve bridge."""
+    too_long = []
+    for folder in ("core", "ui", "resolve_plugin"):
+        for path in (REPO / folder).rglob("*.py"):
+            text = path.read_text()
+            if text.count("\n") > 600:
+                too_long.append(f"{path.relative_to(REPO)}: {text.count(chr(10))} lines")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    n = node.end_lineno - node.lineno + 1
+                    if n > 80:
+                        too_long.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}: {n} lines")
+    assert too_long == []
