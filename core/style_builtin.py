@@ -173,7 +173,11 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(110.0, 150.0),
         colour="#c0392b",
         mix=MixSpec(
-            levels=(0, -2, -1, -9, -3), sends=(0.05, 0, 0.1, 0.25, 0.18), room=0.45, duck_db=1.5, energy_db=3.5
+            levels=(0, -2, -1, -9, -3),
+            sends=(0.05, 0, 0.1, 0.25, 0.18),
+            room=0.45,
+            duck_db=1.5,
+            energy_db=3.5,
         ),
         moods=(("neutral", "high"),),
         prompt_words=("rock", "sport", "sports", "action"),
