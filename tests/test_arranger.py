@@ -187,7 +187,7 @@ def test_bus_limiter_only_where_needed_is_the_whole_signals_limiter():
     comp = r.compressor_gain(mix)
     g0 = 10 ** ((r.TARGET_LUFS - loud) / 20)
     peak = r._true_peak_envelope(mix * comp[None, :]) * g0
-    need = np.minimum(1.0, 10 ** (r.CEILING_DBTP / 20) * 0.98 / np.maximum(peak, 1e-9))
+    need = np.minimum(1.0, 10 ** (r.CEILING_DBTP / 20) * r.LIMIT_MARGIN / np.maximum(peak, 1e-9))
     assert need.min() < 0.5
     need = uniform_filter1d(minimum_filter1d(need, size=4 * 480), size=480)
     dense = comp * g0 * need

@@ -7,6 +7,7 @@ import numpy as np
 from vidmusician.core.backends.arranger import arrange
 from vidmusician.core.backends.arranger.envelope import RAMP_S, level_envelope
 from vidmusician.core.backends.arranger.render import mix_of
+from vidmusician.core.styles import get as get_style
 
 from .test_arranger_form import BAR_S, made_up
 
@@ -69,4 +70,6 @@ def test_the_envelope_is_what_lifts_the_busy_half():
         without = spread()
     finally:
         mixing.level_envelope = keep
-    assert with_env - without >= 3.0, (with_env, without)
+    # calm bars sit the style's energy_db under the busiest; the bus keeps most of it
+    energy_db = get_style("corporate-upbeat").mix.energy_db
+    assert with_env - without >= 0.6 * energy_db, (with_env, without, energy_db)
