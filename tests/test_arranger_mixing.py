@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import tempfile
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,12 @@ from vidmusician.core.backends.arranger import mixing
 from vidmusician.core.backends.arranger.compose import Note, Score
 from vidmusician.core.backends.arranger.styles import get_style
 
+from .conftest import REPO
+
 R = importlib.import_module("vidmusician.core.backends.arranger.render")
 M = importlib.import_module("vidmusician.core.backends.arranger.master")
+sys.path.insert(0, str(REPO / "benchmark"))
+MEASURES = importlib.import_module("music_measures")  # the benchmark's measures, one copy
 SR = 48000
 FLUID = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 
@@ -38,40 +42,12 @@ def lufs(audio: np.ndarray) -> float:
 
 
 def true_peak_dbtp(audio: np.ndarray) -> float:
-    from scipy.signal import resample_poly
-
-    up = resample_poly(np.asarray(audio, np.float64), 4, 1, axis=-1)
-    return 20 * float(np.log10(np.abs(up).max() + 1e-12))
+    return MEASURES.true_peak_dbtp(audio)  # 4x oversampled, as bench_music measures it
 
 
 def aac_round_trip(audio: np.ndarray) -> np.ndarray:
-    """(2, n) through AAC 128 kbit/s in an .m4a and back (PyAV)."""
-    import av
-
-    a = np.ascontiguousarray(np.asarray(audio, np.float32))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "mix.m4a")
-        with av.open(path, "w") as out:
-            stream = out.add_stream("aac", rate=SR)
-            stream.bit_rate = 128_000
-            stream.layout = "stereo"
-            for i in range(0, a.shape[1], 16384):
-                frame = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(a[:, i : i + 16384]), format="fltp", layout="stereo"
-                )
-                frame.sample_rate, frame.pts = SR, i
-                for pkt in stream.encode(frame):
-                    out.mux(pkt)
-            for pkt in stream.encode(None):
-                out.mux(pkt)
-        chunks = []
-        with av.open(path) as inp:
-            for frame in inp.decode(audio=0):
-                x = frame.to_ndarray()
-                if frame.format.is_packed:
-                    x = x.reshape(-1, len(frame.layout.channels)).T
-                chunks.append(x.astype(np.float32))
-    return np.concatenate(chunks, axis=1)
+    """(2, n) through AAC 128 kbit/s in an .m4a and back (PyAV): bench_music's round trip."""
+    return MEASURES.aac_round_trip(audio, SR)
 
 
 @pytest.fixture(scope="module")
