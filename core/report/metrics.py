@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..model import MotionCurve
+from ..rhythm.records import nearest_distance
 
 SR = 22050
 HOP = 512
@@ -79,16 +80,6 @@ def load_audio(path: str | os.PathLike[str]) -> np.ndarray:
     return load(path, SR, channels=1)[0]
 
 
-def _nearest_distance(times: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """For each time, the distance to the nearest point (inf with no points)."""
-    if not len(points):
-        return np.full(len(times), np.inf)
-    idx = np.searchsorted(points, times)
-    left = points[np.clip(idx - 1, 0, len(points) - 1)]
-    right = points[np.clip(idx, 0, len(points) - 1)]
-    return np.minimum(np.abs(times - left), np.abs(times - right))
-
-
 def _accent(cuts: np.ndarray, env: np.ndarray, env_t: np.ndarray) -> float:
     w = max(1, int(round(ACCENT_WINDOW_S * SR / HOP)))
     idx = np.searchsorted(env_t, cuts)
@@ -117,13 +108,13 @@ def evaluate(
 
     hit = hit_chance = accent = accent_chance = sync = sync_chance = None
     if len(cuts):
-        dist = _nearest_distance(cuts, beats)
+        dist = nearest_distance(cuts, beats)
         hit, sync = float(np.mean(dist <= HIT_WINDOW_S)), float(np.mean(dist <= SYNC_WINDOW_S))
         accent = _accent(cuts, env, env_t)
         hits, syncs, accents = [], [], []
         for _ in range(CHANCE_DRAWS):
             moved = np.clip(cuts + rng.uniform(-CHANCE_SHIFT_S, CHANCE_SHIFT_S, len(cuts)), 0, duration_s)
-            d = _nearest_distance(moved, beats)
+            d = nearest_distance(moved, beats)
             hits.append(np.mean(d <= HIT_WINDOW_S))
             syncs.append(np.mean(d <= SYNC_WINDOW_S))
             accents.append(_accent(np.sort(moved), env, env_t))

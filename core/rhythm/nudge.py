@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..model import Meter
+from .records import beat_cv
 from .sync import STEADY, SYNC_WINDOW_S, SyncGrid, _ending, caught, plan_sync
 
 # --------------------------------------------------------------------------- the nudge
@@ -168,8 +169,7 @@ def sync_grid(
         if g.end_ok:
             locked[-1] = True
         moved, on = nudge(g.beats, locked, cuts, s, window, steady, (lo, hi))
-        iv = np.diff(moved)
-        cv = float(iv.std() / iv.mean()) if len(iv) > 1 else 0.0
+        cv = beat_cv(moved)
         exact = int((on >= 0).sum())  # the anchored cuts among them
         key = (float(caught(cuts, moved, window)), float(exact), float(g.end_ok), -cv)
         if best is None or key > best[0]:

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.linalg import solve_banded
 
 from ..model import Meter
+from .records import beat_cv
 
 JUMP_STRENGTH = 0.9  # as the sync planner's: a tempo jump only at a strong cut on a downbeat
 
@@ -127,11 +128,6 @@ def caught_weight(cuts: np.ndarray, s: np.ndarray, beats: np.ndarray, window: fl
     if not len(cuts):
         return 0.0
     return float(s[nearest_distance(cuts, beats) <= window + 1e-9].sum())
-
-
-def beat_cv(beats: np.ndarray) -> float:
-    iv = np.diff(beats)
-    return float(iv.std() / iv.mean()) if len(iv) > 1 and iv.mean() > 0 else 0.0
 
 
 def default_grid(

@@ -129,8 +129,7 @@ class RhythmPlan:
 
     def beat_cv(self) -> float:
         """Tempo steadiness: the coefficient of variation (std / mean) of the beat intervals."""
-        iv = np.diff(self.beats_s)
-        return float(iv.std() / iv.mean()) if len(iv) > 1 and iv.mean() > 0 else 0.0
+        return beat_cv(self.beats_s)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RhythmPlan:
@@ -209,3 +208,9 @@ def nearest_distance(times: np.ndarray, points: np.ndarray) -> np.ndarray:
     left = points[np.clip(idx - 1, 0, len(points) - 1)]
     right = points[np.clip(idx, 0, len(points) - 1)]
     return np.minimum(np.abs(times - left), np.abs(times - right))
+
+
+def beat_cv(beats: np.ndarray) -> float:
+    """The coefficient of variation (std / mean) of the intervals of ascending ``beats`` (0 for fewer than three)."""
+    iv = np.diff(beats)
+    return float(iv.std() / iv.mean()) if len(iv) > 1 and iv.mean() > 0 else 0.0
