@@ -191,6 +191,20 @@ def _write_timeline(
     }
 
 
+def _analyse_plan_generate(
+    src: Path, opts: ScoreOptions, progress: ProgressFn | None, cancel: CancelToken | None
+) -> tuple[VideoFeatures, RhythmPlan, str, Music]:
+    """A take's first steps (progress 0 to 0.7): the picture analysed, the plan
+    made, the music generated on it; the plan is the one the music kept."""
+    feats = _features(str(src), opts, scaled(progress, 0.0, 0.5), cancel)
+    p, style = _plan(feats, opts)
+    report(progress, 0.5, "generating")
+    check(cancel)
+    music = _generate(p, feats, style, opts, scaled(progress, 0.5, 0.7), cancel)
+    check(cancel)
+    return feats, music.plan or p, style, music
+
+
 def _generate(
     plan: RhythmPlan,
     feats: VideoFeatures,
@@ -323,13 +337,7 @@ def score(
     src = Path(input_path)
     with output_folder(out) as folder:
         identity = file_identity(src) if src.is_file() else {}
-        feats = _features(str(src), opts, scaled(progress, 0.0, 0.5), cancel)
-        p, style = _plan(feats, opts)
-        report(progress, 0.5, "generating")
-        check(cancel)
-        music = _generate(p, feats, style, opts, scaled(progress, 0.5, 0.7), cancel)
-        p = music.plan or p
-        check(cancel)
+        feats, p, style, music = _analyse_plan_generate(src, opts, progress, cancel)
         final = out.resolve()
         record = _take_record(final, 1, "score", opts, music, "plan.json")
         take = _write_take(
@@ -427,13 +435,7 @@ def _add_take(
             )
         if rec_in.get("identity"):
             check_identity(rec_in["path"], rec_in["identity"])
-        feats = _features(str(src), opts, scaled(progress, 0.0, 0.5), cancel)
-        p, style = _plan(feats, opts)
-        report(progress, 0.5, "generating")
-        check(cancel)
-        music = _generate(p, feats, style, opts, scaled(progress, 0.5, 0.7), cancel)
-        p = music.plan or p
-        check(cancel)
+        feats, p, style, music = _analyse_plan_generate(src, opts, progress, cancel)
         take_id = session.next_take_id()
         undo = _Undo()
         try:
