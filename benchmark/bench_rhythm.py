@@ -2,7 +2,7 @@
 with the arranger and beat-tracked with librosa.
 
 Run: .venv/bin/python benchmark/bench_rhythm.py [--quick] [--lists 6] [--seconds 40]
-     [--style corporate-upbeat] [--soundfont FILE] [--no-render]
+     [--style corporate-upbeat] [--soundfont FILE] [--no-render] [--no-bound]
 
 Cut lists (fixed seeds, 25 fps frames): slow (2-4 s apart), medium (1-2 s),
 montage (0.4-1.2 s) and mixed (the three in turn, 8 s each). Each is planned
@@ -18,8 +18,12 @@ the lag (median time from the plan's nearest beat to a tracked beat: librosa
 hears a click track about 20 ms late) and, as a diagnostic only, the share
 within 40 ms once the tracked beats are moved back by that lag (``h40-lag``:
 what would be heard without the latency); and the plan's own share within
-its window of a beat and its CV. Then the
-planning time of 3,000 cuts over two hours (sync planner, best of 3).
+its window of a beat and its CV. ``bound40`` is an oracle's (:func:`bound`, not the
+product): the most cuts ANY beat grid in the style's tempo range with every
+beat-to-beat change within 2% puts within 40 ms of a beat on the same lists, an
+upper bound for every planner; ``band40`` the same with every interval also within
+3% of one tempo (a beat-interval CV of about 0.03 at most), achievable, not a bound.
+Then the planning time of 3,000 cuts over two hours (sync planner, best of 3).
 
 Targets (PASS/FAIL): montage >= 0.8 of the cuts heard within 40 ms with a
 tracked CV <= 0.03; slow and medium >= 0.95; planning 3,000 cuts < 1 s.
@@ -28,7 +32,9 @@ tracked CV <= 0.03; slow and medium >= 0.95; planning 3,000 cuts < 1 s.
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -37,15 +43,21 @@ from vidmusician.core.model import Anchor, InputSource, MotionCurve, Timeline, V
 from vidmusician.core.rhythm.planner import plan
 
 RATE = 25.0
-KINDS = {"slow": (2.0, 4.0), "medium": (1.0, 2.0), "montage": (0.4, 1.2), "mixed": None}
-PLANNERS = {"sync": {}, "exact": {"exact": True}, "constant": {"flex": 0.0}}
+KINDS: dict[str, tuple[float, float] | None] = {
+    "slow": (2.0, 4.0),
+    "medium": (1.0, 2.0),
+    "montage": (0.4, 1.2),
+    "mixed": None,
+}
+PLANNERS: dict[str, dict[str, Any]] = {"sync": {}, "exact": {"exact": True}, "constant": {"flex": 0.0}}
+SPANS = [(2.0, 4.0), (1.0, 2.0), (0.4, 1.2)]  # the mixed list's, in turn
 
 
 def cut_list(kind: str, seed: int, seconds: float) -> np.ndarray:
     rng = np.random.default_rng(1000 * list(KINDS).index(kind) + seed)
     t, out, k = 0.0, [], 0
     while True:
-        lo, hi = KINDS[kind] or list(KINDS.values())[(k // 1) % 3]  # mixed: 8 s of each in turn
+        lo, hi = KINDS[kind] or SPANS[k % 3]  # mixed: 8 s of each in turn
         t += float(rng.uniform(lo, hi))
         if t > seconds - 2.0:
             break
@@ -63,6 +75,70 @@ def features(times: np.ndarray, duration: float) -> VideoFeatures:
     n = int(duration * 25)
     values = np.full(n, 0.5)
     return VideoFeatures(tl, MotionCurve(0.04, values, values, values, values), (), anchors)
+
+
+def bound(
+    cuts: np.ndarray,
+    duration: float,
+    lo: float,
+    hi: float,
+    window: float = 0.04,
+    steady: float = 0.02,
+    band: float | None = None,
+) -> float:
+    """An oracle, not the product: the most cuts ANY beat grid catches within ``window``
+    (seconds) of a beat, its intervals in the tempo range ``lo``-``hi`` (BPM) and every
+    beat-to-beat change within ``steady`` (no ending, no bars, no other cost). An exhaustive
+    programme over beats on a 1-ms grid, relaxed by the grid's rounding (the window by half
+    a step, the change bound by one step either side), so it is an upper bound. With ``band``
+    every interval also lies within ``band`` of one tempo (the best of a scan at 1% steps):
+    a grid with a beat-interval CV at or below about ``band``, an achievable figure, not a bound."""
+    n = int(math.ceil(duration * 1000))
+    d_all = np.arange(int(math.floor(60000 / hi)), int(math.ceil(60000 / lo)) + 1)
+
+    def hits(slack: float) -> np.ndarray:
+        h = np.zeros(n + d_all[-1] + 2)
+        for c in cuts:
+            a = max(0, int(math.ceil(1000 * (c - window) - slack - 1e-6)))
+            h[a : int(math.floor(1000 * (c + window) + slack + 1e-6)) + 1] += 1
+        return h
+
+    if band is None:
+        return _bound_run(hits(0.5), n, d_all, steady, relax=1.0)
+    hit = hits(0.0)
+    best = 0.0
+    for c in d_all[0] * 1.01 ** np.arange(0, 40):
+        ds = d_all[(d_all >= c * (1 - band)) & (d_all <= c * (1 + band))]
+        if len(ds) >= 2:
+            best = max(best, _bound_run(hit, n, ds, steady, relax=0.0))
+    return best
+
+
+def _bound_run(hit: np.ndarray, n: int, ds: np.ndarray, steady: float, relax: float) -> float:
+    """:func:`bound`'s programme: V[t, j] the most cuts with a beat at t ms reached by interval ds[j]."""
+    lo_i = np.searchsorted(ds, ds / (1 + steady) - relax - 1e-9)
+    hi_i = np.searchsorted(ds, ds * (1 + steady) + relax + 1e-9, side="right") - 1
+    lev = np.floor(np.log2(hi_i - lo_i + 1)).astype(int)
+    right = hi_i - (1 << lev) + 1
+    val = np.full((n + 1, len(ds)), -np.inf)
+    val[: ds[-1]] = hit[: ds[-1], None]
+    for t0 in range(0, n + 1, int(ds[0])):
+        blk = val[t0 : t0 + int(ds[0])]
+        if not np.isfinite(blk).any():
+            continue
+        table = [blk]
+        for k in range(1, int(lev.max()) + 1):
+            p, w = table[-1], 1 << (k - 1)
+            q = p.copy()
+            q[:, :-w] = np.maximum(p[:, :-w], p[:, w:])
+            table.append(q)
+        st = np.stack(table)
+        best = np.maximum(st[lev, :, lo_i], st[lev, :, right]).T  # [rows, j]
+        tgt = np.arange(t0, t0 + len(blk))[:, None] + ds[None, :]
+        ok = tgt <= n
+        cols = np.broadcast_to(np.arange(len(ds)), tgt.shape)[ok]
+        val[tgt[ok], cols] = np.maximum(val[tgt[ok], cols], best[ok] + hit[tgt[ok]])
+    return float(val.max())
 
 
 def measure(p, f: VideoFeatures, style: str, soundfont: str | None) -> dict[str, float]:
@@ -115,6 +191,7 @@ def main() -> None:
     ap.add_argument("--style", default="corporate-upbeat")
     ap.add_argument("--soundfont", default=None)
     ap.add_argument("--no-render", action="store_true", help="the plans' own figures only")
+    ap.add_argument("--no-bound", action="store_true", help="without the oracle's bound40 and band40")
     ap.add_argument("--planners", default=",".join(PLANNERS), help="which of sync,exact,constant")
     ap.add_argument("--kinds", default=",".join(KINDS), help="which of slow,medium,montage,mixed")
     args = ap.parse_args()
@@ -124,6 +201,8 @@ def main() -> None:
         f"{n_lists} lists of {args.seconds:g} s per kind, style {args.style} ({lo:g}-{hi:g} BPM), {RATE:g} fps"
     )
     head = f"{'kind':<8} {'planner':<9} {'plan@40':>7} {'planCV':>7}"
+    if not args.no_bound:
+        head += f" {'bound40':>7} {'band40':>6}"
     if not args.no_render:
         head += (
             f" {'heard40':>7} {'heard70':>7} {'chance40':>8} {'trackCV':>7} {'accent/ch':>9} {'lag ms':>6}"
@@ -132,11 +211,15 @@ def main() -> None:
     print(head)
     results: dict[tuple[str, str], dict[str, float]] = {}
     for kind in args.kinds.split(","):
+        lists = [cut_list(kind, seed, args.seconds) for seed in range(n_lists)]
+        if not args.no_bound:  # the oracle's figures, the same for every planner
+            ub = np.mean([bound(c, args.seconds, lo, hi) / max(len(c), 1) for c in lists])
+            bb = np.mean([bound(c, args.seconds, lo, hi, band=0.03) / max(len(c), 1) for c in lists])
         for name in args.planners.split(","):
             kw = PLANNERS[name]
             rows = []
             for seed in range(n_lists):
-                times = cut_list(kind, seed, args.seconds)
+                times = lists[seed]
                 f = features(times, args.seconds)
                 p = plan(f.anchors, args.seconds, (lo, hi), **kw)
                 hard = np.array([a.time_s for a in p.anchors if a.hard])
@@ -148,6 +231,8 @@ def main() -> None:
             mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
             results[kind, name] = mean
             line = f"{kind:<8} {name:<9} {mean['plan40']:7.2f} {mean['plancv']:7.3f}"
+            if not args.no_bound:
+                line += f" {ub:7.2f} {bb:6.2f}"
             if not args.no_render:
                 line += (
                     f" {mean['heard40']:7.2f} {mean['heard70']:7.2f} {mean['chance40']:8.2f}"

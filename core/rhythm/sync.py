@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import Meter
+from .beatgrid import beat_grid
 from .records import SyncGrid, caught, nearest_distance  # noqa: F401  (re-exported)
 
 SYNC_WINDOW_S = 0.04
@@ -93,9 +94,13 @@ def plan_sync(
     const = _constant(cuts, strengths, duration, lo, hi, target, m.beats, window)
     center = 60.0 / float(np.median(np.diff(const.beats))) if len(const.beats) > 1 else target
     dp = _dp(cuts, strengths, must, duration, lo, hi, target, m.beats, window, steady, max_change, center)
-    if dp is None:
-        return [const]
-    return [dp] if must.any() else [dp, const]
+    out = [] if dp is None else [dp]
+    beat = beat_grid(cuts, strengths, must, duration, lo, hi, center, m.beats, m.subdivision, window, steady)
+    if beat is not None and (not must.any() or bool(np.all(nearest_distance(cuts[must], beat.beats) < 1e-3))):
+        out.append(beat)
+    if not must.any() or not out:
+        out.append(const)
+    return out
 
 
 # --------------------------------------------------------------------------- the constant tempo
