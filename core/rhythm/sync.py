@@ -358,7 +358,7 @@ def _step_parts(ctx: _Ctx, i: int, st: _States, o: _Options) -> _Part:
     band_b = W_BAND * o.ok * np.maximum(0.0, np.abs(o.logt_b - ctx.lcenter) - BAND)
     best_s = int(np.argmax(st.val.max(1)))
     usable = (d <= ctx.jump_lim + 1e-12) | (np.arange(n_s) == best_s)[:, None]
-    si, oi = np.nonzero(usable)
+    oi, si = np.nonzero(usable.T)  # ordered by option (so by cut j), as _roll needs
     dd = d[si, oi]
     steady_c = np.where(dd <= ctx.lim + 1e-12, W_CHANGE * dd, RESET_COST + W_RESET * dd)
     jump_c = np.where(s[i] >= JUMP_STRENGTH, W_CHANGE * dd + JUMP_COST + W_JUMP * dd, np.inf)
@@ -375,7 +375,7 @@ def _ramp_parts(ctx: _Ctx, i: int, st: _States, o: _Options) -> _Part | None:
     logt_in = np.where(start, 0.0, st.logt)
     d_in = 60.0 / np.exp(logt_in)
     rho0 = 2.0 * np.log(o.gap[None, :] / (o.ok[None, :] * d_in[:, None])) / (o.ok[None, :] + 1)
-    si, oi = np.nonzero((np.abs(rho0) <= 1.2 * lim) & ~start[:, None])
+    oi, si = np.nonzero(((np.abs(rho0) <= 1.2 * lim) & ~start[:, None]).T)  # ordered by option
     if not len(si):
         return None
     rho = _ramp_rho(d_in[si], o.ok[oi].astype(float), o.gap[oi])
@@ -406,10 +406,10 @@ def _roll(ctx: _Ctx, i: int, o: _Options, parts: list[_Part], states: list[list[
         live = np.isfinite(tot).any(1)
         if not live.any():
             continue
-        # live ones, ordered by option (so by cut j: the options are in j's order)
-        sel = np.flatnonzero(live)
-        sel = sel[np.argsort(oi[sel], kind="stable")]
-        tot, si, oi, lg, d0, rh = tot[sel], si[sel], oi[sel], lg[sel], d0[sel], rh[sel]
+        # the live ones, ordered by option already (so by cut j: the options are in j's order)
+        if not live.all():
+            sel = np.flatnonzero(live)
+            tot, si, oi, lg, d0, rh = tot[sel], si[sel], oi[sel], lg[sel], d0[sel], rh[sel]
         kf, jf = o.ok[oi], o.oj[oi]
         nv = np.empty_like(tot)
         nv[np.arange(len(tot))[:, None], (bars[None, :] + kf[:, None]) % bpb] = tot
