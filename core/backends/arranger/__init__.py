@@ -16,10 +16,12 @@ from ...io.blockaudio import Audio
 from ...model import VideoFeatures
 from ...progress import CancelToken, ProgressFn
 from ...rhythm.planner import RhythmPlan
+from .attack import played
 from .compose import Score, compose
 from .keys import Key, choose_key, parse_key
 from .render import LONG_S, SR, mix_of, render, render_long, to_midi
 from .styles import STYLES, get_style
+from .synth import default_soundfont
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,19 @@ def arrange(
             seeds[b] = int(new_seed if new_seed is not None else seed + 1)
     score = compose(plan, features, st, seed, prompt, seeds or None, key)
     length = plan.duration_s + plan.ring_out_s
+    sf = soundfont or default_soundfont()
+    heard = played(
+        score, st, sf
+    )  # each note earlier by its sound's attack (.attack); the score keeps its times
     stems: dict[str, Audio]
     mix: Audio
     if length > LONG_S:
         stems_long, mix = render_long(
-            score, st, length, soundfont, progress, cancel, scratch=scratch, loudness=loudness
+            heard, st, length, sf, progress, cancel, scratch=scratch, loudness=loudness
         )
         stems = dict(stems_long)
     else:
-        short = render(score, st, length, soundfont, loudness)
+        short = render(heard, st, length, sf, loudness)
         mix = mix_of(short)  # the stems added in order, without stacking them
         stems = dict(short)
     return Stems(stems, mix, SR, score, to_midi(score, st), style, seed)
