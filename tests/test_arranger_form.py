@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 import pytest
 
 from vidmusician.core.backends.arranger import arrange
 from vidmusician.core.backends.arranger.compose import compose
+from vidmusician.core.backends.arranger.envelope import level_envelope
 from vidmusician.core.backends.arranger.form import (
     CRASH,
     KICK,
@@ -22,6 +26,10 @@ from vidmusician.core.backends.arranger.styles import STYLES, get_style
 from vidmusician.core.model import METERS, Anchor, InputSource, MotionCurve, Timeline, VideoFeatures
 from vidmusician.core.rhythm.planner import PlannedAnchor, RhythmPlan, Section
 
+from .conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmark"))
+MEASURES = importlib.import_module("music_measures")  # the benchmark's measures, one copy
 BAR_S = 2.0  # 120 BPM in 4/4
 STRONG_BAR = 8
 
@@ -221,3 +229,67 @@ def test_the_band_enters_on_the_first_strong_cut_inside_the_intro():
     assert not [n for n in score.parts["lead"] + score.parts["harmony"] if n.start < 3.0 - 0.03]
     assert [n for n in score.parts["pad"] if n.start < 1.0]  # the intro's pad from the first bar
     assert (3.0, "impact") in score.hits and any(f.kind == "boom" and f.start == 3.0 for f in score.fx)
+
+
+def _spearman(a, b) -> float:
+    ra, rb = normalise(np.asarray(a, float)), normalise(np.asarray(b, float))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def test_a_rising_picture_gives_levels_and_bar_energies_that_rise():
+    plan, _ = made_up(cuts=(), motion=np.linspace(0.1, 0.9, 64))
+    form = plan_form(plan, get_style("corporate-upbeat").form, 1)
+    times, levels = np.array(form.levels).T
+    assert len(levels) == 64 and np.array_equal(times, plan.beats_s)  # one step a beat
+    assert np.all(np.diff(levels) >= -1e-9) and levels[-1] - levels[0] > 0.8
+    energy = [b.energy for b in form.bars[:-1]]  # the ending aside
+    assert np.all(np.diff(energy) > 0)
+
+
+def test_the_levels_follow_a_made_up_motion_curve_within_the_bar():
+    """A motion that swings twice over the cue, with noise and strong cuts: the envelope's
+    gain over 1 s windows follows the motion's rank (Spearman), the bars' energies too."""
+    rng = np.random.default_rng(7)
+    beats = np.arange(64)
+    motion = np.clip(0.5 + 0.4 * np.sin(beats / 64 * 4 * np.pi) + rng.normal(0, 0.05, 64), 0, 1)
+    cuts = tuple((float(t), 1.0) for t in np.arange(1.5, 31.0, 2.5))
+    plan, _ = made_up(cuts=cuts, motion=motion)
+    form = plan_form(plan, get_style("electronic").form, 1)
+    env = level_envelope(list(form.levels), 6.0, SR)
+    assert env is not None
+    gain = 20 * np.log10(env.gain(0, 30 * SR).reshape(30, SR).mean(axis=1))
+    pic = motion.reshape(30 + 2, 2)[:30].mean(axis=1)  # two beats a second
+    assert _spearman(pic, gain) > 0.9
+    bar_motion = motion.reshape(16, 4).mean(axis=1)[:-1]
+    assert _spearman(bar_motion, [b.energy for b in form.bars[:-1]]) > 0.8
+    # the drops lift the picture's energy, they do not replace it
+    drops = [i for i, b in enumerate(form.bars) if b.role == "drop"]
+    assert drops and all(form.bars[i].energy < 0.95 or bar_motion[min(i, 14)] > 0.6 for i in drops)
+
+
+def test_the_cut_rate_counts_as_energy():
+    fast = tuple((t, 0.6) for t in np.arange(17.0, 31.0, 0.5))  # a montage in the second half
+    plan, _ = made_up(cuts=((4.0, 0.6), *fast), motion=0.4)
+    form = plan_form(plan, get_style("corporate-upbeat").form, 1)
+    times, levels = np.array(form.levels).T
+    assert levels[(times >= 18) & (times < 30)].min() > levels[(times >= 6) & (times < 14)].max()
+
+
+def test_a_picture_that_hardly_varies_is_not_stretched_over_the_range():
+    rng = np.random.default_rng(3)
+    plan, _ = made_up(cuts=(), motion=0.5 + rng.uniform(-0.004, 0.004, 64))
+    _, levels = np.array(plan_form(plan, get_style("corporate-upbeat").form, 1).levels).T
+    assert np.ptp(levels) < 0.15  # rank alone would spread it over 0..0.75
+
+
+def test_the_music_loudness_follows_the_motion():
+    """End to end: the mix's loudness over 1 s windows against the motion (bench_music's
+    ``follow``), on a made-up 32 s cue whose motion swings twice."""
+    beats = np.arange(64)
+    motion = np.clip(0.5 + 0.4 * np.sin(beats / 64 * 4 * np.pi + 1.0), 0, 1)
+    cuts = tuple((float(t), 0.6) for t in np.arange(2.0, 30.0, 3.0))
+    plan, feats = made_up(cuts=cuts, motion=motion)
+    music = arrange(plan, feats, "corporate-upbeat", seed=2)
+    per_frame = motion[(np.arange(32 * 25) * 0.04 / 0.5).astype(int)]  # 25 frames a second
+    follow = MEASURES.energy_follow(np.asarray(music.mix), SR, per_frame, 0.04, 32.0)
+    assert follow > 0.6, follow

@@ -253,7 +253,9 @@ def compose(
     song, score = _song(plan, features, style, seed, prompt, bar_seeds, key)
     record(score, song.form)
     downs, bpb = plan.downbeats_s, song.bpb
-    score.levels = [(float(downs[i]), song.form.bar(i).energy) for i in range(len(downs) - 1)]
+    score.levels = list(song.form.levels) or [
+        (float(downs[i]), song.form.bar(i).energy) for i in range(len(downs) - 1)
+    ]
 
     # the pickup before the first downbeat: a pad on the tonic from the first frame
     if len(downs) and downs[0] > 0.05:

@@ -1,18 +1,19 @@
 """The form's level envelope: the music's loudness follows the picture.
 
-The form (:mod:`.form`) gives every bar an energy (0..1, normalised per
-video); it changes the velocities and what plays, but the stems' calibration
+The form (:mod:`.form`) gives every beat an energy (0..1, normalised per
+video: ``Form.levels``) and every bar one; the bars' change the velocities
+and what plays, but the stems' calibration
 (:mod:`.mixing`), the bus compressor and the loudness normalisation
 (:mod:`.master`) flatten most of that again. This module turns the bars'
-energies into one smooth gain per sample, applied to EVERY stem alike before
+beats' energies into one smooth gain per sample, applied to EVERY stem alike before
 the bus (:meth:`.mixing.StemGains.apply`), so the stems still sum to the mix
 and the bus's loudness target still holds for the whole cue.
 
-A bar of energy ``e`` sits ``range_db * (e - 1)`` dB from the busiest bar
-(``MixSpec.energy_db``: 0 dB at energy 1, ``-range_db`` at energy 0). Between
-two bars the gain ramps (linearly in dB) over :data:`RAMP_S` (at most half
-the shorter bar): a rise ends on the bar line (a drop lands on its downbeat),
-a fall starts on it. No steps, no state: a block ``[a, b)`` of samples is
+A step (a beat, or a bar) of energy ``e`` sits ``range_db * (e - 1)`` dB
+from the busiest (``MixSpec.energy_db``: 0 dB at energy 1, ``-range_db`` at
+energy 0). Between two steps the gain ramps (linearly in dB) over
+:data:`RAMP_S` (at most half the shorter step): a rise ends on the step's
+start (a drop lands on its downbeat), a fall starts on it. No steps, no state: a block ``[a, b)`` of samples is
 computed from the knots alone (``render_long``'s bounded memory).
 """
 
@@ -45,8 +46,9 @@ class LevelEnvelope:
 
 
 def level_envelope(bars: Sequence[tuple[float, float]], range_db: float, sr: int) -> LevelEnvelope | None:
-    """The envelope of ``bars`` ((start s, energy 0..1) in time order, a bar
-    ending where the next starts); None without bars or range."""
+    """The envelope of ``bars`` (steps: (start s, energy 0..1) in time order, a
+    step ending where the next starts: the form's beats, or bars); None without
+    steps or range."""
     if not bars or range_db <= 0:
         return None
     starts = np.array([s for s, _ in bars], np.float64)

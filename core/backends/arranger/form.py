@@ -6,12 +6,22 @@ and the take's seed: every bar reads it, so a bar still depends only on
 (seed, bar, plan, picture) and regenerating a range leaves every other bar
 as it was.
 
-- **Energy per bar** (:func:`bar_energy`): the plan's per-beat motion,
-  averaged per bar and smoothed over its neighbours, then ranked within the
-  video (:func:`normalise`, a percentile rank: the quietest bar 0, the
-  busiest 1) and blended with the absolute motion (``FormSpec.contrast``), so
-  quiet footage still uses the whole range and a calm film stays calmer than
-  an action one. A bar's level is ``0.2 + 0.85 * energy``.
+- **Energy per beat** (:func:`beat_energy`): the picture's energy on each
+  beat, its motion (the plan's per-beat intensity) blended with its cut rate
+  (:data:`CUT_SHARE`; hard cuts per second over :data:`CUT_WINDOW_S` around
+  the beat), smoothed over its neighbours (about a second), then ranked
+  within the video (:func:`normalise`, a percentile rank: the quietest beat
+  0, the busiest 1) and blended with the absolute value
+  (``FormSpec.contrast``), so quiet footage still uses the whole range and a
+  calm film stays calmer than an action one; a picture that hardly varies
+  (:data:`SPREAD_FULL`) is not stretched. These are the level envelope's
+  steps (``Form.levels``, :mod:`.envelope`): the gain follows the picture
+  beat by beat, whatever the bar's role.
+- **Energy per bar** (:func:`bar_energies`): the mean of its beats' and the
+  next bar's first (a beat of lookahead); it sets what plays, the drums'
+  density and the velocities. A bar's level is ``0.2 + 0.85 * energy``.
+  The roles lift it (a drop by :data:`DROP_LIFT`, a build up to that) rather
+  than replace it.
 - **Roles** (in this order of precedence): the *ending* (the last bar: the
   cadence, the final strike and the ring-out stay compose's); a *drop* (the
   bar of a strong cut: everything in, an impact); a *build* (the bars before a
@@ -57,6 +67,11 @@ MAX_ROLL_S = 2.0  # the snare roll into an impact: its last bar, at most this lo
 RISE_TOLERANCE = 0.05  # an impact's bar is at least this close to the energy of the bar before
 BOOM_ROOM_S = 0.6  # an impact's boom ends this long before the final strike at the latest
 NEAR_S = 0.03  # a performed note (swing, micro-timing: .groove) this near a grid point is on it
+CUT_SHARE = 0.25  # the share of the picture's energy that is its cut rate (the rest its motion)
+CUT_WINDOW_S = 4.0  # the cut rate: hard cuts per second over this window centred on a beat
+CUT_RATE_HALF = 0.7  # cuts per second that count half of the cut rate's share (1 - 2^(-r / 0.7))
+SPREAD_FULL = 0.05  # a picture whose energy varies this much (10th-90th percentile) uses the whole range
+DROP_LIFT = 0.15  # a drop's energy over the picture's (its impact carries the rest)
 ROLES = ("intro", "main", "build", "drop", "breakdown", "ending")
 
 
@@ -117,6 +132,7 @@ class Form:
     hits: tuple[Hit, ...]
     fx: tuple[Fx, ...]
     rolls: tuple[tuple[float, float], ...]
+    levels: tuple[tuple[float, float], ...] = ()  # (beat s, energy): the level envelope's steps
 
     def bar(self, i: int) -> BarForm:
         return self.bars[i] if 0 <= i < len(self.bars) else _MAIN
@@ -158,7 +174,60 @@ def bar_energy(intensity: np.ndarray, contrast: float) -> np.ndarray:
     x = np.asarray(intensity, np.float64)
     if len(x) >= 3:
         x = np.convolve(np.pad(x, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-    return np.clip(contrast * normalise(x) + (1.0 - contrast) * np.clip(x, 0.0, 1.0), 0.0, 1.0)
+    # a picture that hardly varies is not stretched over the whole range (its rank is noise)
+    spread = float(np.percentile(x, 90) - np.percentile(x, 10)) if len(x) else 0.0
+    w = min(1.0, spread / SPREAD_FULL)
+    rank = w * normalise(x) + (1.0 - w) * 0.5
+    return np.clip(contrast * rank + (1.0 - contrast) * np.clip(x, 0.0, 1.0), 0.0, 1.0)
+
+
+def cut_rate(plan: RhythmPlan, times: np.ndarray) -> np.ndarray:
+    """Hard cuts per second over :data:`CUT_WINDOW_S` centred on each of ``times``
+    (the window clipped to the picture, at least 1 s long)."""
+    cuts = np.sort(np.array([float(a.time_s) for a in plan.anchors if a.hard], np.float64))
+    t = np.asarray(times, np.float64)
+    lo = np.clip(t - CUT_WINDOW_S / 2, 0.0, plan.duration_s)
+    hi = np.clip(t + CUT_WINDOW_S / 2, 0.0, plan.duration_s)
+    count = np.searchsorted(cuts, hi, side="right") - np.searchsorted(cuts, lo, side="left")
+    return count / np.maximum(hi - lo, 1.0)
+
+
+def beat_intensity(plan: RhythmPlan, cuts: bool = True) -> np.ndarray:
+    """The picture's energy per beat, 0..1, shape (beats,): its motion (the plan's
+    per-beat intensity) blended with its cut rate (:data:`CUT_SHARE`) around the beat;
+    ``cuts=False``: the motion alone."""
+    beats = np.asarray(plan.beats_s, np.float64)
+    if len(beats) == 0:
+        return np.zeros(0)
+    motion = (
+        np.asarray(plan.intensity, np.float64) if len(plan.intensity) == len(beats) else np.zeros(len(beats))
+    )
+    motion = np.clip(motion, 0.0, 1.0)
+    if not cuts:
+        return motion
+    step = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+    centres = beats + 0.5 * np.diff(np.append(beats, beats[-1] + step))
+    rate = 1.0 - np.power(2.0, -cut_rate(plan, centres) / CUT_RATE_HALF)
+    return np.clip((1.0 - CUT_SHARE) * motion + CUT_SHARE * rate, 0.0, 1.0)
+
+
+def beat_energy(plan: RhythmPlan, contrast: float, cuts: bool = True) -> np.ndarray:
+    """Energy per beat (0..1): :func:`bar_energy`'s mapping on the beats' picture energy
+    (:func:`beat_intensity`), smoothed over its neighbours (about a second)."""
+    return bar_energy(beat_intensity(plan, cuts), contrast)
+
+
+def bar_energies(plan: RhythmPlan, beat_e: np.ndarray) -> np.ndarray:
+    """Each bar's energy: the mean of its beats' and of the next bar's first (a beat of
+    lookahead: the bar's arrangement leans into where the picture goes)."""
+    downs, beats = plan.downbeats_s, np.asarray(plan.beats_s, np.float64)
+    out = np.zeros(max(0, len(downs) - 1))
+    for i in range(len(out)):
+        a = int(np.searchsorted(beats, downs[i] - 1e-6))
+        b = int(np.searchsorted(beats, downs[i + 1] - 1e-6))
+        sel = beat_e[a : min(b + 1, len(beat_e))]
+        out[i] = float(np.mean(sel)) if len(sel) else 0.5
+    return out
 
 
 def plan_form(
@@ -171,9 +240,15 @@ def plan_form(
     n = max(0, len(downs) - 1)
     if n == 0:
         return Form((), (), (), ())
-    energy = bar_energy(bar_intensity(plan), spec.contrast)
+    beat_e = beat_energy(plan, spec.contrast)
+    if len(beat_e):
+        energy = bar_energies(plan, beat_e)
+        moving = bar_energies(plan, beat_energy(plan, spec.contrast, cuts=False))
+    else:
+        energy = moving = bar_energy(bar_intensity(plan), spec.contrast)
     stop = float(stop_s) if stop_s is not None else float(plan.duration_s)
-    hits = _hits(plan, spec, stop, drums, energy)
+    # a drop where the picture's motion lifts (the cut rate falls after any cut by its window)
+    hits = _hits(plan, spec, stop, drums, moving)
     impacts = [h for h in hits if h.kind == "impact"]
 
     role = ["main"] * n
@@ -207,6 +282,7 @@ def plan_form(
 
     raw = bar_intensity(plan)
     bars = [_bar_form(role[b], float(energy[b]), build[b], spec, float(raw[b])) for b in range(n)]
+    levels = _levels(plan, beat_e, bars[-1].energy)
     if enter_s and first is not None:
         waiting = frozenset(PARTS) - _bar_form("intro", 0.0, 0.0, spec, 0.0).parts
         bars[first.bar] = replace(bars[first.bar], enter_s=enter_s, waiting=waiting)
@@ -223,7 +299,20 @@ def plan_form(
         if spec.impact == "full" and drums:
             fx.append(Fx("boom", h.time, h.time + BOOM_S, 0.6 + 0.4 * h.strength, int(seed)))
         prev = h.time + 0.25
-    return Form(tuple(bars), tuple(hits), tuple(sorted(fx, key=lambda f: f.start)), tuple(rolls))
+    return Form(tuple(bars), tuple(hits), tuple(sorted(fx, key=lambda f: f.start)), tuple(rolls), levels)
+
+
+def _levels(plan: RhythmPlan, beat_e: np.ndarray, ending: float) -> tuple[tuple[float, float], ...]:
+    """The level envelope's steps: (beat s, the beat's energy); in the last bar never under
+    the ending's energy (the final strike)."""
+    beats = np.asarray(plan.beats_s, np.float64)
+    if len(beat_e) != len(beats):
+        return ()
+    last = float(plan.downbeats_s[-2]) if len(plan.downbeats_s) > 1 else 0.0
+    return tuple(
+        (float(t), float(max(e, ending) if t >= last - 1e-6 else e))
+        for t, e in zip(beats, beat_e, strict=True)
+    )
 
 
 def _bar_form(role: str, energy: float, build: float, spec: FormSpec, raw: float) -> BarForm:
@@ -233,10 +322,10 @@ def _bar_form(role: str, energy: float, build: float, spec: FormSpec, raw: float
     if role == "intro":
         parts = {"pad"} | ({"bass"} if spec.intro_bass else set())
         return BarForm(role, min(energy, 0.55), frozenset(parts), "off")
-    if role == "build":
-        return BarForm(role, max(energy, 0.55 + 0.35 * build), everything, "on", build)
+    if role == "build":  # rising into the drop: up to its lift in the last bar
+        return BarForm(role, min(1.0, energy + DROP_LIFT * build), everything, "on", build)
     if role == "drop":
-        return BarForm(role, max(energy, 0.95), everything, "on")
+        return BarForm(role, min(1.0, energy + DROP_LIFT), everything, "on")
     if role == "breakdown":
         drums = spec.breakdown_drums if spec.breakdown_drums != "keep" else "on"
         parts = {"pad", "bass", "lead"} | ({"drums"} if drums != "out" else set())
