@@ -4,8 +4,9 @@ Known answers: a font placed in a temporary "system" folder is found; the
 ranking puts MuseScore General before FluidR3 GM before any other; a file
 that is not a SoundFont is skipped with a note; ``--soundfont`` beats
 ``VIDMUSICIAN_SOUNDFONT`` beats the system's; with none of them the bundled
-TimGM6mb; a render loads its font once (not once per part) and a second
-render in the process not at all, with the same samples as fresh fonts;
+TimGM6mb; a render decodes its font once (not once per part; the parts play
+clones that share its samples) and a second render in the process not at
+all, with the same samples as fresh fonts;
 doctor and the take's record say which font and how it was found.
 """
 
@@ -161,23 +162,50 @@ def test_a_render_loads_its_font_once(cue, counted):
         assert np.array_equal(first[part], again[part]), part
 
 
-def test_a_reused_font_plays_what_a_fresh_one_does(cue, counted, monkeypatch):
+def test_a_clone_plays_what_a_fresh_font_does(cue, counted, monkeypatch):
+    """Every part on a clone of one decoded font, against every part on a font decoded for it alone."""
     _, _, score, style, _ = cue
-    reused = R.render(score, style, 8.0)
-    monkeypatch.setattr(SF, "KEEP", 0)  # every part on a font of its own
-    SF.clear()
+    cloned = R.render(score, style, 8.0)
+    assert len(counted) == 1
+    monkeypatch.setattr(SF, "take", SF._load)  # a fresh decode for each part
     fresh = R.render(score, style, 8.0)
     assert len(counted) == 1 + 5  # one for each part: drums, bass, harmony, pad and lead
-    for part in reused:
-        assert np.array_equal(reused[part], fresh[part]), part
+    for part in cloned:
+        assert np.array_equal(cloned[part], fresh[part]), part
 
 
-def test_a_long_render_loads_its_font_at_most_twice(cue, counted):
-    """Pad and lead are synthesised side by side (both reverbs at once): two fonts, then one kept."""
+def test_a_long_render_decodes_its_font_once(cue, counted):
+    """The five parts are synthesised side by side, each on a clone: one decoded font, none left lent."""
     _, _, score, style, _ = cue
     R.render_long(score, style, 8.0, block=65536)
-    assert len(counted) == 2
-    assert sum(len(v) for v in SF._idle.values()) == 1 and not SF._lent
+    assert len(counted) == 1
+    assert len(SF._loaded) == 1 and not SF._lent
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_clones_share_the_decoded_samples(counted):
+    """Known answer: a clone costs voices, not samples. Ten clones of a font add
+    less to the process than one more decode of it (the samples, as floats)."""
+    path = SF.bundled()
+    before = _resident_bytes()
+    decoded = SF._load(path)
+    one_decode = _resident_bytes() - before
+    first = SF.take(path)  # decodes the font the clones share
+    before = _resident_bytes()
+    clones = [SF.take(path) for _ in range(10)]
+    ten_clones = _resident_bytes() - before
+    assert len(counted) == 2 and len(SF._lent) == 11  # the one above, and the one take decoded
+    assert one_decode > 5 << 20  # TimGM6mb: 6 MB of 16-bit samples, more as floats
+    assert ten_clones < one_decode, (ten_clones, one_decode)
+    for c in [first, *clones]:
+        SF.give(c)
+    assert not SF._lent
+    del decoded
 
 
 def test_doctor_says_which_font_and_how_it_was_found(system, tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ the length (a 2-hour cue peaks under 700 MB for the whole ``score``).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from .fx import add_fx
 from .master import bus_gain, bus_long
 from .mixing import Strip, stem_gains
 from .styles import Style
-from .synth import _controls, _program, _synth, _synth_blocks, default_soundfont
+from .synth import _controls, _program, _synth_blocks, default_soundfont
 
 if TYPE_CHECKING:
     from ...io.blockaudio import DiskAudio
@@ -39,45 +39,52 @@ def render(
     score: Score, style: Style, duration_s: float, soundfont: str | None = None, loudness: float | None = None
 ) -> dict[str, np.ndarray]:
     """Stems (2, n) float32 at 48 kHz, all the same length, mixed (:mod:`.mixing`) and
-    through the bus, the mix at ``loudness`` LUFS (None: :data:`.master.TARGET_LUFS`)."""
+    through the bus, the mix at ``loudness`` LUFS (None: :data:`.master.TARGET_LUFS`).
+
+    The parts are synthesised and put through their channel strips a block
+    at a time (:func:`_render_parts`, as :func:`render_long` does, into
+    arrays): the same samples as whole signals, with the strips' filters
+    and reverbs working in the cache and beside the synthesiser."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ...io.blockaudio import BLOCK
+
     sf = soundfont or default_soundfont()
     if not Path(sf).is_file():
         raise OptionError(f"{sf}: SoundFont not found; give an SF2/SF3 file with --soundfont.")
     n = int(round(duration_s * SR))
-    strips = {part: Strip(part, style.mix, n) for part in PARTS}  # channel strips (.mixing)
+    sinks = {part: _Stem(n) for part in PARTS}
+    strips: dict[str, Strip] = {}  # channel strips (.mixing), metering as they go
+    _render_parts(score, style, sinks, sf, BLOCK, lambda label: None, strips, depth=8)
+    stems = {part: sinks[part].data for part in PARTS}
+    gains = stem_gains(style.mix, score, {p: s.loudness() for p, s in strips.items()}, n, BLOCK)
 
-    def finish(part: str, interleaved: np.ndarray) -> np.ndarray:
-        audio = strips[part].process(np.ascontiguousarray(interleaved.T))[:, :n]
-        return add_fx(audio, score.fx) if part == "drums" else audio  # booms and risers (.fx)
+    def calibrate(part: str) -> None:  # calibration, sidechain, sub (.mixing), block by block
+        v = stems[part]
+        for a in range(0, n, BLOCK):
+            gains.apply(part, a, v[:, a : a + BLOCK])
 
-    # tinysoundfont holds the GIL while it renders, pedalboard and numpy release
-    # it: so this thread synthesises the parts one after another, the parts with
-    # effects first, and the pool puts each through its effects meanwhile, on
-    # the other cores
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    stems: dict[str, np.ndarray] = {}
-    pending: dict[str, Future[np.ndarray]] = {}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for part in ("pad", "lead", "drums", "harmony", "bass"):
-            program, drums = _program(style, part)
-            if drums and style.drums is None:
-                stems[part] = np.zeros((2, n), np.float32)
-            else:
-                controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
-                audio = _synth(score.parts[part], program, drums, n, sf, controls, tonic)
-                pending[part] = pool.submit(finish, part, audio)
-        stems.update((part, future.result()) for part, future in pending.items())
-    stems = {part: stems[part] for part in PARTS}
-    gains = stem_gains(style.mix, score, {p: s.loudness() for p, s in strips.items()}, n, n)
-    for part, v in stems.items():  # calibration, sidechain, sub (.mixing)
-        gains.apply(part, 0, v)
-    mix = mix_of(stems)
-    gain, _ = bus_gain(mix, loudness)
-    ending(gain, score)
-    for v in stems.values():  # each stem is this function's own array
-        np.multiply(v, gain[None, :], out=v)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # numpy releases the GIL
+        list(pool.map(calibrate, PARTS))
+        mix = mix_of(stems)
+        gain, _ = bus_gain(mix, loudness)
+        del mix
+        ending(gain, score)
+        # each stem is this function's own array
+        list(pool.map(lambda v: np.multiply(v, gain[None, :], out=v), stems.values()))
     return stems
+
+
+class _Stem:
+    """A stem in memory that :func:`_render_parts` writes its blocks into (as a
+    :class:`~..blockaudio.DiskAudio`); silent where nothing is written."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.data = np.zeros((2, n), np.float32)
+
+    def write(self, a: int, block: np.ndarray) -> None:
+        self.data[:, a : a + block.shape[1]] = block
 
 
 def ending(gain: np.ndarray, score: Score) -> np.ndarray:
@@ -214,57 +221,63 @@ def render_long(
 def _render_parts(
     score: Score,
     style: Style,
-    stems: dict[str, DiskAudio],
+    stems: Mapping[str, DiskAudio | _Stem],
     sf: str,
     size: int,
     tick: Callable[[str], None],
     strips: dict[str, Strip],
+    depth: int = 2,
 ) -> None:
-    """Pass 1 of :func:`render_long`: the parts into ``stems``, one after
-    another, block by block, through their channel strips (put in ``strips``)."""
-    # the effects of a part run on a thread of their own beside the synthesiser (which holds the GIL)
+    """Pass 1 of :func:`render_long` (and of :func:`render`, into arrays): the
+    parts into ``stems``, block by block, through their channel strips (put
+    in ``strips``). This thread synthesises (tinysoundfont holds the GIL)
+    block ``k`` of every part in turn, each part on its own clone of the
+    font; each part's blocks go through its strip in order on a thread of
+    its own (numpy, scipy and pedalboard release the GIL), at most ``depth``
+    blocks of a part in flight."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     n = next(iter(stems.values())).n
     nblocks = max(1, -(-n // size))
     pools: list[ThreadPoolExecutor] = []
-    in_flight: list[Future[None]] = []
+    blocks_of: list[Iterator[np.ndarray]] = []
 
-    def finish(start: int, interleaved: np.ndarray, board: Any, out: DiskAudio) -> None:
+    def finish(start: int, interleaved: np.ndarray, board: Any, out: DiskAudio | _Stem) -> None:
         audio = np.ascontiguousarray(interleaved.T)
         if board is not None:
-            audio = board.process(audio, SR, reset=False).astype(np.float32)
+            audio = board.process(audio, SR, reset=False)
         if out is stems["drums"]:
             audio = add_fx(audio, score.fx, start)  # the booms and risers (.fx) that fall in the block
         out.write(start, audio)
 
     try:
-        # the two reverbs are the slow effects: their parts are synthesised
-        # block for block in turn, so that both reverbs run at once
-        for group in (("pad", "lead"), ("drums",), ("harmony",), ("bass",)):
-            lanes: list[tuple[str, Iterator[np.ndarray], ThreadPoolExecutor, Any, list[Future[None]]]] = []
-            for part in group:
-                program, drums = _program(style, part)
-                if drums and style.drums is None:
-                    for _ in range(nblocks):
-                        tick(f"rendering {part}")
-                    continue
-                controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
-                pool = ThreadPoolExecutor(max_workers=1)  # one part's blocks in order; parts side by side
-                pools.append(pool)
-                blocks = _synth_blocks(score.parts[part], program, drums, n, sf, controls, tonic, size)
-                lanes.append((part, blocks, pool, strips.setdefault(part, Strip(part, style.mix, n)), []))
-            label = f"rendering {' and '.join(lane[0] for lane in lanes)}"
-            for k in range(nblocks):
-                for part, blocks, pool, board, queue in lanes:
-                    queue.append(pool.submit(finish, k * size, next(blocks), board, stems[part]))
-                    if len(queue) > 2:  # at most a few blocks of a part in flight
-                        queue.pop(0).result()
-                    tick(label)
-            for lane in lanes:
-                in_flight += lane[4]
-        for f in in_flight:
-            f.result()
+        lanes: list[tuple[str, Iterator[np.ndarray], ThreadPoolExecutor, Any, list[Future[None]]]] = []
+        # the parts with the slowest strips (the reverb sends) first
+        for part in ("pad", "lead", "drums", "harmony", "bass"):
+            program, drums = _program(style, part)
+            if drums and style.drums is None:
+                for _ in range(nblocks):
+                    tick(f"rendering {part}")
+                continue
+            controls, tonic = (None, score.tonic) if drums else (_controls(score), None)
+            pool = ThreadPoolExecutor(max_workers=1)  # one part's blocks in order; parts side by side
+            pools.append(pool)
+            blocks = _synth_blocks(score.parts[part], program, drums, n, sf, controls, tonic, size)
+            blocks_of.append(blocks)
+            lanes.append((part, blocks, pool, strips.setdefault(part, Strip(part, style.mix, n)), []))
+        for k in range(nblocks):
+            for part, blocks, pool, board, queue in lanes:
+                queue.append(pool.submit(finish, k * size, next(blocks), board, stems[part]))
+                if len(queue) > depth:  # at most a few blocks of a part in flight
+                    queue.pop(0).result()
+                tick(f"rendering {part}")
+        for lane in lanes:
+            for f in lane[4]:
+                f.result()
     finally:
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
+        for blocks in blocks_of:  # each part's font clone back
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()

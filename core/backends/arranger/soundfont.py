@@ -19,11 +19,14 @@ is an error, as before). A system font that fails the structure check
 
 Loading: tinysoundfont decodes a whole font when it loads it (MuseScore
 General's SF3: seconds of Ogg Vorbis decoding and about a gigabyte of
-samples), and each part is rendered by a synthesiser of its own. The loaded
-fonts are kept per process (:func:`take`, :func:`give`), keyed by the file's path, size
-and modification time: a render loads its font once, and the next render in
-the same process not at all. A font lent out comes back silent and reset, so
-a part renders the same samples on a reused font as on a fresh one.
+samples), and each part is rendered by a synthesiser of its own. A file is
+decoded once per process (keyed by its path, size and modification time) and
+each part plays a clone of it (:func:`take`, :func:`give`: tinysoundfont's
+``tsf_copy``, which shares the samples and gives the clone voices and
+channels of its own): a render decodes its font once, the parts rendered side
+by side share that one copy, and the next render in the same process decodes
+nothing. A clone starts silent, so a part renders the same samples whatever
+was played before.
 """
 
 from __future__ import annotations
@@ -173,14 +176,16 @@ def find(given: str | os.PathLike[str] | None = None) -> Found:
 
 # --------------------------------------------------------------------------- loading once
 
-#: Loaded fonts that are not lent out: (real path, size, mtime_ns) -> fonts.
-_idle: dict[tuple[str, int, int], list[Any]] = {}
+#: The decoded fonts, one per file at most: (real path, size, mtime_ns) -> the
+#: font every part's clone shares (never lent out itself).
+_loaded: dict[tuple[str, int, int], Any] = {}
 _lock = threading.Lock()
 #: How many times a font file was decoded in this process (tests count them).
 loads = 0
-#: Idle fonts kept per file: one (a render synthesises its parts one after
-#: another; a long one two at a time, and the second is let go after).
+#: Decoded files kept at rest: one (the font of the last render).
 KEEP = 1
+#: Clones lent out: id(clone) -> clone.
+_lent: dict[int, Any] = {}
 
 
 def _key(path: str) -> tuple[str, int, int]:
@@ -201,51 +206,43 @@ def _load(path: str) -> Any:
     return font
 
 
-def _silence(font: Any) -> None:
-    """Stop every voice and reset the channels, and render on until the quick
-    release of the stopped voices has ended: the font is as a fresh one."""
-    import numpy as np
+def _clone(font: Any) -> Any:
+    """A synthesiser of its own on ``font``'s decoded samples (tinysoundfont's
+    ``tsf_copy``: the presets and samples are shared, not copied; the voices
+    and channels are new), set up as :func:`_load` sets a font."""
+    from tinysoundfont import _tinysoundfont as native
 
-    font.reset()
-    scratch = np.zeros((SR // 10, 2), np.float32)
-    font.render(scratch.data.cast("B"), False)
-
-
-#: Fonts lent out: id(font) -> (font, the key it was taken under).
-_lent: dict[int, tuple[Any, tuple[str, int, int]]] = {}
+    clone = native.SoundFont(font)
+    clone.set_output(native.OutputMode.StereoInterleaved, SR, 0.0)
+    clone.set_max_voices(256)
+    return clone
 
 
 def take(path: str) -> Any:
-    """A loaded font (tinysoundfont's native ``SoundFont``) of ``path`` for
-    one part: an idle one of the same file (path, size, mtime), else a new
-    load. Give it back with :func:`give`."""
+    """A fresh synthesiser (tinysoundfont's native ``SoundFont``) on ``path``
+    for one part: a clone of the file's decoded font (path, size, mtime),
+    decoding it first when this process has not. Every part of a render,
+    and every part rendered at the same time, shares the one decoded copy
+    (MuseScore General Full: about a gigabyte). Give it back with :func:`give`."""
     key = _key(path)
     with _lock:
-        pool = _idle.get(key) or []
-        font = pool.pop() if pool else None
+        font = _loaded.get(key)
     if font is None:
         font = _load(path)
+        with _lock:
+            font = _loaded.setdefault(key, font)  # two threads loading at once keep one
+            for other in [k for k in _loaded if k != key][: max(0, len(_loaded) - KEEP)]:
+                del _loaded[other]  # one font file in memory at rest
+    clone = _clone(font)
     with _lock:
-        _lent[id(font)] = (font, key)
-    return font
+        _lent[id(clone)] = clone
+    return clone
 
 
 def give(font: Any) -> None:
-    """Give back a font :func:`take` lent: silenced and reset, it waits for
-    the next part; only :data:`KEEP` idle fonts per file are kept, and those
-    of other files are let go (one font file in memory at rest)."""
+    """Give back a clone :func:`take` lent (it is let go; the decoded font stays)."""
     with _lock:
-        _, key = _lent.pop(id(font))
-    try:
-        _silence(font)
-    except Exception:  # a font that cannot be reset is not reused
-        return
-    with _lock:
-        for other in [k for k in _idle if k != key]:
-            del _idle[other]
-        pool = _idle.setdefault(key, [])
-        if len(pool) < KEEP:
-            pool.append(font)
+        _lent.pop(id(font), None)
 
 
 @contextmanager
@@ -259,9 +256,9 @@ def borrow(path: str) -> Iterator[Any]:
 
 
 def clear() -> None:
-    """Let every idle loaded font go."""
+    """Let every decoded font go (clones still lent keep theirs until given back)."""
     with _lock:
-        _idle.clear()
+        _loaded.clear()
 
 
 def synth_on(font: Any) -> tuple[Any, int]:

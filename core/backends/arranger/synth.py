@@ -1,11 +1,11 @@
-"""Synthesis: each part of the score through a SoundFont, and its effects.
+"""Synthesis: each part of the score through a SoundFont.
 
 Each part is rendered alone with tinysoundfont (the General MIDI SoundFont
-:mod:`.soundfont` finds, loaded once per process) at 48 kHz, in one piece
-(:func:`_synth`) or a block at a time (:func:`_synth_blocks`, the same
-samples), with the kick drum tuned to the key's tonic; then it gets its own
-effects (pedalboard reverb on pad and lead; a compressor on drums). The mix
-bus that follows is :mod:`.master`'s.
+:mod:`.soundfont` finds, decoded once per process, each part on a clone of
+it) at 48 kHz, in one piece (:func:`_synth`) or a block at a time
+(:func:`_synth_blocks`, the same samples), with the kick drum tuned to the
+key's tonic. The channel strips that follow are :mod:`.mixing`'s, the mix
+bus :mod:`.master`'s.
 """
 
 from __future__ import annotations
@@ -157,9 +157,10 @@ def _synth_blocks(
     arrays for consecutive blocks (one block of ``n`` when ``block`` is None,
     which is :func:`_synth`'s output exactly). The synthesiser is fed its
     events in order and renders up to each one, or up to the block's end; a
-    block is a fresh array (the caller keeps it or lets it go). The font is
-    borrowed from the process's loaded fonts (:func:`.soundfont.take`:
-    loaded once, not once per part) and given back when the part is done."""
+    block is a fresh array (the caller keeps it or lets it go). The part
+    plays a clone of the process's decoded font (:func:`.soundfont.take`:
+    decoded once, shared by every part), given back when the part is done
+    (or the generator is closed)."""
     from ...io.guard import check_soundfont
     from .soundfont import give, take
 
@@ -226,30 +227,3 @@ def _play(
 def _controls(score: Score) -> list[tuple[float, int, int]]:
     """The pitched parts' control changes: the final chord's diminuendo."""
     return [(t, EXPRESSION, v) for t, v in score.expression]
-
-
-def _effects(part: str, audio: np.ndarray) -> np.ndarray:
-    import pedalboard
-
-    if part in ("pad", "lead"):
-        board = pedalboard.Pedalboard([pedalboard.Reverb(room_size=0.6, wet_level=0.22, dry_level=0.8)])
-    elif part == "drums":
-        board = pedalboard.Pedalboard(
-            [pedalboard.Compressor(threshold_db=-14, ratio=3, attack_ms=5, release_ms=80)]
-        )
-    else:
-        return audio
-    return board(audio, SR).astype(np.float32)
-
-
-def _board(part: str) -> Any:
-    """The pedalboard of a part's effects (None: none), as :func:`_effects` uses."""
-    import pedalboard
-
-    if part in ("pad", "lead"):
-        return pedalboard.Pedalboard([pedalboard.Reverb(room_size=0.6, wet_level=0.22, dry_level=0.8)])
-    if part == "drums":
-        return pedalboard.Pedalboard(
-            [pedalboard.Compressor(threshold_db=-14, ratio=3, attack_ms=5, release_ms=80)]
-        )
-    return None
