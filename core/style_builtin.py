@@ -14,7 +14,12 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(70.0, 110.0),
         colour="#4c4c8a",
         mix=MixSpec(
-            levels=(-3, -3, 0, -3, -2), sends=(0.15, 0.02, 0.3, 0.4, 0.3), room=0.85, duck_db=1, energy_db=3.5
+            hit_dip_db=10,  # the breath before a hit (.hitpoint)
+            levels=(-3, -3, 0, -3, -2),
+            sends=(0.15, 0.02, 0.3, 0.4, 0.3),
+            room=0.85,
+            duck_db=1,
+            energy_db=3.5,
         ),
         moods=(("negative", "mid"), ("negative", "low")),
         prompt_words=("epic", "cinematic", "dramatic", "dark"),
@@ -55,7 +60,7 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(add9=(1,), sevenths="none", bass="root-fifth", approach="none"),
         tempo=(100.0, 128.0),
         colour="#f2b134",
-        mix=MixSpec(levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5, energy_db=2),
+        mix=MixSpec(hit_dip_db=6, levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5, energy_db=2),
         moods=(("positive", "high"),),
         prompt_words=("corporate", "upbeat", "happy"),
         mode="major",
@@ -95,7 +100,14 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(add9=(1, 6), sevenths="none", bass="pump", approach="none"),
         tempo=(118.0, 132.0),
         colour="#7a3fa0",
-        mix=MixSpec(levels=(0, -1, -4, -7, -3), duck_db=6, duck_release_ms=180, sub_db=-20, energy_db=1.5),
+        mix=MixSpec(
+            hit_dip_db=9,
+            levels=(0, -1, -4, -7, -3),
+            duck_db=6,
+            duck_release_ms=180,
+            sub_db=-20,
+            energy_db=1.5,
+        ),
         moods=(("negative", "high"),),
         prompt_words=("electronic", "edm", "techno", "synth"),
         mode="minor",
@@ -138,7 +150,12 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(60.0, 90.0),
         colour="#7fb8c9",
         mix=MixSpec(
-            levels=(0, -6, -2, 0, -4), sends=(0.2, 0.05, 0.4, 0.5, 0.45), room=0.9, duck_db=0, energy_db=5
+            hit_dip_db=3,  # the breath before a hit (.hitpoint)
+            levels=(0, -6, -2, 0, -4),
+            sends=(0.2, 0.05, 0.4, 0.5, 0.45),
+            room=0.9,
+            duck_db=0,
+            energy_db=5,
         ),
         moods=(("neutral", "low"), ("positive", "low")),
         prompt_words=("ambient", "calm", "dreamy"),
@@ -173,6 +190,7 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(110.0, 150.0),
         colour="#c0392b",
         mix=MixSpec(
+            hit_dip_db=6,  # the breath before a hit (.hitpoint)
             levels=(0, -2, -1, -9, -3),
             sends=(0.05, 0, 0.1, 0.25, 0.18),
             room=0.45,
@@ -220,7 +238,7 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(sevenths="diatonic", ninths=True, bass="walk", approach="both"),
         tempo=(70.0, 95.0),
         colour="#9c8a6b",
-        mix=MixSpec(levels=(-1, -2, 0, -8, -4), room=0.5, energy_db=4),
+        mix=MixSpec(hit_dip_db=4, levels=(-1, -2, 0, -8, -4), room=0.5, energy_db=4),
         moods=(("neutral", "mid"),),
         prompt_words=("lofi", "lo-fi", "chill", "jazzy"),
         mode="major",
@@ -267,7 +285,7 @@ BUILTIN: tuple[Style, ...] = (
         ),
         tempo=(80.0, 120.0),
         colour="#6a9f4a",
-        mix=MixSpec(levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6, energy_db=4),
+        mix=MixSpec(hit_dip_db=4, levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6, energy_db=4),
         moods=(("positive", "mid"),),
         prompt_words=("acoustic", "folk", "warm"),
         mode="major",

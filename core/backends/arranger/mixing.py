@@ -36,6 +36,7 @@ import numpy as np
 
 from ... import units
 from ...styles import MixSpec
+from . import hitpoint
 from .compose import PARTS, Note, Score
 from .envelope import LevelEnvelope, level_envelope
 
@@ -272,6 +273,8 @@ class StemGains:
     sub_notes: list[Note]
     sub_gain: float
     envelope: LevelEnvelope | None = None  # the form's level envelope (.envelope), on every stem alike
+    #: the breaths before the form's hits (.hitpoint.dips), on the held parts
+    hit_dips: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def sidechain(self, part: str, a: int, b: int) -> np.ndarray:
         """The sidechain's gain (float32) on samples ``[a, b)`` of ``part``."""
@@ -288,6 +291,8 @@ class StemGains:
         d = self.sidechain(part, a, b)
         if self.envelope is not None:  # the form's level, the same on every stem
             d = d * self.envelope.gain(a, b)
+        if self.hit_dips is not None and part in hitpoint.DIPPED:
+            d = d * hitpoint.gain(self.hit_dips, a, b)
         np.multiply(v, (d * np.float32(self.calibrations.get(part, 1.0)))[None, :], out=v)
         if part == "bass" and self.sub_notes and self.sub_gain > 0:
             v += (sub_layer(self.sub_notes, self.sub_gain, a, b) * d)[None, :]
@@ -311,4 +316,5 @@ def stem_gains(spec: MixSpec, score: Score, loudness: dict[str, float], n: int, 
         bass,
         sub_gain,
         level_envelope(score.levels, spec.energy_db, SR),
+        hitpoint.dips(score.hits, spec.hit_dip_db),
     )
