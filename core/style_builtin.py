@@ -14,12 +14,15 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(70.0, 110.0),
         colour="#4c4c8a",
         mix=MixSpec(
-            hit_dip_db=10,  # the breath before a hit (.hitpoint)
+            hit_dip_db=10,
             levels=(-3, -3, 0, -3, -2),
             sends=(0.15, 0.02, 0.3, 0.4, 0.3),
             room=0.85,
             duck_db=1,
             energy_db=3.5,
+            # a wide pad and strings under a centred lead, the hall narrowed
+            widths=(0.8, 0.0, 0.5, 0.7, 0.2),
+            reverb_width=0.4,
         ),
         moods=(("negative", "mid"), ("negative", "low")),
         prompt_words=("epic", "cinematic", "dramatic", "dark"),
@@ -60,7 +63,17 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(add9=(1,), sevenths="none", bass="root-fifth", approach="none"),
         tempo=(100.0, 128.0),
         colour="#f2b134",
-        mix=MixSpec(hit_dip_db=6, levels=(0, -2, -2, -9, -3), room=0.5, sub_db=-5, energy_db=2),
+        mix=MixSpec(
+            hit_dip_db=6,
+            levels=(0, -2, -2, -9, -3),
+            room=0.5,
+            sub_db=-12,
+            energy_db=2,
+            # the piano doubled (a little), the hats spread
+            widths=(0.8, 0.0, 0.6, 0.55, 0.5),
+            doubles=(0.5, 0.0, 0.3, 0.2, 0.1),
+            low_shelf_db=(3.0, 1.0, 0.0, 0.0, 0.0),
+        ),
         moods=(("positive", "high"),),
         prompt_words=("corporate", "upbeat", "happy"),
         mode="major",
@@ -107,6 +120,10 @@ BUILTIN: tuple[Style, ...] = (
             duck_release_ms=180,
             sub_db=-20,
             energy_db=1.5,
+            # the synths doubled wide around the mono kick and bass
+            doubles=(0.6, 0.0, 0.5, 0.4, 0.2),
+            # the 808's boom taken down where it fights the bass
+            low_shelf_db=(-6.0, -3.0, 0.0, 0.0, 0.0),
         ),
         moods=(("negative", "high"),),
         prompt_words=("electronic", "edm", "techno", "synth"),
@@ -150,12 +167,17 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(60.0, 90.0),
         colour="#7fb8c9",
         mix=MixSpec(
-            hit_dip_db=3,  # the breath before a hit (.hitpoint)
+            hit_dip_db=3,
             levels=(0, -6, -2, 0, -4),
             sends=(0.2, 0.05, 0.4, 0.5, 0.45),
             room=0.9,
             duck_db=0,
             energy_db=5,
+            # a sub under the pads
+            sub_db=-2,
+            # a wide pad under a centred lead and keys, the long room narrowed
+            widths=(0.8, 0.0, 0.4, 0.7, 0.15),
+            reverb_width=0.35,
         ),
         moods=(("neutral", "low"), ("positive", "low")),
         prompt_words=("ambient", "calm", "dreamy"),
@@ -190,12 +212,16 @@ BUILTIN: tuple[Style, ...] = (
         tempo=(110.0, 150.0),
         colour="#c0392b",
         mix=MixSpec(
-            hit_dip_db=6,  # the breath before a hit (.hitpoint)
+            hit_dip_db=6,
             levels=(0, -2, -1, -9, -3),
             sends=(0.05, 0, 0.1, 0.25, 0.18),
             room=0.45,
             duck_db=1.5,
             energy_db=2.5,
+            sub_db=-14,
+            # the guitars double-tracked, the overheads spread
+            doubles=(0.6, 0.0, 0.5, 0.3, 0.15),
+            low_shelf_db=(2.0, 0.0, 0.0, 0.0, 0.0),
         ),
         moods=(("neutral", "high"),),
         prompt_words=("rock", "sport", "sports", "action"),
@@ -238,7 +264,14 @@ BUILTIN: tuple[Style, ...] = (
         harmony_melody=HarmonyMelody(sevenths="diatonic", ninths=True, bass="walk", approach="both"),
         tempo=(70.0, 95.0),
         colour="#9c8a6b",
-        mix=MixSpec(hit_dip_db=4, levels=(-1, -2, 0, -8, -4), room=0.5, energy_db=4),
+        mix=MixSpec(
+            hit_dip_db=4,
+            levels=(-1, -2, 0, -8, -4),
+            room=0.5,
+            energy_db=4,
+            # the Rhodes' chorus-like double, the hats spread
+            doubles=(0.5, 0.0, 0.4, 0.2, 0.1),
+        ),
         moods=(("neutral", "mid"),),
         prompt_words=("lofi", "lo-fi", "chill", "jazzy"),
         mode="major",

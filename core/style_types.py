@@ -135,6 +135,20 @@ class MixSpec:
         The level envelope (``arranger.envelope``): dB between a bar of energy
         0 (a breakdown) and one of energy 1 (a drop), the same gain on every
         stem before the bus, ramping between bars (0..12; 0: none).
+    widths : tuple of 5 float
+        Each part's stereo width as synthesised: the gain (0..2) on its side
+        signal (L - R) / 2; 0: mono, 1: as the SoundFont renders it.
+    doubles : tuple of 5 float
+        Each part's stereo double (0..1): its centre, delayed 14 ms and
+        high-passed, added as side signal at this gain; width from a mono
+        part that stays centred (two noise-like channels at 0.33: L/R
+        correlation 0.8). 0: none.
+    reverb_width : float
+        The reverb return's width (0..1): 1 as wide as the reverb makes it, 0
+        mono (a wide room under a centred mix, or a narrow one).
+    low_shelf_db : tuple of 5 float
+        Each part's low shelf (dB, -12..12) under 90 Hz, before its level is
+        set: GM kicks and basses are thin there, an 808's boom is not; 0: flat.
     hit_dip_db : float
         The breath before each hit of the form (``arranger.hitpoint``): the
         held parts dip this far (dB, 0..18) in the last 90 ms before an impact
@@ -148,6 +162,10 @@ class MixSpec:
     duck_release_ms: float = 150.0
     sub_db: float = -8.0
     energy_db: float = 7.0
+    widths: tuple[float, float, float, float, float] = (0.8, 0.0, 0.7, 0.55, 0.5)
+    doubles: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    reverb_width: float = 1.0
+    low_shelf_db: tuple[float, float, float, float, float] = (4.0, 3.0, 0.0, 0.0, 0.0)
     hit_dip_db: float = 6.0
 
     def __post_init__(self) -> None:
@@ -159,6 +177,12 @@ class MixSpec:
             raise OptionError("mix: duck_db 0..12 dB, duck_release_ms 20..1000.")
         if not 0.0 <= self.energy_db <= 12.0:
             raise OptionError("mix: energy_db 0..12 dB.")
+        if len(self.widths) != 5 or len(self.doubles) != 5 or any(not 0.0 <= w <= 2.0 for w in self.widths):
+            raise OptionError("mix: 5 widths (0..2) and 5 doubles: drums, bass, harmony, pad, lead.")
+        if any(not 0.0 <= d <= 1.0 for d in self.doubles) or not 0.0 <= self.reverb_width <= 1.0:
+            raise OptionError("mix: doubles and reverb_width lie in 0..1.")
+        if len(self.low_shelf_db) != 5 or any(not -12.0 <= g <= 12.0 for g in self.low_shelf_db):
+            raise OptionError("mix: 5 low shelves (-12..12 dB): drums, bass, harmony, pad, lead.")
         if not 0.0 <= self.hit_dip_db <= 18.0:
             raise OptionError("mix: hit_dip_db 0..18 dB.")
 

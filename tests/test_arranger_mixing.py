@@ -24,6 +24,7 @@ from vidmusician.core import demo
 from vidmusician.core.backends.arranger import mixing
 from vidmusician.core.backends.arranger.compose import Note, Score
 from vidmusician.core.backends.arranger.styles import get_style
+from vidmusician.core.styles import MixSpec
 
 from .conftest import REPO
 
@@ -114,8 +115,70 @@ def test_the_stereo_image_and_the_eq():
     _, h = sosfreqz(mixing.part_eq("pad"), [40.0, 1000.0], fs=SR)
     assert 20 * np.log10(abs(h[0])) < -20 and abs(20 * np.log10(abs(h[1]))) < 0.5  # the pad leaves the lows
     _, h = sosfreqz(mixing.part_eq("bass"), [30.0, 2000.0], fs=SR)
-    assert 20 * np.log10(abs(h[0])) == pytest.approx(mixing.LOW_SHELF["bass"][1], abs=0.5)
+    assert 20 * np.log10(abs(h[0])) == pytest.approx(MixSpec().low_shelf_db[1], abs=0.5)
     assert abs(20 * np.log10(abs(h[1]))) < 0.2
+    # a style's own shelf: an 808's boom taken down 3 dB under the corner, the top untouched
+    spec = dataclasses.replace(MixSpec(), low_shelf_db=(-3.0, 0.0, 0.0, 0.0, 0.0))
+    _, h = sosfreqz(mixing.part_eq("drums", spec), [30.0, 2000.0], fs=SR)
+    assert 20 * np.log10(abs(h[0])) == pytest.approx(-3.0, abs=0.5) and abs(20 * np.log10(abs(h[1]))) < 0.2
+    assert mixing.part_eq("bass", dataclasses.replace(spec, low_shelf_db=(0.0,) * 5)) is None  # flat
+
+
+def _strip_out(part: str, x: np.ndarray, block: int | None = None, **mix: object) -> np.ndarray:
+    """``x`` (2, n) through ``part``'s strip with the default mix changed by ``mix``, in blocks of ``block``."""
+    strip = mixing.Strip(part, dataclasses.replace(MixSpec(), **mix), x.shape[1])
+    size = block or x.shape[1]
+    return np.concatenate([strip.process(x[:, a : a + size]) for a in range(0, x.shape[1], size)], axis=1)
+
+
+def test_a_parts_width_sets_the_correlation_of_two_unrelated_channels():
+    """Two independent noises (correlation 0) at width w: mid (a + b) / 2 and
+    side w (a - b) / 2, so the correlation is (1 - w^2) / (1 + w^2); the lead
+    (no EQ below 120 Hz that matters for white noise, centred, no send)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4 * SR)).astype(np.float32) * 0.1
+    for w in (0.0, 0.5, 1.0):
+        out = _strip_out("lead", x, widths=(0.8, 0.0, 0.7, 0.55, w), sends=(0, 0, 0, 0, 0))
+        assert MEASURES.lr_correlation(out) == pytest.approx((1 - w * w) / (1 + w * w), abs=0.02), w
+
+
+def test_the_stereo_double_widens_a_mono_part_and_leaves_its_mono_sum():
+    """Mono noise (correlation 1) with a double of gain g: L = x + g y, R = x - g y
+    with y the noise 14 ms later (unrelated to it), high-passed (white noise
+    keeps ~99% of its power over 300 Hz): correlation (1 - g^2) / (1 + g^2),
+    0.80 at g = 0.33; L + R is the dry part's, sample for sample, in any blocks."""
+    rng = np.random.default_rng(4)
+    mono = rng.standard_normal(4 * SR).astype(np.float32) * 0.1
+    x = np.stack([mono, mono])
+    dry = _strip_out("lead", x, sends=(0, 0, 0, 0, 0))
+    assert MEASURES.lr_correlation(dry) == pytest.approx(1.0, abs=1e-6)
+    for g in (0.33, 0.6):
+        doubles = (0.0, 0.0, 0.0, 0.0, g)
+        out = _strip_out("lead", x, sends=(0, 0, 0, 0, 0), doubles=doubles)
+        assert MEASURES.lr_correlation(out) == pytest.approx((1 - g * g) / (1 + g * g), abs=0.02), g
+        assert np.allclose(out[0] + out[1], dry[0] + dry[1], atol=1e-6)  # mono-compatible: no comb
+        blocks = _strip_out("lead", x, block=7001, sends=(0, 0, 0, 0, 0), doubles=doubles)
+        assert np.allclose(blocks, out, atol=1e-7)  # the delay line carries across blocks
+    # the drums' double spreads only their top: a 100 Hz tone stays mono
+    t = np.arange(2 * SR) / SR
+    tone = np.stack([np.sin(2 * np.pi * 100 * t)] * 2).astype(np.float32)
+    out = _strip_out("drums", tone, sends=(0, 0, 0, 0, 0), doubles=(1.0, 0, 0, 0, 0))
+    assert MEASURES.lr_correlation(out[:, SR // 2 :]) > 0.99
+
+
+def test_the_reverb_returns_width_sets_its_correlation():
+    """A noise burst's reverb tail: width 0 is mono (correlation 1), width 1 far wider."""
+    rng = np.random.default_rng(5)
+    x = np.zeros((2, 3 * SR), np.float32)
+    x[:, : SR // 10] = rng.standard_normal(SR // 10) * 0.1
+    sends = (0.0, 0.0, 0.0, 0.0, 1.0)
+    tail = slice(SR // 5, None)  # the return alone: the dry burst is over
+    narrow = _strip_out("lead", x, sends=sends, reverb_width=0.0)[:, tail]
+    wide = _strip_out("lead", x, sends=sends, reverb_width=1.0)[:, tail]
+    half = _strip_out("lead", x, sends=sends, reverb_width=0.5)[:, tail]
+    assert MEASURES.lr_correlation(narrow) == pytest.approx(1.0, abs=1e-4)
+    assert MEASURES.lr_correlation(wide) < 0.5
+    assert MEASURES.lr_correlation(wide) < MEASURES.lr_correlation(half) < 1.0
 
 
 def test_the_sub_sits_under_the_bass_notes_below_60_hz():
@@ -131,6 +194,28 @@ def test_the_sub_sits_under_the_bass_notes_below_60_hz():
     assert np.abs(s[int(0.4 * SR) : int(0.6 * SR)]).max() == pytest.approx(1.0, abs=1e-3)  # velocity 127
     parts = [mixing.sub_layer(notes, 1.0, a, min(2 * SR, a + 30001)) for a in range(0, 2 * SR, 30001)]
     assert np.array_equal(np.concatenate(parts), s)  # in blocks: the same samples
+
+
+def test_the_subs_level_is_the_bass_level_plus_sub_db_and_moves_the_low_share():
+    """The sub is calibrated to the bass stem's target plus ``sub_db``: 6 dB
+    more puts 6 LU more sub into the bass stem, and a larger share of the
+    stem (a 110 Hz tone at the bass's level) below 60 Hz."""
+    score = Score()
+    score.parts["bass"] = [Note(0.25 + i, 1.0 + i, 45, 100) for i in range(4)]  # A2: the sub at 55 Hz
+    t = np.arange(5 * SR) / SR
+    tone = (0.1 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
+    bass = np.stack([tone, tone])
+    base = lufs(bass)
+    shares, levels = [], []
+    for sub_db in (-12.0, -6.0):
+        spec = dataclasses.replace(MixSpec(), sub_db=sub_db, duck_db=0.0, energy_db=0.0)
+        gains = mixing.stem_gains(spec, score, {"bass": base}, bass.shape[1], SR)
+        sub_only = gains.apply("bass", 0, np.zeros_like(bass))
+        assert lufs(sub_only) == pytest.approx(mixing.target_lufs("bass", spec) + sub_db, abs=0.1)
+        levels.append(lufs(sub_only))
+        shares.append(MEASURES.low_share(gains.apply("bass", 0, bass.copy()), SR))
+    assert levels[1] - levels[0] == pytest.approx(6.0, abs=0.1)
+    assert 0.0 < shares[0] < shares[1] < 1.0
 
 
 # --------------------------------------------------------------------------- calibration per SoundFont

@@ -7,11 +7,20 @@ a sine layer), so the stems still sum to the mix and a cue rendered in blocks
 
 1. :class:`Strip` (per part, after the synthesiser): EQ (a high-pass on the pad and the harmony so the bass owns the low
    end; a low shelf on the kick and the bass, thin in GM fonts), the stereo
-   image (pan and width: kick, snare, bass and lead centred, the harmony and
-   the pad spread and narrowed to keep the mix's L/R correlation near 0.9),
-   and the return of the part's send into the one reverb every part shares
-   (the same settings for all, the part's send level in front of it: since
-   the reverb is linear, each stem carries its own send's return).
+   image (:data:`PAN` and the style's
+   :attr:`~vidmusician.core.styles.MixSpec.widths`: the bass mono, the pad
+   and the harmony spread as wide as the style wants), the stereo double
+   (:attr:`~vidmusician.core.styles.MixSpec.doubles`: the part's centre
+   delayed :data:`DOUBLE_MS` and high-passed, added as side signal: a wide
+   image from a mono patch that stays centred and sums to mono unchanged,
+   the overheads' spread on the drums' top end), and the return of the
+   part's send into the one reverb every part shares (the same settings for
+   all, its width the style's
+   :attr:`~vidmusician.core.styles.MixSpec.reverb_width`, the part's send
+   level in front of it: since the reverb is linear, each stem carries its
+   own send's return). The mix's L/R correlation (0.80-0.95 in the issue's
+   target) is set by these widths: the mono low end carries most of the
+   energy, so the spread parts' side signal decides it.
 2. :func:`calibration` (per part, once the stem is rendered): the gain that
    sets the stem's loudness (BS.1770, gated, measured on the rendered stem,
    block by block for long cues) to the style's balance
@@ -46,20 +55,21 @@ KICKS = (35, 36)  # GM bass drums
 #: The level (LUFS) a stem at balance 0 LU is calibrated to before the bus; the
 #: bus then sets the mix's loudness, so only the differences between parts matter.
 REFERENCE_LUFS = -20.0
-#: Pan (-1 left .. 1 right, constant power) and width (the side signal's gain) per part.
-IMAGE = {
-    "drums": (0.0, 0.8),  # the kit's own panning (hats and toms off centre), a little narrowed
-    "bass": (0.0, 0.0),  # mono, centred
-    "harmony": (-0.2, 0.7),
-    "pad": (0.15, 0.55),  # the widest part, narrowed: a decorrelated pad drags the correlation down
-    "lead": (0.0, 0.5),
-}
+#: Pan per part (-1 left .. 1 right, constant power); the width is the style's (MixSpec.widths).
+PAN = {"drums": 0.0, "bass": 0.0, "harmony": -0.2, "pad": 0.15, "lead": 0.0}
+#: The stereo double's delay (ms): past the comb's worst (a few ms), under an echo (~30 ms).
+DOUBLE_MS = 14.0
+#: The double's high-pass (Hz) per part, default :data:`DOUBLE_HIGH_PASS_HZ`: the low end
+#: stays mono; on the drums only the top (hats, cymbals, the snare's crack) spreads.
+DOUBLE_HIGH_PASS = {"drums": 4000.0}
+DOUBLE_HIGH_PASS_HZ = 300.0
 #: High-pass corner (Hz) per part; None: none. The pad and harmony leave the low end to the bass.
 HIGH_PASS = {"harmony": 150.0, "pad": 180.0, "lead": 120.0}
-#: Low shelf (corner Hz, gain dB) per part: GM kicks and basses are thin below 100 Hz.
-LOW_SHELF = {"drums": (90.0, 4.0), "bass": (90.0, 3.0)}
-#: The shared reverb (pedalboard's freeverb): one set of settings for every part.
-REVERB_DAMPING, REVERB_WIDTH = 0.5, 1.0
+#: The low shelf's corner (Hz); its gain per part is the style's (MixSpec.low_shelf_db: GM kicks
+#: and basses are thin below 100 Hz, an 808's boom is not).
+LOW_SHELF_HZ = 90.0
+#: The shared reverb (pedalboard's freeverb): one set of settings for every part (its width the style's).
+REVERB_DAMPING = 0.5
 #: The send is high-passed here (Hz) before the reverb: no low-end wash.
 SEND_HIGH_PASS = 250.0
 #: The sub layer: each bass note's fundamental taken down by octaves into this band (Hz).
@@ -93,13 +103,14 @@ def _high_pass_sos(freq: float) -> np.ndarray:
     return np.asarray(butter(2, freq, "highpass", fs=SR, output="sos"), np.float64)
 
 
-def part_eq(part: str) -> np.ndarray | None:
-    """The part's EQ as second-order sections (None: flat)."""
+def part_eq(part: str, spec: MixSpec | None = None) -> np.ndarray | None:
+    """The part's EQ in the style's mix ``spec`` (None: the default mix) as second-order sections (None: flat)."""
+    shelf = float((spec or MixSpec()).low_shelf_db[PARTS.index(part)])
     rows = []
     if part in HIGH_PASS:
         rows.append(_high_pass_sos(HIGH_PASS[part]))
-    if part in LOW_SHELF:
-        rows.append(_shelf_sos(*LOW_SHELF[part]))
+    if shelf != 0.0:
+        rows.append(_shelf_sos(LOW_SHELF_HZ, shelf))
     return np.concatenate(rows) if rows else None
 
 
@@ -184,8 +195,32 @@ def duck(kicks_s: np.ndarray, depth_db: float, release_s: float, a: int, b: int)
     return (10 ** (-depth_db * env / 20)).astype(np.float32)
 
 
+class Double:
+    """A part's stereo double, fed consecutive blocks: the side signal
+    ``gain`` times the block's centre (L + R) / 2 delayed :data:`DOUBLE_MS`
+    and high-passed at ``high_pass`` Hz; added to L and taken from R, it
+    widens the part and leaves L + R (the mono sum) as it was. The delay
+    line's and the filter's state carry across blocks."""
+
+    def __init__(self, gain: float, high_pass: float = DOUBLE_HIGH_PASS_HZ) -> None:
+        self.gain = gain
+        self.line = np.zeros(int(round(DOUBLE_MS * SR / 1000)), np.float64)
+        self.sos = _high_pass_sos(high_pass)
+        self.zi = np.zeros((len(self.sos), 2))
+
+    def side(self, x: np.ndarray) -> np.ndarray:
+        """The side signal (m,) float64 for the next block ``x`` (2, m)."""
+        from scipy.signal import sosfilt
+
+        m, d = x.shape[1], len(self.line)
+        both = np.concatenate([self.line, 0.5 * (x[0] + x[1])])
+        self.line = both[m : m + d].copy()
+        side, self.zi = sosfilt(self.sos, both[:m], zi=self.zi)
+        return np.asarray(side * self.gain, np.float64)
+
+
 class Strip:
-    """A part's channel strip (EQ, image, reverb return), fed its synthesised
+    """A part's channel strip (EQ, image, double, reverb return), fed its synthesised
     audio in consecutive blocks with :meth:`process` (the pedalboard-style
     ``process(audio, sr, reset=False)`` the block render calls); the
     filters' and the reverb's state carry across, and the output is metered
@@ -197,13 +232,23 @@ class Strip:
         from .master import LoudnessMeter
 
         self.part, self.spec = part, spec
-        self.sos = part_eq(part)
+        self.sos = part_eq(part, spec)
         self.zi = None if self.sos is None else np.zeros((len(self.sos), 2, 2))
-        self.image = image_matrix(*IMAGE.get(part, (0.0, 1.0)))
-        self.send = float(dict(zip(PARTS, spec.sends, strict=True)).get(part, 0.0))
+        i = PARTS.index(part)
+        self.image = image_matrix(PAN.get(part, 0.0), float(spec.widths[i]))
+        self.double = (
+            Double(float(spec.doubles[i]), DOUBLE_HIGH_PASS.get(part, DOUBLE_HIGH_PASS_HZ))
+            if spec.doubles[i] > 0
+            else None
+        )
+        self.send = float(spec.sends[i])
         self.reverb = (
             pedalboard.Reverb(
-                room_size=spec.room, damping=REVERB_DAMPING, wet_level=1.0, dry_level=0.0, width=REVERB_WIDTH
+                room_size=spec.room,
+                damping=REVERB_DAMPING,
+                wet_level=1.0,
+                dry_level=0.0,
+                width=float(spec.reverb_width),
             )
             if self.send > 0
             else None
@@ -221,6 +266,10 @@ class Strip:
             x, self.zi = sosfilt(self.sos, x, axis=-1, zi=self.zi)
         (a, b), (c, d) = self.image
         x = np.stack([a * x[0] + b * x[1], c * x[0] + d * x[1]])
+        if self.double is not None:
+            side = self.double.side(x)
+            x[0] += side
+            x[1] -= side
         out = x.astype(np.float32)
         if self.reverb is not None:
             s, self.send_zi = sosfilt(self.send_sos, x * self.send, axis=-1, zi=self.send_zi)
