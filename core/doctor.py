@@ -14,9 +14,12 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .model import BackendSettings
 
 Status = Literal["ok", "missing", "error"]
 
@@ -59,8 +62,9 @@ def _optional(name: str, module: str, dist: str, purpose: str) -> Check:
     return Check(name, "ok", _dist_version(dist) or "installed")
 
 
-def checks() -> list[Check]:
-    """Every check, in the order ``doctor`` prints them."""
+def checks(settings: BackendSettings | None = None) -> list[Check]:
+    """Every check, in the order ``doctor`` prints them; ``settings``: what
+    ``score`` would pass the backends (the config file's), when known."""
     rows = [
         Check("vidmusician", "ok", f"{__version__} on Python {platform.python_version()} ({sys.executable})"),
         _required("numpy", "numpy", "numpy"),
@@ -97,7 +101,7 @@ def checks() -> list[Check]:
     rows.append(_present("librosa (beats, eval)", "librosa", "librosa"))
     rows.append(_present("pedalboard (effects, fit)", "pedalboard", "pedalboard"))
     rows.append(_present("tinysoundfont (arranger)", "tinysoundfont", "tinysoundfont"))
-    rows += _backends()
+    rows += _backends(settings)
     rows += _neural()
     rows.append(_clip())
     rows.append(_optional("PyQt6", "PyQt6", "PyQt6", "the panel: pip install -e '.[ui]'"))
@@ -107,7 +111,7 @@ def checks() -> list[Check]:
     return rows
 
 
-def _backends() -> list[Check]:
+def _backends(settings: BackendSettings | None = None) -> list[Check]:
     """One row per registered backend: why it cannot run here, or its own check."""
     from . import backends
 
@@ -119,7 +123,7 @@ def _backends() -> list[Check]:
             rows.append(Check(name, "missing", why))
             continue
         try:
-            status, detail = backends.get(entry.name).doctor()
+            status, detail = backends.get(entry.name).doctor(settings)
         except Exception as e:  # a backend module that does not import
             rows.append(Check(name, "error", f"{e}"))
             continue

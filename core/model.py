@@ -332,6 +332,7 @@ class BackendSettings:
     model: str | None = None
     adapters: str | None = None
     loudness: float | None = None  # the mix's integrated loudness, LUFS (``--loudness``; None: the backend's)
+    soundfont_source: str | None = None  # None: ``--soundfont``; "config FILE": the config file
 
 
 @dataclass(frozen=True)

@@ -259,3 +259,37 @@ def test_report_json_names_the_font_and_a_regeneration_keeps_it(system, tmp_path
     s = regenerate(tmp_path / "out", 2)
     t = s.take(2)
     assert (t["soundfont_path"], t["soundfont_source"]) == (str(fluid), "system")
+
+
+def test_a_font_from_the_config_file_is_named_as_such(system, tmp_path, cue):
+    """The config file's font: the score command's settings, the take's record and
+    doctor (which reads the config as score does) say "config FILE", not --soundfont."""
+    import argparse
+
+    from vidmusician.core.cli.common import settings
+    from vidmusician.core.model import BackendSettings
+    from vidmusician.core.session.settings import backend_settings, options_from
+
+    p, f, _, style, _ = cue
+    place(system, "FluidR3_GM.sf2")
+    mine = place(tmp_path, "mine.sf2")
+    cfg = tmp_path / "vidmusician.toml"
+    cfg.write_text(f'soundfont = "{mine}"\n')
+    s = settings(argparse.Namespace(config=str(cfg)), "score")
+    assert (s["soundfont"], s["soundfont_source"]) == (str(mine), f"config {cfg}")
+    flag = settings(argparse.Namespace(config=str(cfg), soundfont=str(mine)), "score")
+    assert "soundfont_source" not in flag  # the flag beats the config: "--soundfont"
+    bs = backend_settings(options_from(s), style.name)
+    assert bs.soundfont_source == f"config {cfg}"
+    status, detail = backends.get("arranger").doctor(bs)
+    assert status == "ok" and f"config {cfg}: {mine}" in detail
+    prov = (
+        backends.get("arranger")
+        .generate(
+            p, f, BackendSettings(style.name, seed=7, soundfont=str(mine), soundfont_source=f"config {cfg}")
+        )
+        .provenance
+    )
+    assert prov.extra == {"soundfont_path": str(mine), "soundfont_source": f"config {cfg}"}
+    status, detail = backends.get("arranger").doctor(BackendSettings(None))  # no config: the search
+    assert status == "ok" and "system: " in detail

@@ -75,8 +75,9 @@ class Backend:
         prov = replace(music.provenance, seed=settings.seed, range_seed=span.seed)
         return replace(music, provenance=prov)
 
-    def doctor(self) -> tuple[Status, str]:
-        """(status, detail) of ``doctor``'s row: ``ok``, ``missing`` or ``error``."""
+    def doctor(self, settings: BackendSettings | None = None) -> tuple[Status, str]:
+        """(status, detail) of ``doctor``'s row: ``ok``, ``missing`` or ``error``;
+        ``settings``: what ``score`` would pass (the config file's), when known."""
         return "ok", "usable"
 
 

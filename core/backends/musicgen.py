@@ -99,7 +99,7 @@ class MusicGen(Backend):
         )
         return Music(new_mix, {}, None, prov, matched=True)
 
-    def doctor(self) -> tuple[Status, str]:
+    def doctor(self, settings: BackendSettings | None = None) -> tuple[Status, str]:
         """audiocraft imported in a child process (its import noise or a crash cannot take ``doctor`` down)."""
         from ..neural import status
 

@@ -63,11 +63,18 @@ def add_wait(p: argparse.ArgumentParser, help: str = "wait up to S seconds for a
 
 
 def settings(args: Args, command: str) -> dict[str, Any]:
-    """The command's options: explicit flag > config file > the table's default."""
-    config = options.load_config(args.config or os.environ.get("VIDMUSICIAN_CONFIG"))
+    """The command's options: explicit flag > config file > the table's default
+    (and, when the config file names the SoundFont, ``soundfont_source``)."""
+    path = args.config or os.environ.get("VIDMUSICIAN_CONFIG")
+    config = options.load_config(path)
     names = [o.name for o in options.for_command(command)]
     explicit = {n: getattr(args, n, None) for n in names}
-    return options.resolve(explicit, config, names)
+    out = options.resolve(explicit, config, names)
+    if "soundfont" in names and explicit.get("soundfont") is None and config.get("soundfont"):
+        from ..backends.arranger.soundfont import config_source
+
+        out["soundfont_source"] = config_source(str(path))
+    return out
 
 
 def check_outputs(args: Args, *names: str) -> None:

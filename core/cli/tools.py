@@ -165,9 +165,12 @@ def cmd_cache(args: argparse.Namespace, console: Console, cancel: threading.Even
 
 def cmd_doctor(args: argparse.Namespace, console: Console, cancel: threading.Event) -> int:
     from ..doctor import checks
+    from ..session.settings import backend_settings, options_from
+    from .common import settings
 
+    # the config file's settings, as score would read them (no flags: doctor has none of score's)
     ok = True
-    for row in checks():
+    for row in checks(backend_settings(options_from(settings(args, "score")), None)):
         mark = {"ok": "ok  ", "missing": "--  ", "error": "FAIL"}[row.status]
         ok &= row.status != "error"
         print(f"{mark} {row.name:<26} {row.detail}", file=console.out)

@@ -88,6 +88,7 @@ class ScoreOptions:
     sync_window: float = 40.0
     ring_out: float = 2.0
     soundfont: str | None = None
+    soundfont_source: str | None = None  # where soundfont came from: None (--soundfont) or "config FILE"
     loudness: float = -23.0
     fmt: str = "same"
     stem_tracks: bool = False
@@ -125,7 +126,16 @@ class ScoreOptions:
 def backend_settings(o: ScoreOptions, style: str | None) -> BackendSettings:
     """What the backend reads of ``o``, with the style planning chose."""
     return BackendSettings(
-        style, o.prompt, o.seed, o.key, o.meter, o.soundfont, o.model, o.adapters, loudness=o.loudness
+        style,
+        o.prompt,
+        o.seed,
+        o.key,
+        o.meter,
+        o.soundfont,
+        o.model,
+        o.adapters,
+        loudness=o.loudness,
+        soundfont_source=o.soundfont_source,
     )
 
 

@@ -48,7 +48,7 @@ class Arranger(Backend):
         from .soundfont import find
 
         style = str(settings.style)
-        font = find(settings.soundfont)
+        font = find(settings.soundfont, settings.soundfont_source)
         a = arrange(
             plan,
             features,
@@ -88,14 +88,15 @@ class Arranger(Backend):
         check(cancel)
         return self._arrange(plan, features, settings, bar_seeds, range_seed=new_seed, warnings=warnings)
 
-    def doctor(self) -> tuple[Status, str]:
-        """The SoundFont a render would use (:func:`.soundfont.find`: which, and how it
-        was found), checked as ``score`` checks it (structure, before tinysoundfont)."""
+    def doctor(self, settings: BackendSettings | None = None) -> tuple[Status, str]:
+        """The SoundFont a render with ``settings`` (the config file's) would use
+        (:func:`.soundfont.find`: which, and how it was found), checked as
+        ``score`` checks it (structure, before tinysoundfont)."""
         try:
             from ...io.guard import check_soundfont
             from .soundfont import find
 
-            font = find()
+            font = find(settings.soundfont, settings.soundfont_source) if settings else find()
             info = check_soundfont(font.path)
         except ImportError as e:
             return "error", f"{e}; reinstall: pip install -e ."

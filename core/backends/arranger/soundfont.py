@@ -2,8 +2,9 @@
 
 The search (:func:`find`), first that applies:
 
-1. ``--soundfont FILE`` (or ``soundfont = "FILE"`` in the config file, the
-   same option: an explicit flag beats the config), source ``"--soundfont"``;
+1. ``--soundfont FILE``, source ``"--soundfont"``, or ``soundfont = "FILE"``
+   in the config file (the same option: an explicit flag beats the config),
+   source ``"config CONFIG-FILE"`` (:func:`config_source`);
 2. the environment variable ``VIDMUSICIAN_SOUNDFONT``, source
    ``"VIDMUSICIAN_SOUNDFONT"``;
 3. the General MIDI fonts installed where systems put them
@@ -70,8 +71,8 @@ class Found:
     ----------
     path : str
     source : str
-        How it was found: ``"--soundfont"``, ``"VIDMUSICIAN_SOUNDFONT"``,
-        ``"system"`` or ``"bundled"``.
+        How it was found: ``"--soundfont"``, ``"config FILE"``,
+        ``"VIDMUSICIAN_SOUNDFONT"``, ``"system"`` or ``"bundled"``.
     notes : tuple of str
         System fonts the search skipped, and why.
     """
@@ -145,17 +146,18 @@ def candidates() -> list[str]:
     return [t[-1] for t in found]
 
 
-def find(given: str | os.PathLike[str] | None = None) -> Found:
+def find(given: str | os.PathLike[str] | None = None, source: str | None = None) -> Found:
     """The font to use (see the module docstring). ``given``: the
-    ``--soundfont`` option. A font the user names is checked and returned
-    (an ``OptionError`` when it is not usable); system fonts that are not
-    are skipped with a note."""
+    ``--soundfont`` option, and ``source`` where it came from (None: the
+    flag; :func:`config_source` for a config file). A font the user names is
+    checked and returned (an ``OptionError`` when it is not usable); system
+    fonts that are not are skipped with a note."""
     from ...errors import OptionError
     from ...io.guard import check_soundfont
 
     if given:
         check_soundfont(given)
-        return Found(str(given), "--soundfont")
+        return Found(str(given), source or "--soundfont")
     env = os.environ.get(ENV)
     if env:
         try:
@@ -172,6 +174,11 @@ def find(given: str | os.PathLike[str] | None = None) -> Found:
             continue
         return Found(p, "system", tuple(notes))
     return Found(bundled(), "bundled", tuple(notes))
+
+
+def config_source(path: str | os.PathLike[str]) -> str:
+    """The source of a font the config file ``path`` names (``soundfont = "FILE"``)."""
+    return f"config {path}"
 
 
 # --------------------------------------------------------------------------- loading once
