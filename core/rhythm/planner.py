@@ -18,7 +18,8 @@ mode (``mode: "flex"``): every hard cut within 1 ms of the grid, at the price
 of tempo jumps in a fast montage. The default (``mode: "sync"``,
 :mod:`.sync`) keeps the tempo steady (2% beat to beat) and catches as many
 hard cuts as it can within the sync window (+-40 ms) of a beat, each moved
-onto its exact frame; the rest land on the nearest eighth or sixteenth. It
+onto its exact frame (a cut-level and a beat-level programme, :mod:`.beatgrid`,
+the better kept); the rest land on the nearest eighth or sixteenth. It
 never does worse than either planner: it plans the exact grid too, with its
 tempo steps spread into per-beat ramps (:mod:`.ramp`), and keeps whichever
 puts more hard cuts (strength-weighted) within the sync window of a beat,

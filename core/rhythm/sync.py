@@ -26,7 +26,11 @@ window of a beat, then moves the beats onto those cuts' exact frames.
    from the last anchored cut; where no ramp reaches it, the last tempo runs
    on and the music rings out (the arranger's ending).
 2. The best constant tempo and phase (the most cuts within the window) is a
-   candidate too and a floor: the plan never catches fewer cuts than it.
+   candidate too and a floor: the plan never catches fewer cuts than it. So is
+   the beat-level programme's grid (:mod:`.beatgrid`: beat by beat on a 1-ms
+   grid, every beat-to-beat change within ``steady``, the intervals within 6%
+   of the constant tempo; timelines up to 500 s), where it puts every must-hit
+   cut on a beat.
 3. The nudge (:mod:`.nudge`): every caught cut that is not anchored is put exactly on its
    frame by a displacement of the beats, a smoothstep between the needed
    displacements (zero at the anchored cuts and at the end), which spreads
