@@ -15,7 +15,8 @@ KeyboardInterrupt) still stops.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from .errors import Cancelled
@@ -41,6 +42,33 @@ def check(cancel: CancelToken | None = None) -> None:
     """Raise :class:`Cancelled` when ``cancel`` (or :data:`INTERRUPTED`) is set."""
     if INTERRUPTED.is_set() or (cancel is not None and cancel.is_set()):
         raise Cancelled("cancelled")
+
+
+_deferring = 0
+_defer_lock = threading.Lock()
+
+
+@contextmanager
+def deferred(cancel: CancelToken | None = None) -> Iterator[None]:
+    """A stretch of native code a signal must not interrupt (librosa's first
+    import and numba's compilation of its kernels: a KeyboardInterrupt raised
+    half way through leaves them half built, and the interpreter can crash
+    as it exits). Inside it, the command line's handler only sets
+    :data:`INTERRUPTED`; when it ends, :func:`check` cancels."""
+    global _deferring
+    with _defer_lock:
+        _deferring += 1
+    try:
+        yield
+    finally:
+        with _defer_lock:
+            _deferring -= 1
+    check(cancel)
+
+
+def deferring() -> bool:
+    """Whether a :func:`deferred` stretch is running (the signal handler asks)."""
+    return _deferring > 0
 
 
 def scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | None:

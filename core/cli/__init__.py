@@ -146,12 +146,14 @@ class _Signals:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        from ..progress import INTERRUPTED
+        from ..progress import INTERRUPTED, deferring
 
         if self.received is None:
             self.received = signum
         self.cancel.set()
         INTERRUPTED.set()
+        if deferring():
+            return  # native code that must finish first (progress.deferred): it checks when it ends
         raise KeyboardInterrupt
 
     def _unraisable(self, info: Any) -> None:

@@ -23,7 +23,7 @@ from ..errors import OutputError
 from ..io.audio import save_wav
 from ..io.blockaudio import Audio, DiskAudio
 from ..model import VideoFeatures
-from ..progress import ProgressFn, check, scaled
+from ..progress import ProgressFn, check, deferred, scaled
 from ..progress import report as tell
 from ..rhythm.planner import RhythmPlan, hard_cut_times
 
@@ -124,21 +124,22 @@ def measure(features: VideoFeatures, mix: Audio, progress: ProgressFn | None = N
         return _measure_windows(features, mix, progress)
     mix = np.asarray(mix)
     tell(progress, 0.0, "measuring the music: loading librosa")
-    from librosa import (
-        resample,
-    )  # librosa loads lazily: this compiles its kernels (15 s in a new environment)
+    with deferred():  # a signal waits for librosa's import and numba's first compilation
+        from librosa import (
+            resample,
+        )  # librosa loads lazily: this compiles its kernels (15 s in a new environment)
 
-    from .metrics import SR as EVAL_SR
-    from .metrics import evaluate
+        from .metrics import SR as EVAL_SR
+        from .metrics import evaluate
 
     check()  # a Ctrl-C during librosa's first use can be swallowed in a ctypes callback
     tell(progress, 0.2, "measuring the music: resampling")
     mono = resample(mix.mean(axis=0), orig_sr=SR, target_sr=EVAL_SR)
     tell(progress, 0.5, "measuring the music: tracking beats")
-    figures = evaluate(
-        mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion
-    ).to_json()
-    check()
+    with deferred():
+        figures = evaluate(
+            mono, hard_cut_times(features.anchors), features.timeline.duration_s, features.motion
+        ).to_json()
     return figures
 
 
@@ -155,7 +156,8 @@ def _measure_windows(features: VideoFeatures, mix: Audio, progress: ProgressFn |
     last cuts from landing where it has not settled yet. Memory: one window
     and its margins (320 s of stereo at 48 kHz is 123 MB), whatever the length."""
     tell(progress, 0.0, "measuring the music: loading librosa")
-    from librosa import resample
+    with deferred():  # as in measure()
+        from librosa import resample
 
     from .metrics import BIN_S, Metrics, energy_corr, evaluate, loudness_bins
     from .metrics import SR as EVAL_SR
@@ -177,7 +179,8 @@ def _measure_windows(features: VideoFeatures, mix: Audio, progress: ProgressFn |
         t_lo, t0 = lo / SR, a / SR
         inside = cuts[(cuts >= t0) & (cuts < t0 + MEASURE_WINDOW_S)] - t_lo  # only the window's own cuts
         span = max(0.0, min(duration, hi / SR) - t_lo)
-        rows.append((len(inside), evaluate(mono, inside, span, None, seed=k)))
+        with deferred():  # numba compiles on the first window: a signal waits for it
+            rows.append((len(inside), evaluate(mono, inside, span, None, seed=k)))
         core = mono[int(round((t0 - t_lo) * EVAL_SR)) :]
         own = max(0.0, min(duration, t0 + MEASURE_WINDOW_S) - t0)
         loud.append(loudness_bins(core, min(int(own // BIN_S), int(len(core) / EVAL_SR // BIN_S))))
