@@ -300,7 +300,7 @@ class FormSpec:
     intro_bars: int = 2
     intro_bass: bool = True
     build_bars: int = 2
-    breakdown_below: float = 0.3
+    breakdown_below: float = 0.15
     breakdown_drums: str = "out"
     impact: str = "full"
     riser: bool = True

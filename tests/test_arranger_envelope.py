@@ -47,7 +47,9 @@ def test_busy_picture_makes_louder_music_and_the_stems_still_sum_to_the_mix():
         return 10 * np.log10(np.mean(x**2))
 
     calm, busy = lufs(mix[:, margin : half - margin]), lufs(mix[:, half + margin : 2 * half - margin])
-    assert busy - calm >= 6.0, (calm, busy)  # the envelope's 6 dB plus the busier arrangement
+    # the envelope (energy_db * 0.59: the halves rank at 0.25 and 0.75) plus the busier
+    # arrangement (the calm half at energy 0.2 is no breakdown: breakdowns start under 0.15)
+    assert busy - calm >= 4.0, (calm, busy)
 
 
 def test_the_envelope_is_what_lifts_the_busy_half():

@@ -284,12 +284,13 @@ def test_a_picture_that_hardly_varies_is_not_stretched_over_the_range():
 
 def test_the_music_loudness_follows_the_motion():
     """End to end: the mix's loudness over 1 s windows against the motion (bench_music's
-    ``follow``), on a made-up 32 s cue whose motion swings twice."""
+    ``follow``), on a made-up 32 s cue whose motion swings twice, a strong cut every 3 s (the
+    form before the beat levels, drops at 0.95 wherever a strong cut fell, measured -0.33)."""
     beats = np.arange(64)
     motion = np.clip(0.5 + 0.4 * np.sin(beats / 64 * 4 * np.pi + 1.0), 0, 1)
-    cuts = tuple((float(t), 0.6) for t in np.arange(2.0, 30.0, 3.0))
+    cuts = tuple((float(t), 1.0) for t in np.arange(2.0, 30.0, 3.0))
     plan, feats = made_up(cuts=cuts, motion=motion)
     music = arrange(plan, feats, "corporate-upbeat", seed=2)
     per_frame = motion[(np.arange(32 * 25) * 0.04 / 0.5).astype(int)]  # 25 frames a second
     follow = MEASURES.energy_follow(np.asarray(music.mix), SR, per_frame, 0.04, 32.0)
-    assert follow > 0.6, follow
+    assert follow > 0.5, follow

@@ -7,9 +7,9 @@ and the take's seed: every bar reads it, so a bar still depends only on
 as it was.
 
 - **Energy per beat** (:func:`beat_energy`): the picture's energy on each
-  beat, its motion (the plan's per-beat intensity) blended with its cut rate
+  beat, its motion (the plan's per-beat intensity) raised by its cut rate
   (:data:`CUT_SHARE`; hard cuts per second over :data:`CUT_WINDOW_S` around
-  the beat), smoothed over its neighbours (about a second), then ranked
+  the beat; without cuts the motion alone), smoothed over its neighbours (about a second), then ranked
   within the video (:func:`normalise`, a percentile rank: the quietest beat
   0, the busiest 1) and blended with the absolute value
   (``FormSpec.contrast``), so quiet footage still uses the whole range and a
@@ -65,9 +65,10 @@ BOOM_S = 1.6  # the low boom's length, seconds
 MIN_RISER_S, MAX_RISER_S = 0.5, 4.0  # a riser's length, seconds (at slow tempos 2 bars are 8 s)
 MAX_ROLL_S = 2.0  # the snare roll into an impact: its last bar, at most this long
 RISE_TOLERANCE = 0.05  # an impact's bar is at least this close to the energy of the bar before
+IMPACT_MIN = 0.35  # and at least this energy: no drop in the picture's calmest stretches
 BOOM_ROOM_S = 0.6  # an impact's boom ends this long before the final strike at the latest
 NEAR_S = 0.03  # a performed note (swing, micro-timing: .groove) this near a grid point is on it
-CUT_SHARE = 0.25  # the share of the picture's energy that is its cut rate (the rest its motion)
+CUT_SHARE = 0.25  # the cut rate's share of the energy the motion leaves: m + 0.25 * c * (1 - m)
 CUT_WINDOW_S = 4.0  # the cut rate: hard cuts per second over this window centred on a beat
 CUT_RATE_HALF = 0.7  # cuts per second that count half of the cut rate's share (1 - 2^(-r / 0.7))
 SPREAD_FULL = 0.05  # a picture whose energy varies this much (10th-90th percentile) uses the whole range
@@ -194,7 +195,7 @@ def cut_rate(plan: RhythmPlan, times: np.ndarray) -> np.ndarray:
 
 def beat_intensity(plan: RhythmPlan, cuts: bool = True) -> np.ndarray:
     """The picture's energy per beat, 0..1, shape (beats,): its motion (the plan's
-    per-beat intensity) blended with its cut rate (:data:`CUT_SHARE`) around the beat;
+    per-beat intensity) raised by its cut rate around the beat (:data:`CUT_SHARE`);
     ``cuts=False``: the motion alone."""
     beats = np.asarray(plan.beats_s, np.float64)
     if len(beats) == 0:
@@ -208,7 +209,7 @@ def beat_intensity(plan: RhythmPlan, cuts: bool = True) -> np.ndarray:
     step = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
     centres = beats + 0.5 * np.diff(np.append(beats, beats[-1] + step))
     rate = 1.0 - np.power(2.0, -cut_rate(plan, centres) / CUT_RATE_HALF)
-    return np.clip((1.0 - CUT_SHARE) * motion + CUT_SHARE * rate, 0.0, 1.0)
+    return np.clip(motion + CUT_SHARE * rate * (1.0 - motion), 0.0, 1.0)  # cuts add, never take away
 
 
 def beat_energy(plan: RhythmPlan, contrast: float, cuts: bool = True) -> np.ndarray:
@@ -335,8 +336,9 @@ def _bar_form(role: str, energy: float, build: float, spec: FormSpec, raw: float
 
 def _hits(plan: RhythmPlan, spec: FormSpec, stop: float, drums: bool, energy: np.ndarray) -> list[Hit]:
     """A hit for every hard cut before ``stop``, at its grid point (its own time if it missed).
-    An impact needs a strong cut where the picture's energy does not fall (``energy`` per bar):
-    a drop lands where the picture lifts, not where it settles."""
+    An impact needs a strong cut where the picture's energy does not fall (``energy`` per bar)
+    and is not among its calmest (:data:`IMPACT_MIN`): a drop lands where the picture lifts,
+    not where it settles."""
     downs = plan.downbeats_s
     n = len(downs) - 1
     cuts: list[tuple[float, float]] = []
@@ -356,7 +358,7 @@ def _hits(plan: RhythmPlan, spec: FormSpec, stop: float, drums: bool, energy: np
     for t, strength in cuts:
         b = int(np.clip(np.searchsorted(downs, t + 1e-6, side="right") - 1, 0, max(0, n - 1)))
         room = t + BOOM_S + BOOM_ROOM_S <= stop  # the boom has died away before the final strike
-        lifts = energy[b] >= energy[max(0, b - 1)] - RISE_TOLERANCE
+        lifts = energy[b] >= max(energy[max(0, b - 1)] - RISE_TOLERANCE, IMPACT_MIN)
         if strength >= STRONG and b - last_impact >= spec.impact_gap_bars and b < n - 1 and room and lifts:
             out.append(Hit(t, "impact", b, strength))
             last_impact = b
