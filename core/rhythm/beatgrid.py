@@ -37,8 +37,8 @@ import numpy as np
 
 from .records import SyncGrid
 
-EXACT_BONUS = 0.1
-EXACT_SPIKE = 0.2  # a beat on the cut's own step (its frame, once snapped)
+EXACT_BONUS = 0.3
+EXACT_SPIKE = 0.5  # a beat on the cut's own step (its frame, once snapped)
 W_CENTRE = 1.0
 END_BONUS = 1.5  # as the cut-level programme's ring-out cost
 MUST_BONUS = 1e4

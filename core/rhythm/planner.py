@@ -23,7 +23,7 @@ the better kept); the rest land on the nearest eighth or sixteenth. It
 never does worse than either planner: it plans the exact grid too, with its
 tempo steps spread into per-beat ramps (:mod:`.ramp`), and keeps whichever
 puts more hard cuts (strength-weighted) within the sync window of a beat,
-ties to the steadier; the ramped exact grid only where every beat-to-beat
+ties to more cuts exactly on a beat, then the steadier; the ramped exact grid only where every beat-to-beat
 change stays within 2% (jumps at strong cuts on downbeats aside). The plan's
 ``planner`` (``plan.json``'s ``"planner"``) says which: ``"sync"``,
 ``"exact-ramped"`` or ``"exact"`` (steady enough as it is). With

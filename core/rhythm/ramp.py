@@ -12,7 +12,7 @@ neighbours at the cuts).
 
 The default mode (:func:`~.planner.plan`) plans both the sync grid and this
 one and keeps the one with more hard cuts (strength-weighted) within the
-sync window of a beat, ties to the steadier (:func:`choose`).
+sync window of a beat, ties to the one with more cuts exactly on a beat, then the steadier.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def default_grid(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...], str]:
     """The default mode's grid: the sync grid or the ramped exact one,
     whichever has more hard cuts (strength-weighted) within ``window`` of a
-    beat, ties to the lower beat-interval CV. The ramped exact grid runs only
+    beat, ties to the one with more exactly on a beat, then to the lower beat-interval CV. The ramped exact grid runs only
     where it keeps the steadiness bound (jumps at strong cuts on downbeats
     aside) and puts every must-hit cut on a beat; so does the exact grid
     itself, unramped, a candidate too (where its steps are within the bound
@@ -164,9 +164,12 @@ def default_grid(
     cuts = np.array([t for t, _ in hard], float)
     s = np.array([x for _, x in hard], float)
 
-    def key(g: np.ndarray, ph: np.ndarray) -> tuple[float, float]:
+    def key(g: np.ndarray, ph: np.ndarray) -> tuple[float, float, float]:
         beats = g[ph % m.subdivision == 0]
-        return (round(caught_weight(cuts, s, beats, window), 9), -beat_cv(beats))
+        exact = caught_weight(
+            cuts, s, beats, 1e-6
+        )  # on their frames (librosa hears a cut off it later still)
+        return (round(caught_weight(cuts, s, beats, window), 9), round(exact, 9), -beat_cv(beats))
 
     best = (key(sync[0], sync[1]), (*sync, "sync"))
     for g, ph, tempo, name in (
