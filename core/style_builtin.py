@@ -67,12 +67,11 @@ BUILTIN: tuple[Style, ...] = (
             hit_dip_db=6,
             levels=(0, -2, -2, -9, -3),
             room=0.5,
-            sub_db=-12,
+            sub_db=-5,
             energy_db=2,
             # the piano doubled (a little), the hats spread
             widths=(0.8, 0.0, 0.6, 0.55, 0.5),
             doubles=(0.5, 0.0, 0.3, 0.2, 0.1),
-            low_shelf_db=(3.0, 1.0, 0.0, 0.0, 0.0),
         ),
         moods=(("positive", "high"),),
         prompt_words=("corporate", "upbeat", "happy"),
@@ -218,7 +217,7 @@ BUILTIN: tuple[Style, ...] = (
             room=0.45,
             duck_db=1.5,
             energy_db=2.5,
-            sub_db=-14,
+            sub_db=-11,
             # the guitars double-tracked, the overheads spread
             doubles=(0.6, 0.0, 0.5, 0.3, 0.15),
             low_shelf_db=(2.0, 0.0, 0.0, 0.0, 0.0),
