@@ -132,9 +132,10 @@ class MixSpec:
         The sine sub under the bass notes (energy below 60 Hz), LU relative to
         the bass stem's level; -60 or less: none.
     energy_db : float
-        The level envelope (``arranger.envelope``): dB between a bar of energy
-        0 (a breakdown) and one of energy 1 (a drop), the same gain on every
-        stem before the bus, ramping between bars (0..12; 0: none).
+        The level envelope (``arranger.envelope``): dB between a beat of
+        energy 0 (the picture's calmest) and one of energy 1 (its busiest),
+        the same gain on every stem before the bus, ramping between beats
+        (0..12; 0: none).
     widths : tuple of 5 float
         Each part's stereo width as synthesised: the gain (0..2) on its side
         signal (L - R) / 2; 0: mono, 1: as the SoundFont renders it.
