@@ -2,7 +2,10 @@
 
 The sidechain dips a part by the set amount at a kick and recovers; the
 stems' levels after calibration are the style's balance with two different
-SoundFonts; the stereo image and the sub layer are what their formulas say;
+SoundFonts; the stereo image and the sub layer are what their formulas say
+(a part's width, its stereo double and the reverb return's width give the
+L/R correlations their formulas give on noise; the sub's level is the
+bass's plus ``sub_db``);
 the bus compressor engages on the peaks; an AAC 128k round trip stays under
 -1 dBTP at the loudest documented target; ``--loudness -16`` gives -16 LUFS
 and is recorded in the take; the stems sum to the mix after all of it.
