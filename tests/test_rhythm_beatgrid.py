@@ -70,6 +70,29 @@ def test_the_beat_grid_keeps_every_change_within_2_percent_inside_its_band(seed)
     assert caught(g.beats, t) <= BENCH.bound(t, duration, 100, 128)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_beat_programme_is_exact_for_its_grid(seed, monkeypatch):
+    """With every weight but the cuts' at 0, the programme's objective is the count of
+    cuts caught; it catches at least as many as an exhaustive search (the benchmark's
+    oracle) over the same 1-ms grid and intervals, and no more than the oracle's bound."""
+    for name in ("EXACT_BONUS", "EXACT_SPIKE", "W_CENTRE", "SUB_WEIGHT", "END_BONUS"):
+        monkeypatch.setattr(beatgrid, name, 0.0)
+    rng = np.random.default_rng(100 + seed)
+    t = frames(np.cumsum(rng.uniform(0.4, 1.6, 30)))  # 25 fps: whole milliseconds
+    duration = float(t[-1] + 1.0)
+    s, must = np.ones(len(t)), np.zeros(len(t), bool)
+    g = beatgrid.beat_grid(t, s, must, duration, 100, 128, 114.0, 4, 4, 0.04, 0.02)
+    assert g is not None
+    n = int(round(duration * 1000))
+    ds = beatgrid._intervals(100, 128, 114.0, beatgrid.BAND, 0.001)
+    hit = np.zeros(n + int(ds[-1]) + 2)
+    for c in t:
+        hit[int(round(1000 * c)) - 40 : int(round(1000 * c)) + 41] += 1
+    best = BENCH._bound_run(hit, n, ds, 0.02, relax=0.0)
+    assert best >= 0.5 * len(t)  # the search finds something to match
+    assert BENCH.bound(t, duration, 100, 128) >= caught(g.beats, t) >= best
+
+
 def test_a_must_hit_cut_off_every_steady_grid_is_on_a_beat():
     t = list(np.arange(1, 16) * 2.0)  # 120 BPM
     odd = 13.36  # 0.72 of a beat late

@@ -107,10 +107,12 @@ def _gain(
     n: int,
     res: float,
     window: float,
-    exact_bonus: float = EXACT_BONUS,
-    exact_spike: float = EXACT_SPIKE,
+    exact_bonus: float | None = None,
+    exact_spike: float | None = None,
 ) -> np.ndarray:
     """Per time step, what a beat there earns: the cuts within the window (a near one more), a must-hit cut's bonus."""
+    exact_bonus = EXACT_BONUS if exact_bonus is None else exact_bonus
+    exact_spike = EXACT_SPIKE if exact_spike is None else exact_spike
     g = np.zeros(n)
     w = int(math.floor(window / res + 1e-9))
     off = np.arange(-w, w + 1)
