@@ -200,7 +200,10 @@ def test_a_long_mix_is_measured_in_windows(cue, tmp_path, monkeypatch):
     windows = results.measure(f, mix)
     assert windows["n_cuts"] == whole["n_cuts"]
     assert windows["cut_beat_hit"] >= 0.9 and whole["cut_beat_hit"] >= 0.9
-    assert windows["tempo_bpm"] == pytest.approx(whole["tempo_bpm"], rel=0.05)
+    # the same tempo, or the same one an octave off: 60 BPM with busy eighths is heard at
+    # 60 in one 10-s window and 120 in the next (results.octave_median folds them)
+    octaves = np.log2(windows["tempo_bpm"] / whole["tempo_bpm"])
+    assert abs(octaves - round(octaves)) <= np.log2(1.05)
     assert windows["energy_corr"] == pytest.approx(whole["energy_corr"], abs=0.05)
 
 

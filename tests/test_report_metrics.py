@@ -91,3 +91,14 @@ def test_eval_command(tmp_path):
     bad.write_bytes(b"RIFF nonsense")
     code, _, err = run("eval", str(bad), str(path))
     assert code == 2 and "cannot be read as audio" in err and "Traceback" not in err
+
+
+def test_windows_tempo_is_folded_into_one_octave():
+    """Known answers: windows that hear 60 and 120 BPM in turn are one tempo
+    (the octave most windows heard; a tie: the faster), not their plain median, 90."""
+    from vidmusician.core.report.results import octave_median
+
+    assert octave_median([60.0, 123.0, 60.0, 123.0]) == pytest.approx(121.5)
+    assert octave_median([60.0, 60.0, 123.0]) == pytest.approx(60.0)
+    assert octave_median([117.0, 118.0, 59.0, 119.0]) == pytest.approx(118.0)
+    assert octave_median([100.0]) == 100.0 and octave_median([]) == 0.0

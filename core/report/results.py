@@ -194,7 +194,7 @@ def _measure_windows(features: VideoFeatures, mix: Audio, progress: ProgressFn |
     if features.motion is not None and len(features.motion.values):
         corr = energy_corr(np.concatenate(loud)[:n_bins], features.motion)
     return Metrics(
-        tempo_bpm=float(np.median([m.tempo_bpm for _, m in rows])),
+        tempo_bpm=octave_median([m.tempo_bpm for _, m in rows]),
         n_cuts=len(cuts),
         n_beats=int(sum(m.n_beats for _, m in rows)),
         cut_beat_hit=weighted("cut_beat_hit"),
@@ -206,6 +206,23 @@ def _measure_windows(features: VideoFeatures, mix: Audio, progress: ProgressFn |
         cut_sync_hit_chance=weighted("cut_sync_hit_chance"),
         beat_cv=_weighted_cv(rows),
     ).to_json()
+
+
+def octave_median(tempos: list[float]) -> float:
+    """The windows' tempo: each window's folded into one octave first, then
+    their median. A beat tracker hears music at 60 BPM with busy eighths at
+    60 in one window and 120 in the next (a metrical level, not a new tempo);
+    the plain median of 60, 120, 60, 120 would be 90, a tempo nobody hears.
+    The octave is the one most windows heard (a tie: the faster, where the
+    tracker's own prior lies)."""
+    t = np.asarray([x for x in tempos if x and x > 0], np.float64)
+    if not len(t):
+        return 0.0
+    octave = np.floor(np.log2(t) - np.log2(t.min()) + 0.5)  # 0, 1, ... above the slowest window
+    values, counts = np.unique(octave, return_counts=True)
+    ref = values[counts == counts.max()].max()
+    folded = t * 2.0 ** (ref - octave)
+    return float(np.median(folded))
 
 
 def _weighted_cv(rows: list[tuple[int, Any]]) -> float | None:
