@@ -17,7 +17,10 @@ coefficient of variation, the onset accent at the cuts over its chance level,
 the lag (median time from the plan's nearest beat to a tracked beat: librosa
 hears a click track about 20 ms late) and, as a diagnostic only, the share
 within 40 ms once the tracked beats are moved back by that lag (``h40-lag``:
-what would be heard without the latency); and the plan's own share within
+what would be heard without the latency), the tracker's own latency on a
+click track at the plan's beats (``click ms``) and the share within 40 ms
+once the tracked beats are moved back by that (``h40-clk``: the tool's bias
+taken off, the music's own kept); and the plan's own share within
 its window of a beat and its CV. ``bound40`` is an oracle's (:func:`bound`, not the
 product): the most cuts ANY beat grid in the style's tempo range with every
 beat-to-beat change within 2% puts within 40 ms of a beat on the same lists, an
@@ -159,8 +162,21 @@ def measure(p, f: VideoFeatures, style: str, soundfont: str | None) -> dict[str,
     # a diagnostic, not the figure: the cuts against the tracked beats moved back by that lag
     back = np.sort(np.asarray(tracked, float) - lag)
     d = np.array([np.min(np.abs(back - c)) for c in cuts]) if len(back) and cuts else np.zeros(0)
+    # the tracker's own latency: a click track on the plan's beats, tracked the same way; the
+    # cuts against the music's tracked beats moved back by it (the tool's bias, not the music's)
+    click = librosa.clicks(times=p.beats_s, sr=EVAL_SR, length=len(mono))
+    ticks = librosa.beat.beat_track(y=click, sr=EVAL_SR, hop_length=512, units="time")[1]
+    lag_click = (
+        float(np.median([x - p.beats_s[np.argmin(np.abs(p.beats_s - x))] for x in ticks]))
+        if len(ticks)
+        else 0.0
+    )
+    moved = np.sort(np.asarray(tracked, float) - lag_click)
+    dc = np.array([np.min(np.abs(moved - c)) for c in cuts]) if len(moved) and cuts else np.zeros(0)
     return {
         "lag": lag,
+        "lag_click": lag_click,
+        "heard40_click": float(np.mean(dc <= 0.04)) if len(dc) else 0.0,
         "heard40_lag": float(np.mean(d <= 0.04)) if len(d) else 0.0,
         "heard40": m.cut_sync_hit or 0.0,
         "heard70": m.cut_beat_hit or 0.0,
@@ -206,7 +222,7 @@ def main() -> None:
     if not args.no_render:
         head += (
             f" {'heard40':>7} {'heard70':>7} {'chance40':>8} {'trackCV':>7} {'accent/ch':>9} {'lag ms':>6}"
-            f" {'h40-lag':>7}"
+            f" {'h40-lag':>7} {'click ms':>8} {'h40-clk':>7}"
         )
     print(head)
     results: dict[tuple[str, str], dict[str, float]] = {}
@@ -237,6 +253,7 @@ def main() -> None:
                 line += (
                     f" {mean['heard40']:7.2f} {mean['heard70']:7.2f} {mean['chance40']:8.2f}"
                     f" {mean['cv']:7.3f} {mean['accent']:9.2f} {1000 * mean['lag']:6.0f} {mean['heard40_lag']:7.2f}"
+                    f" {1000 * mean['lag_click']:8.0f} {mean['heard40_click']:7.2f}"
                 )
             print(line, flush=True)
     wall, cpu = planning_time()
