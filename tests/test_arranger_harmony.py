@@ -188,7 +188,10 @@ def test_bass_figures_by_known_answers():
     assert [p for _, _, p, _ in octaves] == [36, 48] * 4  # octave pumping
     walk = _bass(HarmonyMelody(bass="walk", approach="diatonic"), 0.8, 5, seed=1)
     assert [k for k, *_ in walk] == [0, 4, 8, 12] and walk[0][2] == 36 and walk[2][2] == 43  # root, -, fifth
-    assert walk[1][2] in (38, 40) and walk[3][2] in (28, 31)  # a passing step; an approach to F1 (29)
+    assert walk[1][2] in (36, 38) and walk[3][2] in (
+        28,
+        31,
+    )  # the root or a passing step; an approach to F1 (29)
     # a hard cut: the first note is a hit on the downbeat, off-beat figure or not
     assert _bass(HarmonyMelody(bass="pump", approach="none"), 0.5, None, hit=True)[0][0] == 0
     # the resolving last bar holds the root

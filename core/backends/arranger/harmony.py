@@ -25,7 +25,7 @@ low to high.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import permutations
 
 import numpy as np
@@ -52,6 +52,7 @@ def chord_tones(
     part: str = "pad",
     plain_sevenths: bool = False,
     resolving: bool = False,
+    home: bool = False,
 ) -> list[int]:
     """The chord on ``degree`` (1-7) of ``scale`` in ``tonic``, coloured by ``spec``.
 
@@ -59,7 +60,11 @@ def chord_tones(
     ``part="harmony"`` gives power chords (root, fifth) where ``spec.power``;
     ``plain_sevenths`` is ``Style.sevenths``, read when ``spec.sevenths`` is
     ``""``. ``resolving`` (the last chord of a cue that ends without a final
-    strike) gives the plain triad.
+    strike) gives the plain triad. ``home`` (the tonic where the harmonic plan
+    puts it: a phrase's start and end) leaves out the seventh, keeping a ninth
+    as an add9: a major seventh over the tonic is the mediant's minor triad
+    (Bbmaj7 holds D minor), a minor seventh the relative major (Cm7 holds Eb),
+    and at the phrase's start and end the key should be heard, not its neighbour.
     """
 
     def step(i: int) -> int:
@@ -87,10 +92,14 @@ def chord_tones(
     seventh = step(r + 6)
     major_triad = third - root == 4 and perfect_fifth
     has_seventh = sevenths == "diatonic" or (sevenths == "dominant" and degree == 5 and major_triad)
+    if home and degree == 1 and has_seventh:  # the seventh left out, its ninth kept as an add9
+        has_seventh, add9 = False, spec.ninths or degree in spec.add9
+    else:
+        add9 = (has_seventh and spec.ninths) or (not has_seventh and degree in spec.add9)
     if has_seventh:
         tones.append(root + 10 if sevenths == "dominant" else seventh)
     ninth = step(r + 8)
-    if ((has_seventh and spec.ninths) or (not has_seventh and degree in spec.add9)) and ninth - root == 14:
+    if add9 and ninth - root == 14:
         tones.append(ninth)
     return tones
 
@@ -183,6 +192,14 @@ class Lines:
     roots: tuple[int, ...]
     b_sections: tuple[bool, ...] = ()
     power: bool = False
+    #: the harmonic plan (:func:`plan_degrees`): each bar's degree, and whether the plan fixed it
+    degrees: tuple[int, ...] = ()
+    fixed: tuple[bool, ...] = ()
+
+    def degree(self, bar: int, degree: int) -> int:
+        """Bar ``bar``'s degree: the plan's where it fixed one (a cadence, a phrase's
+        tonic), else ``degree`` (the progression's, or the bar's own substitute)."""
+        return self.degrees[bar] if bar < len(self.fixed) and self.fixed[bar] else degree
 
     def voice(
         self, bar: int, pad_chord: Sequence[int], harmony_chord: Sequence[int], b_section: bool
@@ -307,9 +324,10 @@ def _figure(
         b = max(1, sub)
         if level < 0.4 or beats < 3:
             notes = [(0, (beats - 1) * b, root, 1.0), ((beats - 1) * b, b, fifth, 0.85)]
-        else:  # root, the third (now and then the second, a passing step), fifth, octave
+        else:  # root, root (now and then the second, a passing step), fifth, octave or root
+            # (the third stays out of the bass: under the tonic it would sound the mediant's triad)
             passing = [p for p in range(root + 1, fifth) if p % 12 in scale_pcs]
-            step2 = passing[1] if alt < 0.7 and len(passing) >= 2 else passing[0] if passing else root
+            step2 = root if alt < 0.7 or not passing else passing[0]
             walk = [root, step2, fifth, octave if pick < 0.5 else root]
             notes = [(i * b, b, walk[i % 4], 1.0 if i == 0 else 0.8) for i in range(beats)]
     return notes
@@ -381,13 +399,86 @@ def bar_chords(
 ) -> tuple[list[int], tuple[int, ...], tuple[int, ...]]:
     """Bar ``bar``'s chord (the pad's: pitches relative to C, root first) and its
     (pad, harmony) voicings nearest the chain's voicings of the bar before."""
-    spec, b_section = style.harmony_melody, lines_.b_sections[bar] if bar < len(lines_.b_sections) else False
-    pad = chord_tones(degree, scale, tonic, spec, plain_sevenths=style.sevenths, resolving=resolving)
-    harm = chord_tones(
-        degree, scale, tonic, spec, part="harmony", plain_sevenths=style.sevenths, resolving=resolving
-    )
+    b_section = lines_.b_sections[bar] if bar < len(lines_.b_sections) else False
+    degree = lines_.degree(bar, degree)
+    home = degree == TONIC and bar < len(lines_.fixed) and lines_.fixed[bar]
+    pad, harm = _tones(degree, scale, tonic, style, resolving, home)
     pad_v, harm_v = lines_.voice(bar, pad, harm, b_section)
     return pad, pad_v, harm_v
+
+
+def _tones(
+    degree: int, scale: Sequence[int], tonic: int, style: Style, resolving: bool, home: bool
+) -> tuple[list[int], list[int]]:
+    """The pad's and the harmony's chord on ``degree`` (:func:`chord_tones`)."""
+    spec, sev = style.harmony_melody, style.sevenths
+    return (
+        chord_tones(degree, scale, tonic, spec, plain_sevenths=sev, resolving=resolving, home=home),
+        chord_tones(
+            degree, scale, tonic, spec, part="harmony", plain_sevenths=sev, resolving=resolving, home=home
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- the harmonic plan
+
+#: Bars per phrase (the topline's, :data:`.melody.PHRASE`) and per period (two phrases).
+PHRASE, PERIOD = 4, 8
+TONIC, PRE_DOMINANT = 1, 4
+
+
+def dominant(degrees: Sequence[int]) -> int:
+    """The dominant-function chord of a progression: V where it has one, else
+    its VII (the subtonic: bVII of rock's major keys, VII of natural minor)."""
+    return 5 if 5 in degrees or 7 not in degrees else 7
+
+
+def plan_degrees(rows: Sequence[tuple[int, str, int, int]]) -> tuple[list[int], list[bool]]:
+    """The song's harmonic plan: per bar, its degree and whether the plan fixed it.
+
+    ``rows`` holds per bar the progression's (degree, mode, section, bar in
+    section); the last row is the cue's own ending (compose's cadence or the
+    resolving tonic), kept. The plan makes the key heard, as a producer would:
+
+    - every phrase (:data:`PHRASE` bars) starts on the tonic;
+    - every section that another follows ends on the dominant (:func:`dominant`
+      of the section's mode), a cadence into the next section's tonic, and so
+      does the bar before a resolving last bar;
+    - a period (:data:`PERIOD` bars) that does not end the section closes on an
+      authentic cadence: the dominant, then the tonic;
+    - no dominant is played twice into its resolution: the bar before is the
+      pre-dominant (IV, iv in minor); the progression's own dominant before a
+      planned tonic is kept (no bar substitutes it).
+
+    Every other bar keeps the progression's chord (and may take a bar's substitute).
+    """
+    n = len(rows)
+    doms = {m: dominant([r[0] for r in rows[:-1] if r[1] == m]) for m in ("major", "minor")}
+    length: dict[int, int] = {}
+    for r in rows:
+        length[r[2]] = length.get(r[2], 0) + 1
+    out, fixed = [r[0] for r in rows], [False] * n
+    for i, (_deg, mode, sec, k) in enumerate(rows[:-1]):
+        last_of_section = k == length[sec] - 1
+        before_end = i == n - 2 and rows[-1][0] == TONIC
+        if (last_of_section and k > 0) or before_end:
+            out[i] = doms[mode]
+        elif k % PHRASE == 0 or (k % PERIOD == PERIOD - 1):
+            out[i] = TONIC
+        elif k % PERIOD == PERIOD - 2 and k + 2 < length[sec] and i + 2 < n:
+            out[i] = doms[mode]
+        else:
+            continue
+        fixed[i] = True
+    if n:
+        fixed[-1] = True
+    for i in range(n - 2, -1, -1):
+        dom = doms[rows[i][1]]
+        if fixed[i + 1] and not fixed[i] and out[i] == out[i + 1] == dom:
+            out[i], fixed[i] = PRE_DOMINANT, True
+        elif fixed[i + 1] and out[i + 1] == TONIC and out[i] == dom:
+            fixed[i] = True  # the progression's own cadence into the tonic: no substitute
+    return out, fixed
 
 
 def song_lines(
@@ -399,28 +490,19 @@ def song_lines(
 ) -> Lines:
     """The chains of a cue of ``n_bars`` bars. ``progression(bar)`` gives the
     bar's (degree, scale, mode, section, bar in section) before its substitute:
-    a song-wide choice. ``strike``: the cue ends with a final strike (else the
-    last bar resolves to the plain tonic)."""
-    spec, rows = style.harmony_melody, []
+    a song-wide choice, which the harmonic plan (:func:`plan_degrees`) then
+    shapes. ``strike``: the cue ends with a final strike (else the last bar
+    resolves to the plain tonic)."""
+    rows: list[tuple[list[int], list[int], bool]] = []
+    prog = [progression(i) for i in range(n_bars)]
+    degrees, fixed = plan_degrees([(d, m, s, k) for d, _, m, s, k in prog])
     for i in range(n_bars):
-        degree, scale, _, sec_i, _ = progression(i)
+        _, scale, _, sec_i, _ = prog[i]
+        degree = degrees[i]
         resolving = i == n_bars - 1 and not strike
-        rows.append(
-            (
-                chord_tones(degree, scale, tonic, spec, plain_sevenths=style.sevenths, resolving=resolving),
-                chord_tones(
-                    degree,
-                    scale,
-                    tonic,
-                    spec,
-                    part="harmony",
-                    plain_sevenths=style.sevenths,
-                    resolving=resolving,
-                ),
-                sec_i % 2 == 1,
-            )
-        )
-    return lines(rows, spec.power)
+        pad, harm = _tones(degree, scale, tonic, style, resolving, fixed[i] and degree == TONIC)
+        rows.append((pad, harm, sec_i % 2 == 1))
+    return replace(lines(rows, style.harmony_melody.power), degrees=tuple(degrees), fixed=tuple(fixed))
 
 
 def arp_index(i: int, n: int) -> int:

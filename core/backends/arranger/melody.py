@@ -130,6 +130,18 @@ def _snap(d: int, chord_pcs: set[int], tonic: int, scale: Sequence[int], lo: int
     return d
 
 
+def strong_tones(chord: Sequence[int], tonic: int) -> set[int]:
+    """The pitch classes the topline lands on on a bar's strong beats: the
+    tonic chord's root and third (the key's own notes, where the line comes
+    home), any other chord's triad (its seventh and ninth are colour for the
+    weaker beats)."""
+    root = chord[0] % 12
+    if root == tonic % 12:
+        thirds = [p % 12 for p in chord if (p - chord[0]) % 12 in (3, 4)]
+        return {root, *(thirds[:1] or [chord[2] % 12])}
+    return {p % 12 for p in chord[:3]}
+
+
 @dataclass(frozen=True)
 class Phrase:
     """Where a bar stands: its place in the phrase (0..3), whether the phrase
@@ -175,6 +187,9 @@ def topline(
         variation = "fit"  # the second bar of a one-bar motif is never a plain repeat
     cells, lens, steps, rank = (list(x[m]) for x in (mot.onsets, mot.lengths, mot.contour, mot.rank))
     chord_pcs = {p % 12 for p in chord}
+    strong = strong_tones(chord, tonic)
+    strong_cells = {0, 2 * (beats // 2)}  # the downbeat and the bar's middle beat
+    on_tonic = chord[0] % 12 == tonic % 12  # the tonic chord: its downbeat lands on the tonic itself
     centre = CENTRE + 6 * (float(np.clip(level, 0, 1)) - 0.5)
     home = _index_near(centre, tonic, scale)  # the motif's first note, before fitting
     lo, hi = home - SPAN // 2, home + SPAN - SPAN // 2
@@ -200,7 +215,8 @@ def topline(
         d = int(np.clip(d, lo, hi))
         on_beat = c % 2 == 0
         if on_beat:
-            d = _snap(d, chord_pcs, tonic, scale, lo, hi)
+            pcs = ({tonic % 12} if on_tonic and c == 0 else strong) if c in strong_cells else chord_pcs
+            d = _snap(d, pcs, tonic, scale, lo, hi)
         elif ornament[i % 16] < 0.3:  # a neighbour instead of the passing tone
             d = int(np.clip(d + (1 if ornament[(i + 7) % 16] < 0.5 else -1), lo, hi))
         out.append((c, n, _pitch(d, tonic, scale), 0.85 if on_beat else 0.7))
