@@ -86,6 +86,11 @@ def test_open_generate_regenerate_switch_and_export(qtbot, window, cut, tmp_path
     session = Session.load(tmp_path / "session")
     assert [t["id"] for t in session.takes] == [1]
     assert w.view.data.pieces == [(0.0, None, 1)]
+    plan = w.loaded.plan
+    caught = round(plan.cut_landings()["beat"] * plan.cut_landings()["n"])
+    # the plan's promise beside what librosa heard, as the console says it
+    assert f"plan: {caught} of " in w.status.text() and "within +-40 ms of a beat" in w.status.text()
+    assert "on sixteenths" in w.status.text() and "beat intervals vary" in w.status.text()
     assert len(w.view.data.beats) > 0 and len(w.view.data.downbeats) > 0
     mix1 = w.player.sources["mix"].copy()
     assert w.view.data.envelope.shape[1] == len(mix1) // (48000 // ENVELOPE_RATE)

@@ -74,6 +74,16 @@ def take_summary(t: Take | dict[str, Any]) -> str:
     return t.summary() if isinstance(t, Take) else wording.take_summary(t)
 
 
+def plan_figures(plan: RhythmPlan) -> str:
+    """What the plan promises (the console's line, :func:`~vidmusician.core.wording.sync_figures`):
+    the cuts within the sync window of a beat, on eighths, on sixteenths, and the beats' CV."""
+    from vidmusician.core import wording
+
+    return wording.sync_figures(
+        {"cut_landings": plan.cut_landings(), "beat_cv": plan.beat_cv(), "sync_window_s": plan.sync_window_s}
+    )
+
+
 def default_output(input_path: Path) -> Path:
     """A new folder for the session beside the input (``NAME-music``, ``NAME-music-2``, ...),
     or under ``~/VidMusician`` when the input's folder is not writable."""

@@ -39,7 +39,7 @@ from .controls import OptionsForm
 from .export import ExportActions, resolve_bridge_installed
 from .jobs import Job
 from .player import MULTIMEDIA_ERROR, Player
-from .session_view import Loaded, SessionView, default_output, load_session
+from .session_view import Loaded, SessionView, default_output, load_session, plan_figures
 from .timeline_view import TimelinePane, ViewData
 
 
@@ -485,7 +485,12 @@ class MainWindow(SessionView, ExportActions, QMainWindow):
 
     def _generated(self, loaded: Loaded) -> None:
         self._show_session(loaded)
-        self._say(f"{loaded.session.take_records[-1].summary()} — {loaded.session.out}")
+        planned = plan_figures(loaded.plan)
+        self._say(
+            f"{loaded.session.take_records[-1].summary()}"
+            + (f"; plan: {planned}" if planned else "")
+            + f" — {loaded.session.out}"
+        )
 
     # ------------------------------------------------------------------ listening
 
