@@ -81,3 +81,22 @@ def test_the_envelope_is_what_lifts_the_busy_half():
     busy = np.mean([e for t, e in levels if bars / 2 * BAR_S + BAR_S <= t < (bars - 1) * BAR_S])
     assert busy - calm > 0.5
     assert with_env - without >= 0.8 * style.mix.energy_db * (busy - calm), (with_env, without, busy, calm)
+
+
+def test_the_gain_is_the_interpolated_level_on_every_sample():
+    """The fast path (one number per flat stretch) gives np.interp's gain to the bit,
+    on knots with flats, ramps, a repeated time and blocks cut anywhere."""
+    from vidmusician.core.backends.arranger.envelope import LevelEnvelope
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        k = int(rng.integers(1, 10))
+        times = np.sort(rng.uniform(0.0, 2.0, k))
+        if k > 2 and trial % 3 == 0:
+            times[1] = times[2]  # two knots at one time
+        db = rng.choice([-6.0, -3.0, 0.0, -3.0], k)
+        env = LevelEnvelope(times, db, SR)
+        for a, b in [(0, int(2.2 * SR)), (int(times[0] * SR), int(times[-1] * SR) + 1), (7, 8)]:
+            t = (a + np.arange(b - a, dtype=np.float64)) / SR
+            want = np.power(10.0, np.interp(t, times, db) / 20.0).astype(np.float32)
+            assert np.array_equal(env.gain(a, b).view(np.uint32), want.view(np.uint32)), (trial, a, b)

@@ -303,3 +303,96 @@ def test_the_loudness_option_is_checked():
     assert opt.check("-16") == -16.0
     with pytest.raises(OptionError):
         opt.check(0.0)
+
+
+# --------------------------------------------------------------------------- the fast paths' numbers
+
+
+def test_the_sidechain_is_each_kicks_dip_formula_to_the_bit():
+    """duck places one precomputed dip per kick and raises 10 only where it dips: the
+    numbers of the formula evaluated at every sample for every kick (the deeper dip)."""
+    rng = np.random.default_rng(2)
+    kicks, depth, release = np.sort(rng.uniform(0.0, 6.0, 30)), 6.0, 0.12
+    a, b = 1234, 5 * SR
+    att, rel = mixing.DUCK_ATTACK_S, release
+    env = np.zeros(b - a)
+    for s in np.round(kicks * SR).astype(np.int64):
+        t = (np.arange(a, b) - s) / SR
+        e = np.where(
+            t < att, t / att, np.where(t < att + rel, 0.5 + 0.5 * np.cos(np.pi * (t - att) / rel), 0.0)
+        )
+        env = np.maximum(env, np.where(t >= 0, e, 0.0))
+    want = (10 ** (-depth * env / 20)).astype(np.float32)
+    got = mixing.duck(kicks, depth, release, a, b)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    cut = 3 * SR + 17  # and blocks cut anywhere are the whole
+    halves = np.concatenate(
+        [mixing.duck(kicks, depth, release, a, cut), mixing.duck(kicks, depth, release, cut, b)]
+    )
+    assert np.array_equal(halves.view(np.uint32), want.view(np.uint32))
+
+
+def test_the_sub_in_blocks_is_each_note_computed_whole():
+    """sub_layer computes only a note's samples inside the block: the same numbers as
+    the whole note's sine, envelope and release, cut (notes of every length, overlapping)."""
+    rng = np.random.default_rng(3)
+    notes = []
+    for _ in range(60):
+        s0 = float(rng.uniform(0.0, 8.0))
+        notes.append(Note(s0, s0 + float(rng.choice([0.0, 0.01, 0.3, 2.0])), int(rng.integers(28, 60)), 90))
+    notes.sort(key=lambda n: n.start)
+    n, level = 9 * SR, 0.7
+    want = np.zeros(n)
+    for note in notes:
+        a0 = int(round(note.start * SR))
+        hold = max(0, int(round(note.end * SR)) - a0)
+        rel = int(mixing.SUB_RELEASE_S * SR)
+        t = np.arange(hold + rel) / SR
+        env = np.minimum(1.0, t / mixing.SUB_ATTACK_S)
+        env[hold:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, rel))
+        wave = (
+            level * (note.velocity / 127.0) * env * np.sin(2 * np.pi * mixing.sub_frequency(note.pitch) * t)
+        )
+        want[a0 : a0 + len(wave)] += wave[: max(0, n - a0)]
+    want32 = want.astype(np.float32)
+    cuts = [0, 12345, 3 * SR, 3 * SR + 1, 7 * SR, n]
+    got = np.concatenate(
+        [mixing.sub_layer(notes, level, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    )
+    assert np.array_equal(got.view(np.uint32), want32.view(np.uint32))
+
+
+def test_the_stems_gains_shared_by_block_are_each_stems_own():
+    """StemGains.apply computes the envelope, the dips and the sidechain once per block
+    for every stem: each stem gets what a fresh StemGains (nothing shared) gives it."""
+    import dataclasses as dc
+
+    from vidmusician.core.backends.arranger.envelope import LevelEnvelope
+
+    spec = get_style("electronic").mix
+    rng = np.random.default_rng(4)
+    n = 3 * SR
+    gains = mixing.StemGains(
+        spec,
+        {p: float(rng.uniform(0.5, 2.0)) for p in mixing.PARTS},
+        np.array([0.25, 0.75, 1.25, 2.0]),
+        [Note(0.1, 1.0, 40, 100), Note(1.5, 2.9, 45, 80)],
+        0.3,
+        LevelEnvelope(np.array([0.5, 1.0, 2.0]), np.array([-6.0, 0.0, 0.0]), SR),
+        (np.array([1.0, 2.5]), np.array([0.09, 0.09]), np.array([3.0, 2.0])),
+    )
+    stems = {p: rng.standard_normal((2, n)).astype(np.float32) for p in mixing.PARTS}
+    for a in range(0, n, SR):
+        for p in mixing.PARTS:
+            alone = dc.replace(gains)  # its own, empty cache
+            want = alone.apply(p, a, stems[p][:, a : a + SR].copy())
+            got = gains.apply(p, a, stems[p][:, a : a + SR].copy())
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (p, a)
+
+
+def test_the_sub_meter_fed_once_is_the_meter_fed_the_stacked_channels():
+    x = np.random.default_rng(6).standard_normal(3 * SR).astype(np.float32)
+    one, two = M.LoudnessMeter(len(x), 2, SR), M.LoudnessMeter(len(x), 2, SR)
+    one.feed_mono(x)
+    two.feed(np.stack([x, x]))
+    assert one.result() == two.result()

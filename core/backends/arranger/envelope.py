@@ -37,12 +37,30 @@ class LevelEnvelope:
     sr: int
 
     def gain(self, a: int, b: int) -> np.ndarray:
-        """The linear gain (float32) on samples ``[a, b)``."""
+        """The linear gain (float32) on samples ``[a, b)``: ``10 ** (dB / 20)``
+        of the knots' interpolation (``np.interp``) at each sample's time.
+        Where two neighbouring knots (or the ends) hold the same level, that
+        is one number, computed once; only the ramps are interpolated sample
+        by sample. The same numbers either way."""
         m = max(0, b - a)
         if len(self.times_s) == 0:
             return np.ones(m, np.float32)
         t = (a + np.arange(m, dtype=np.float64)) / self.sr
-        return np.power(10.0, np.interp(t, self.times_s, self.db) / 20.0).astype(np.float32)
+        out = np.empty(m, np.float32)
+        times, db = self.times_s, self.db
+        # the samples before knot j: [0, cut[j]); segment j + 1 runs from knot j to knot j + 1
+        cut = np.searchsorted(t, times, side="left").tolist()
+        edges = [0, *cut, m]
+        levels = [db[0], *(db[j] if db[j] == db[j + 1] else None for j in range(len(db) - 1)), db[-1]]
+        for lo, hi, level in zip(edges[:-1], edges[1:], levels, strict=True):
+            if hi <= lo:
+                continue
+            if level is None:  # a ramp
+                out[lo:hi] = np.power(10.0, np.interp(t[lo:hi], times, db) / 20.0)
+            else:  # np.interp gives the knots' level itself on every sample past the first
+                out[lo:hi] = np.power(10.0, np.full(1, level) / 20.0)[0]
+                out[lo] = np.power(10.0, np.interp(t[lo : lo + 1], times, db) / 20.0)[0]
+        return out
 
 
 def level_envelope(bars: Sequence[tuple[float, float]], range_db: float, sr: int) -> LevelEnvelope | None:

@@ -181,6 +181,22 @@ def _hop_gain_samples(g: np.ndarray, n: int, a: int, b: int) -> np.ndarray:
     return out
 
 
+def sosfilt_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
+    """``scipy.signal.sosfilt`` along the last axis of ``x`` (signals, m), C-contiguous
+    float64, filtered in place (no copy), ``zi`` (signals, sections, 2) float64 the
+    filters' state, updated in place: the numbers ``sosfilt(sos, x, axis=-1,
+    zi=...)`` gives, as it computes them (its own kernel, without its copies)."""
+    try:
+        from scipy.signal._sosfilt import _sosfilt
+    except ImportError:  # another SciPy: the public function, and the result copied back
+        from scipy.signal import sosfilt
+
+        y, z = sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 0, 1))
+        x[...], zi[...] = y, np.moveaxis(z, 1, 0)
+        return
+    _sosfilt(sos, x, zi)
+
+
 # ITU-R BS.1770-4 as pyloudnorm 0.2 implements it (Meter(48000), K-weighting)
 _BLOCK_S, _OVERLAP, _ABS_GATE = 0.4, 0.75, -70.0
 
@@ -229,20 +245,19 @@ class LoudnessMeter:
         self.pos = 0
 
     def _channel(self, c: int, x: np.ndarray) -> None:
-        from scipy.signal import sosfilt
-
         bounds, cum = self.bounds, self.cum[c]
-        state, total = self.state[c], float(self.total[c])
+        state, total = self.state[c][None], float(self.total[c])  # state: a view, filtered in place
         for off in range(0, len(x), self._CHUNK):
             start = self.pos + off
-            y, state = sosfilt(self.sos, x[off : off + self._CHUNK].astype(np.float64), zi=state)
+            y = x[None, off : off + self._CHUNK].astype(np.float64)
+            sosfilt_inplace(self.sos, y, state)
+            y = y[0]
             np.square(y, out=y)
-            np.cumsum(y, out=y)
-            y += total
+            np.cumsum(y, out=y)  # the running sum is the chunk's plus what came before, where it is read
             a, b = np.searchsorted(bounds, [start + 1, start + len(y) + 1])
-            cum[a:b] = y[bounds[a:b] - start - 1]
-            total = float(y[-1])
-        self.state[c], self.total[c] = state, total
+            cum[a:b] = y[bounds[a:b] - start - 1] + total
+            total = float(y[-1]) + total
+        self.total[c] = total
 
     def feed(self, block: np.ndarray) -> None:
         """The next (channels, m) samples."""
@@ -254,6 +269,13 @@ class LoudnessMeter:
         else:
             self._channel(0, block[0])
         self.pos += block.shape[1]
+
+    def feed_mono(self, x: np.ndarray) -> None:
+        """The next (m,) samples, the same on every channel: filtered once, the
+        same numbers as :meth:`feed` of them stacked."""
+        self._channel(0, x)
+        self.cum[1:], self.state[1:], self.total[1:] = self.cum[0], self.state[0], self.total[0]
+        self.pos += len(x)
 
     def result(self) -> float:
         """The integrated loudness (LUFS) of what was fed; -inf for silence."""

@@ -38,8 +38,12 @@ The mix bus that follows (compressor, loudness, true peak) is :mod:`.master`'s.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -132,35 +136,55 @@ def sub_frequency(pitch: int) -> float:
     return f
 
 
+@functools.lru_cache(maxsize=4)
+def _release_curve(rel: int) -> np.ndarray:
+    """The sub's release: a raised cosine of ``rel`` samples (float64, read-only)."""
+    curve = 0.5 + 0.5 * np.cos(np.linspace(0.0, math.pi, rel))
+    curve.setflags(write=False)
+    return curve
+
+
+def _sub_span(note: Note, level: float, lo: int, hi: int) -> np.ndarray:
+    """Samples ``[lo, hi)`` (absolute indices, float64) of a note's sub: a
+    sine with a short attack, held to the note's end, then a short release;
+    each sample from its offset into the note alone, so any cut of the note
+    gives the whole note's samples."""
+    start = int(round(note.start * SR))
+    hold = max(0, int(round(note.end * SR)) - start)
+    rel = int(SUB_RELEASE_S * SR)
+    t = np.arange(lo - start, hi - start) / SR
+    env = np.minimum(1.0, t / SUB_ATTACK_S)
+    if rel and hi - start > hold:
+        k = max(hold, lo - start) - (lo - start)  # the first of t's samples in the release
+        env[k:] *= _release_curve(rel)[lo - start + k - hold : hi - start - hold]
+    amp = level * (note.velocity / 127.0)
+    wave = amp * env
+    wave *= np.sin(2 * math.pi * sub_frequency(note.pitch) * t)
+    return wave
+
+
 def _sub_note(note: Note, level: float) -> tuple[int, np.ndarray]:
     """A note's sub: its first sample and its samples (float64), a sine
     with a short attack, held to the note's end, then a short release."""
     a = int(round(note.start * SR))
-    hold = max(0, int(round(note.end * SR)) - a)
-    rel = int(SUB_RELEASE_S * SR)
-    m = hold + rel
-    t = np.arange(m) / SR
-    env = np.minimum(1.0, t / SUB_ATTACK_S)
-    if rel:
-        env[hold:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, math.pi, rel))
-    amp = level * (note.velocity / 127.0)
-    return a, amp * env * np.sin(2 * math.pi * sub_frequency(note.pitch) * t)
+    m = max(0, int(round(note.end * SR)) - a) + int(SUB_RELEASE_S * SR)
+    return a, _sub_span(note, level, a, a + m)
 
 
 def sub_layer(notes: list[Note], level: float, a: int, b: int) -> np.ndarray:
     """Samples ``[a, b)`` (float32, mono) of the sine sub under ``notes``.
-    Each note's sub is computed whole and cut, so any split into blocks
+    Each sample is computed from its offset into its note alone (the part
+    of a note in the block, not the whole note), so any split into blocks
     gives the whole signal's samples."""
     out = np.zeros(max(0, b - a), np.float64)
-    reach = int((SUB_RELEASE_S + 0.01) * SR)
+    rel = int(SUB_RELEASE_S * SR)
     for note in notes:
-        s0 = int(round(note.start * SR))
-        if s0 >= b or int(round(note.end * SR)) + reach < a:
+        start = int(round(note.start * SR))
+        if start >= b:
             continue
-        start, wave = _sub_note(note, level)
-        lo, hi = max(a, start), min(b, start + len(wave))
+        lo, hi = max(a, start), min(b, start + max(0, int(round(note.end * SR)) - start) + rel)
         if hi > lo:
-            out[lo - a : hi - a] += wave[lo - start : hi - start]
+            out[lo - a : hi - a] += _sub_span(note, level, lo, hi)
     return out.astype(np.float32)
 
 
@@ -169,30 +193,43 @@ def kick_times(score: Score) -> np.ndarray:
     return np.array(sorted(n.start for n in score.parts.get("drums", ()) if n.pitch in KICKS), np.float64)
 
 
+@functools.lru_cache(maxsize=8)
+def _duck_shape(release_s: float) -> np.ndarray:
+    """One kick's dip (0..1, float64, read-only) at samples 0, 1, ... after it:
+    up over :data:`DUCK_ATTACK_S`, back along a raised cosine of ``release_s``."""
+    att, rel = DUCK_ATTACK_S, max(release_s, 1e-3)
+    t = np.arange(int(math.ceil((att + rel) * SR)) + 1) / SR
+    e = np.where(
+        t < att, t / att, np.where(t < att + rel, 0.5 + 0.5 * np.cos(math.pi * (t - att) / rel), 0.0)
+    )
+    e.setflags(write=False)
+    return e
+
+
 def duck(kicks_s: np.ndarray, depth_db: float, release_s: float, a: int, b: int) -> np.ndarray:
     """The sidechain's gain on samples ``[a, b)`` (float32): at each kick it
     falls over :data:`DUCK_ATTACK_S` to ``-depth_db`` dB, then comes back to
     exactly 1 along a raised cosine of ``release_s``; overlapping kicks: the
-    deeper dip. Computed from the sample index alone, so blocks agree with
+    deeper dip. Computed from the sample index alone (each kick's dip is one
+    shape, :func:`_duck_shape`, placed at its sample), so blocks agree with
     the whole signal."""
     m = max(0, b - a)
-    env = np.zeros(m, np.float64)
     if depth_db <= 0 or len(kicks_s) == 0 or m == 0:
         return np.ones(m, np.float32)
-    att, rel = DUCK_ATTACK_S, max(release_s, 1e-3)
+    shape = _duck_shape(release_s)
+    span = len(shape)
+    env = np.zeros(m, np.float64)
     starts = np.round(kicks_s * SR).astype(np.int64)
-    span = int(math.ceil((att + rel) * SR)) + 1
     lo_k, hi_k = np.searchsorted(starts, [a - span, b])
-    for s in starts[lo_k:hi_k]:
-        lo, hi = max(a, int(s)), min(b, int(s) + span)
-        if hi <= lo:
-            continue
-        t = (np.arange(lo, hi) - s) / SR
-        e = np.where(
-            t < att, t / att, np.where(t < att + rel, 0.5 + 0.5 * np.cos(math.pi * (t - att) / rel), 0.0)
-        )
-        np.maximum(env[lo - a : hi - a], e, out=env[lo - a : hi - a])
-    return (10 ** (-depth_db * env / 20)).astype(np.float32)
+    for s in starts[lo_k:hi_k].tolist():
+        lo, hi = max(a, s), min(b, s + span)
+        if hi > lo:
+            np.maximum(env[lo - a : hi - a], shape[lo - s : hi - s], out=env[lo - a : hi - a])
+    out = np.ones(m, np.float32)
+    dipped = np.flatnonzero(env > 0.0)  # elsewhere the gain is 10 ** -0 == 1 exactly
+    if len(dipped):
+        out[dipped] = 10 ** (-depth_db * env[dipped] / 20)
+    return out
 
 
 class Double:
@@ -206,17 +243,22 @@ class Double:
         self.gain = gain
         self.line = np.zeros(int(round(DOUBLE_MS * SR / 1000)), np.float64)
         self.sos = _high_pass_sos(high_pass)
-        self.zi = np.zeros((len(self.sos), 2))
+        self.zi = np.zeros((1, len(self.sos), 2))  # sosfilt's state, as master.sosfilt_inplace keeps it
 
     def side(self, x: np.ndarray) -> np.ndarray:
         """The side signal (m,) float64 for the next block ``x`` (2, m)."""
-        from scipy.signal import sosfilt
+        from .master import sosfilt_inplace
 
         m, d = x.shape[1], len(self.line)
-        both = np.concatenate([self.line, 0.5 * (x[0] + x[1])])
+        both = np.empty(d + m)
+        both[:d] = self.line
+        np.add(x[0], x[1], out=both[d:])
+        both[d:] *= 0.5
         self.line = both[m : m + d].copy()
-        side, self.zi = sosfilt(self.sos, both[:m], zi=self.zi)
-        return np.asarray(side * self.gain, np.float64)
+        side = both[None, :m]
+        sosfilt_inplace(self.sos, side, self.zi)
+        side *= self.gain
+        return side[0]
 
 
 class Strip:
@@ -233,7 +275,7 @@ class Strip:
 
         self.part, self.spec = part, spec
         self.sos = part_eq(part, spec)
-        self.zi = None if self.sos is None else np.zeros((len(self.sos), 2, 2))
+        self.zi = None if self.sos is None else np.zeros((2, len(self.sos), 2))  # (master.sosfilt_inplace)
         i = PARTS.index(part)
         self.image = image_matrix(PAN.get(part, 0.0), float(spec.widths[i]))
         self.double = (
@@ -254,25 +296,31 @@ class Strip:
             else None
         )
         self.send_sos = _high_pass_sos(SEND_HIGH_PASS)
-        self.send_zi = np.zeros((len(self.send_sos), 2, 2))
+        self.send_zi = np.zeros((2, len(self.send_sos), 2))
         self.meter = LoudnessMeter(n, 2, SR) if n > SR // 2 else None
 
     def process(self, audio: np.ndarray, sr: int = SR, reset: bool = False) -> np.ndarray:
-        """The next block (2, m) float32 through the strip; (2, m) float32."""
-        from scipy.signal import sosfilt
+        """The next block (2, m) float32 through the strip; (2, m) float32.
+        Computed in float64 in place (the filters without copies), the
+        numbers of EQ, then the image matrix, the double and the send's
+        filtered return, each as its own expression would give them."""
+        from .master import sosfilt_inplace
 
         x = audio.astype(np.float64)
-        if self.sos is not None:
-            x, self.zi = sosfilt(self.sos, x, axis=-1, zi=self.zi)
+        if self.sos is not None and self.zi is not None:
+            sosfilt_inplace(self.sos, x, self.zi)
         (a, b), (c, d) = self.image
-        x = np.stack([a * x[0] + b * x[1], c * x[0] + d * x[1]])
+        y, tmp = np.empty_like(x), np.empty(x.shape[1])
+        np.add(np.multiply(x[0], a, out=y[0]), np.multiply(x[1], b, out=tmp), out=y[0])
+        np.add(np.multiply(x[0], c, out=y[1]), np.multiply(x[1], d, out=tmp), out=y[1])
         if self.double is not None:
-            side = self.double.side(x)
-            x[0] += side
-            x[1] -= side
-        out = x.astype(np.float32)
+            side = self.double.side(y)
+            y[0] += side
+            y[1] -= side
+        out = y.astype(np.float32)
         if self.reverb is not None:
-            s, self.send_zi = sosfilt(self.send_sos, x * self.send, axis=-1, zi=self.send_zi)
+            s = np.multiply(y, self.send, out=y)  # y is not needed after this
+            sosfilt_inplace(self.send_sos, s, self.send_zi)
             out += self.reverb.process(s.astype(np.float32), SR, reset=False)
         if self.meter is not None:
             self.meter.feed(out)
@@ -305,8 +353,7 @@ def sub_loudness(notes: list[Note], n: int, size: int) -> float:
         return -np.inf
     meter = LoudnessMeter(n, 2, SR)
     for a in range(0, n, size):
-        s = sub_layer(notes, 1.0, a, min(n, a + size))
-        meter.feed(np.stack([s, s]))
+        meter.feed_mono(sub_layer(notes, 1.0, a, min(n, a + size)))  # on both channels
     return meter.result()
 
 
@@ -324,6 +371,9 @@ class StemGains:
     envelope: LevelEnvelope | None = None  # the form's level envelope (.envelope), on every stem alike
     #: the breaths before the form's hits (.hitpoint.dips), on the held parts
     hit_dips: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _cache: tuple[OrderedDict[tuple[object, ...], np.ndarray | None], threading.Lock] = field(
+        default_factory=lambda: (OrderedDict(), threading.Lock()), init=False, compare=False, repr=False
+    )
 
     def sidechain(self, part: str, a: int, b: int) -> np.ndarray:
         """The sidechain's gain (float32) on samples ``[a, b)`` of ``part``."""
@@ -335,17 +385,62 @@ class StemGains:
     def apply(self, part: str, a: int, v: np.ndarray) -> np.ndarray:
         """Samples ``[a, a + m)`` of ``part``'s stem, ``v`` (2, m) float32,
         with the mix applied (in place; returned): the calibration times the
-        sidechain, and under the bass the sub (through the same sidechain)."""
+        sidechain, and under the bass the sub (through the same sidechain).
+        The gains every stem of a kind shares (the level envelope, the dips,
+        the sidechain at one depth) are computed once per block for all of
+        them (:meth:`_shared`): the same numbers as computed for each."""
         b = a + v.shape[1]
-        d = self.sidechain(part, a, b)
-        if self.envelope is not None:  # the form's level, the same on every stem
-            d = d * self.envelope.gain(a, b)
-        if self.hit_dips is not None and part in hitpoint.DIPPED:
-            d = d * hitpoint.gain(self.hit_dips, a, b)
-        np.multiply(v, (d * np.float32(self.calibrations.get(part, 1.0)))[None, :], out=v)
+        share = DUCKED.get(part, 0.0) if self.spec.duck_db > 0 and len(self.kicks_s) else 0.0
+        d = self._shared(share, self.hit_dips is not None and part in hitpoint.DIPPED, a, b)
+        cal = np.float32(self.calibrations.get(part, 1.0))
+        if d is None:  # a gain of exactly 1 on every sample
+            np.multiply(v, cal, out=v)
+        else:
+            np.multiply(v, (d * cal)[None, :], out=v)
         if part == "bass" and self.sub_notes and self.sub_gain > 0:
-            v += (sub_layer(self.sub_notes, self.sub_gain, a, b) * d)[None, :]
+            sub = sub_layer(self.sub_notes, self.sub_gain, a, b)
+            if d is not None:
+                sub *= d
+            v += sub[None, :]
         return v
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+        """``make()``, kept for the next calls with ``key`` (the last few blocks' gains)."""
+        cache, lock = self._cache
+        with lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = make()
+        with lock:
+            cache[key] = value
+            while len(cache) > _CACHED:
+                cache.popitem(last=False)
+        return value
+
+    def _shared(self, share: float, dipped: bool, a: int, b: int) -> np.ndarray | None:
+        """The product of the sidechain at ``share`` of the depth, the level
+        envelope and (``dipped``) the hit dips on ``[a, b)``, in that order, as
+        every stem of that kind gets it (float32, not to be changed); None
+        where it is 1 throughout."""
+
+        def make() -> np.ndarray | None:
+            d = None
+            if share > 0.0:
+                d = duck(self.kicks_s, share * self.spec.duck_db, self.spec.duck_release_ms / 1000, a, b)
+            if self.envelope is not None:
+                env = self._cached(("envelope", a, b), lambda: self.envelope.gain(a, b))  # type: ignore[union-attr]
+                d = env if d is None else d * env
+            if dipped:
+                dips = self._cached(("dips", a, b), lambda: hitpoint.gain(self.hit_dips, a, b))  # type: ignore[arg-type]
+                d = dips if d is None else d * dips
+            return d
+
+        return self._cached((share, dipped, a, b), make)
+
+
+#: How many of the shared gains (:meth:`StemGains._shared`) are kept: a few blocks' worth.
+_CACHED = 24
 
 
 def stem_gains(spec: MixSpec, score: Score, loudness: dict[str, float], n: int, size: int) -> StemGains:

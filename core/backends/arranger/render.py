@@ -59,13 +59,12 @@ def render(
     stems = {part: sinks[part].data for part in PARTS}
     gains = stem_gains(style.mix, score, {p: s.loudness() for p, s in strips.items()}, n, BLOCK)
 
-    def calibrate(part: str) -> None:  # calibration, sidechain, sub (.mixing), block by block
-        v = stems[part]
-        for a in range(0, n, BLOCK):
-            gains.apply(part, a, v[:, a : a + BLOCK])
+    def calibrate(a: int) -> None:  # calibration, sidechain, sub (.mixing), a block of every part
+        for part in PARTS:  # one after another: they share the block's gains (.mixing.StemGains)
+            gains.apply(part, a, stems[part][:, a : a + BLOCK])
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # numpy releases the GIL
-        list(pool.map(calibrate, PARTS))
+        list(pool.map(calibrate, range(0, n, BLOCK)))
         mix = mix_of(stems)
         gain, _ = bus_gain(mix, loudness)
         del mix
