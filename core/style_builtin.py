@@ -319,7 +319,7 @@ BUILTIN: tuple[Style, ...] = (
         ),
         tempo=(80.0, 120.0),
         colour="#6a9f4a",
-        mix=MixSpec(hit_dip_db=4, levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-6, energy_db=4),
+        mix=MixSpec(hit_dip_db=4, levels=(-4, -3, 0, -8, -3), duck_db=1, sub_db=-8, energy_db=4),
         moods=(("positive", "mid"),),
         prompt_words=("acoustic", "folk", "warm"),
         mode="major",
