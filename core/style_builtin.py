@@ -285,9 +285,10 @@ BUILTIN: tuple[Style, ...] = (
         snare="....x.......x...",
         hats="x.x.x.x.x.x.x.x.",
         harmony_rhythm="offbeat",
-        # I-IV-ii-V and I-ii-IV-V: both start home, and IV carries the key's fourth (the
-        # turnaround I-vi-ii-V read as the mediant's minor: vi9 holds I's maj7 and iii's triad)
-        progressions_major=((1, 4, 2, 5), (1, 2, 4, 5)),
+        # I-IV-ii-V and the Imaj7-IVmaj7 vamp turned round by V: both start home, and IV
+        # carries the key's fourth (the turnaround I-vi-ii-V read as the mediant's minor, vi9
+        # holding I's maj7 and iii's triad; I-ii-IV-V as the dominant's key in 2 of 6 keys)
+        progressions_major=((1, 4, 2, 5), (1, 4, 1, 5)),
         progressions_minor=((1, 4, 7, 3),),
         sevenths=True,
         bars_per_chord=1,
