@@ -396,3 +396,27 @@ def test_the_sub_meter_fed_once_is_the_meter_fed_the_stacked_channels():
     one.feed_mono(x)
     two.feed(np.stack([x, x]))
     assert one.result() == two.result()
+
+
+def test_the_calibration_meter_at_every_other_sample():
+    """LoudnessMeter(step=2) is the 24 kHz meter of samples 0, 2, 4, ... whatever the
+    blocks (odd-sized ones included)."""
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((2, 5 * SR)) * np.linspace(0.05, 0.5, 5 * SR)).astype(np.float32)
+    meter = M.LoudnessMeter(x.shape[1], 2, SR, step=2)
+    for a, b in [(0, 12345), (12345, 3 * SR + 1), (3 * SR + 1, x.shape[1])]:
+        meter.feed(x[:, a:b])
+    want = M.integrated_loudness(np.ascontiguousarray(x[:, ::2]), SR // 2)
+    assert abs(meter.result() - want) < 1e-9
+
+
+def test_the_calibration_meter_reads_a_rendered_stem_as_the_full_rate(cue):
+    """On rendered stems (the drums' hats and the lead: the most above 12 kHz) the
+    24 kHz reading is the 48 kHz one within 0.05 LU (measured: 0.023 on the drums)."""
+    score, seconds = cue
+    stems = R.render(score, get_style("electronic"), seconds)
+    for part in ("drums", "lead"):
+        v = stems[part]
+        half = M.LoudnessMeter(v.shape[1], 2, SR, step=2)
+        half.feed(v)
+        assert abs(half.result() - M.integrated_loudness(v)) < 0.05, part
