@@ -84,6 +84,8 @@ SUB_ATTACK_S, SUB_RELEASE_S = 0.008, 0.06
 #: the reading within 0.005 LU of the full rate's on bench_music's 3-min cue (FluidR3) and
 #: 0.023 LU on the demo's electronic drums (TimGM6mb), the most above 12 kHz.
 METER_STEP = 2
+#: The channel strip's float64 chain runs on pieces this long (samples): they stay in the cache.
+PIECE = 8192
 #: The sidechain's attack (s); the release is the style's.
 DUCK_ATTACK_S = 0.004
 #: Parts the kick ducks, with the share of the style's depth each gets.
@@ -306,30 +308,45 @@ class Strip:
 
     def process(self, audio: np.ndarray, sr: int = SR, reset: bool = False) -> np.ndarray:
         """The next block (2, m) float32 through the strip; (2, m) float32.
-        Computed in float64 in place (the filters without copies), the
-        numbers of EQ, then the image matrix, the double and the send's
-        filtered return, each as its own expression would give them."""
+        The float64 chain (EQ, image, double, the send's filter) runs on
+        pieces of :data:`PIECE` samples that stay in the cache, in place (the
+        filters without copies), the numbers of the whole block computed
+        expression by expression; the reverb and the meter take the block."""
+        m = audio.shape[1]
+        out = np.empty((2, m), np.float32)
+        send = None if self.reverb is None else np.empty((2, m), np.float32)
+        work = np.empty(4 * min(m, PIECE) + min(m, PIECE))  # x and y (2, k) each, and one row
+        for lo in range(0, m, PIECE):
+            hi = min(m, lo + PIECE)
+            self._piece(audio[:, lo:hi], work, out[:, lo:hi], None if send is None else send[:, lo:hi])
+        if self.reverb is not None and send is not None:
+            out += self.reverb.process(send, SR, reset=False)
+        if self.meter is not None:
+            self.meter.feed(out)
+        return out
+
+    def _piece(self, audio: np.ndarray, work: np.ndarray, out: np.ndarray, send: np.ndarray | None) -> None:
+        """The strip's float64 chain on ``audio`` (2, k) into ``out`` and (its
+        filtered send) ``send``, ``work`` the scratch space."""
         from .master import sosfilt_inplace
 
-        x = audio.astype(np.float64)
+        k = audio.shape[1]
+        x, y, tmp = work[: 2 * k].reshape(2, k), work[2 * k : 4 * k].reshape(2, k), work[4 * k : 5 * k]
+        np.copyto(x, audio)  # float32 to float64, as astype
         if self.sos is not None and self.zi is not None:
             sosfilt_inplace(self.sos, x, self.zi)
         (a, b), (c, d) = self.image
-        y, tmp = np.empty_like(x), np.empty(x.shape[1])
         np.add(np.multiply(x[0], a, out=y[0]), np.multiply(x[1], b, out=tmp), out=y[0])
         np.add(np.multiply(x[0], c, out=y[1]), np.multiply(x[1], d, out=tmp), out=y[1])
         if self.double is not None:
             side = self.double.side(y)
             y[0] += side
             y[1] -= side
-        out = y.astype(np.float32)
-        if self.reverb is not None:
-            s = np.multiply(y, self.send, out=y)  # y is not needed after this
-            sosfilt_inplace(self.send_sos, s, self.send_zi)
-            out += self.reverb.process(s.astype(np.float32), SR, reset=False)
-        if self.meter is not None:
-            self.meter.feed(out)
-        return out
+        np.copyto(out, y, casting="same_kind")  # float64 to float32, as astype
+        if send is not None:
+            np.multiply(y, self.send, out=y)
+            sosfilt_inplace(self.send_sos, y, self.send_zi)
+            np.copyto(send, y, casting="same_kind")
 
     def loudness(self) -> float:
         """The integrated loudness (LUFS) of everything processed; -70 when too short."""
