@@ -85,7 +85,7 @@ SUB_ATTACK_S, SUB_RELEASE_S = 0.008, 0.06
 #: 0.023 LU on the demo's electronic drums (TimGM6mb), the most above 12 kHz.
 METER_STEP = 2
 #: The channel strip's float64 chain runs on pieces this long (samples): they stay in the cache.
-PIECE = 8192
+PIECE = 32768
 #: The sidechain's attack (s); the release is the style's.
 DUCK_ATTACK_S = 0.004
 #: Parts the kick ducks, with the share of the style's depth each gets.
