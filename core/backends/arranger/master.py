@@ -77,17 +77,23 @@ def _true_peak_envelope(mix: np.ndarray) -> np.ndarray:
     return peak
 
 
-def _true_peak_at(mix: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """:func:`_true_peak_envelope` at the sample indices ``idx`` only."""
+def _true_peak_at(mix: np.ndarray, idx: np.ndarray, comp: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_true_peak_envelope` at the sample indices ``idx`` only, of
+    ``mix * comp`` when ``comp`` (n,) is given (the product taken only at the
+    samples read)."""
     n = mix.shape[1]
     inner = idx[(idx > 0) & (idx < n - 1)]
     peak = np.zeros(len(idx), np.float32)
     at_inner = np.isin(idx, inner, assume_unique=True)
     for ch in mix:
-        x = ch.astype(np.float32, copy=False)
-        est = _parabolic_peak(x[inner - 1], x[inner], x[inner + 1])
+
+        def x(p: np.ndarray, ch: np.ndarray = ch) -> np.ndarray:
+            v = ch[p] if comp is None else ch[p] * comp[p]
+            return v.astype(np.float32, copy=False)
+
+        est = _parabolic_peak(x(inner - 1), x(inner), x(inner + 1))
         peak[at_inner] = np.maximum(peak[at_inner], est)
-        peak[~at_inner] = np.maximum(peak[~at_inner], np.abs(x[idx[~at_inner]]))
+        peak[~at_inner] = np.maximum(peak[~at_inner], np.abs(x(idx[~at_inner])))
     return peak
 
 
@@ -313,6 +319,16 @@ class LoudnessMeter:
             return float(-0.691 + 10.0 * np.log10(float(np.dot(g_ch, z_avg))))
 
 
+def _squeezed_loudness(mix: np.ndarray, comp: np.ndarray) -> float:
+    """:func:`integrated_loudness` of ``mix * comp`` (the compressed mix), the
+    product made a few chunks of the meter at a time (the same number)."""
+    meter = LoudnessMeter(mix.shape[1], mix.shape[0], SR)
+    size = 8 * LoudnessMeter._CHUNK
+    for a in range(0, mix.shape[1], size):
+        meter.feed(mix[:, a : a + size] * comp[None, a : a + size])
+    return meter.result()
+
+
 def bus_gain(mix: np.ndarray, target: float | None = None) -> tuple[np.ndarray, float]:
     """Gain per sample (n,): bus compression, the loudness target (``target``
     LUFS; None: :data:`TARGET_LUFS`) and the true-peak ceiling; and the
@@ -334,15 +350,14 @@ def bus_gain(mix: np.ndarray, target: float | None = None) -> tuple[np.ndarray, 
     n = mix.shape[1]
     level = _abs_peak(mix)
     comp = compressor_gain(mix, peak=level)
-    squeezed = mix * comp[None, :]
-    loud = integrated_loudness(squeezed) if n > SR // 2 else -70.0
+    loud = _squeezed_loudness(mix, comp) if n > SR // 2 else -70.0
     if not np.isfinite(loud):
         loud = -70.0
     g0 = 10 ** (((TARGET_LUFS if target is None else target) - loud) / 20)
     ceiling = 10 ** (CEILING_DBTP / 20) * LIMIT_MARGIN
     gain = comp * np.float32(g0)
 
-    # |squeezed| = level * comp; a sample is a candidate when it or a neighbour could reach the ceiling
+    # |mix * comp| = level * comp; a sample is a candidate when it or a neighbour could reach the ceiling
     hot = level * comp > ceiling / (1.3 * g0)
     near = hot.copy()
     near[1:] |= hot[:-1]
@@ -350,7 +365,7 @@ def bus_gain(mix: np.ndarray, target: float | None = None) -> tuple[np.ndarray, 
     idx = np.flatnonzero(near)
     if len(idx) == 0:
         return gain, loud
-    need_at = np.minimum(1.0, ceiling / np.maximum(_true_peak_at(squeezed, idx) * g0, 1e-9))
+    need_at = np.minimum(1.0, ceiling / np.maximum(_true_peak_at(mix, idx, comp) * g0, 1e-9))
     low = need_at < 1.0
     if not low.any():
         return gain, loud
