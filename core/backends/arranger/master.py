@@ -119,9 +119,10 @@ def compressor_gain(
     hop = _HOP
     n = mix.shape[1]
     a = _abs_peak(mix) if peak is None else peak
-    power = a * a  # the louder channel's power: max(|l|, |r|)^2 == max(l^2, r^2)
-    mean_power = float(power.mean())
-    g = _compressor_hops(_hop_power(power, hop), mean_power, above_db, ratio)
+    size = 1 << 18  # a multiple of the hop: the hops' means as the whole signal's
+    # the louder channel's power: max(|l|, |r|)^2 == max(l^2, r^2), a piece at a time
+    hops = np.concatenate([_hop_power(a[i : i + size] * a[i : i + size], hop) for i in range(0, n, size)])
+    g = _compressor_hops(hops, 0.0, above_db, ratio)  # (the mean power is no longer used)
     if g is None:
         return np.ones(n, np.float32)
     return _hop_gain_samples(g, n, 0, n)
@@ -180,10 +181,22 @@ def _hop_gain_samples(g: np.ndarray, n: int, a: int, b: int) -> np.ndarray:
     j1 = min(len(g) - 1, -(-(b - half) // hop))
     if j1 > j0:
         w = ((np.arange(hop) + 0.5) / hop).astype(np.float32)
-        ramp = (g[j0:j1, None] + (g[j0 + 1 : j1 + 1] - g[j0:j1])[:, None] * w[None, :]).ravel()
-        r0 = half + j0 * hop  # the sample ramp[0] belongs to
-        lo, hi = max(a, r0), min(b, r0 + len(ramp))
-        out[lo - a : hi - a] = ramp[lo - r0 : hi - r0]
+        r0 = half + j0 * hop  # the sample hop j0's ramp starts on
+        # the hops whose ramps lie whole in [a, b), written in place: g[j] + (g[j + 1] - g[j]) * w
+        f, last = max(0, -(-(a - r0) // hop)), min(j1 - j0, (b - r0) // hop)
+        if last > f:
+            rows = out[r0 + f * hop - a : r0 + last * hop - a].reshape(-1, hop)
+            np.multiply(
+                (g[j0 + f + 1 : j0 + last + 1] - g[j0 + f : j0 + last])[:, None], w[None, :], out=rows
+            )
+            rows += g[j0 + f : j0 + last, None]
+        for j in sorted({f - 1, last}):  # the ramps cut by the block's ends
+            if 0 <= j < j1 - j0:
+                r = r0 + j * hop
+                lo, hi = max(a, r), min(b, r + hop)
+                if hi > lo:
+                    ramp = g[j0 + j] + (g[j0 + j + 1] - g[j0 + j]) * w
+                    out[lo - a : hi - a] = ramp[lo - r : hi - r]
     return out
 
 
@@ -358,7 +371,7 @@ def bus_gain(mix: np.ndarray, target: float | None = None) -> tuple[np.ndarray, 
     gain = comp * np.float32(g0)
 
     # |mix * comp| = level * comp; a sample is a candidate when it or a neighbour could reach the ceiling
-    hot = level * comp > ceiling / (1.3 * g0)
+    hot = np.multiply(level, comp, out=level) > ceiling / (1.3 * g0)  # level is not needed after this
     near = hot.copy()
     near[1:] |= hot[:-1]
     near[:-1] |= hot[1:]
