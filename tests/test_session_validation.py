@@ -114,6 +114,12 @@ KNOWN = [
     (_set("takes.1.files.stems", "drums"), "takes[1].files.stems is text, expected an object"),
     (_set("takes.0.options.ring_out", float("inf")), "takes[0].options.ring_out inf: not a finite number"),
     (_set("takes.0.options.meter", "5/9"), "takes[0].options.meter '5/9': choose one of"),
+    # a record holds numbers, not the command line's text (this one crashed regenerate)
+    (
+        _set("takes.0.options.loudness", "-23.0"),
+        "takes[0].options.loudness is text ('-23.0'), expected a number",
+    ),
+    (_set("takes.0.options.ring_out", True), "takes[0].options.ring_out is a boolean, expected a number"),
     (_set("takes.1.shot", 99), "takes[1].shot is 99, must be between 0 and 2"),
     (_set("timelines.0.files.otio", "../elsewhere.otio"), "timelines[0].files.otio points outside"),
 ]

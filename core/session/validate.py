@@ -310,7 +310,12 @@ class _Checker:
         for k, v in self.dict_(self.obj(t, "options", w), f"{w}.options").items():
             name = "format" if k == "fmt" else k
             if name in BY_NAME:
-                self.option(BY_NAME[name], v, f"{w}.options.{k}")
+                opt = BY_NAME[name]
+                if opt.type in (int, float) and v is not None and isinstance(v, (str, bool)):
+                    # the command line's text is converted; a record holds the number itself
+                    kind = "a boolean" if isinstance(v, bool) else f"text ({v[:40]!r})"
+                    self.fail(f"{w}.options.{k}", f"is {kind}, expected a number")
+                self.option(opt, v, f"{w}.options.{k}")
         plan = self.path(self.obj(t, "plan", w), f"{w}.plan", exists=True)
         self.plan(plan, f"{w}.plan")
         self.path(self.obj(t, "folder", w), f"{w}.folder", exists=True, folder=True)
