@@ -8,6 +8,9 @@ of every style."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -15,10 +18,12 @@ from vidmusician.core import styles
 from vidmusician.core.backends.arranger import compose_score, harmony, melody
 from vidmusician.core.backends.arranger.compose import MAJOR, _progression, _song
 
+from .conftest import REPO
+
 STYLES = ("cinematic", "corporate-upbeat", "electronic", "ambient", "rock", "lo-fi", "acoustic")
-#: Krumhansl-Kessler profiles (C major, C minor), as benchmark/music_measures.py has them
-KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+sys.path.insert(0, str(REPO / "benchmark"))
+#: the benchmark's Krumhansl-Schmuckler estimator (one copy)
+MEASURES = importlib.import_module("music_measures")
 
 
 def _cut(seconds=40.0, spacing=(1.0, 3.0), seed=3):
@@ -139,13 +144,9 @@ def score_key(score, downbeats, beats_per_bar):
             pos = (n.start - downbeats[min(bar, len(downbeats) - 1)]) / beat
             w = 2.0 if abs(pos) < 0.1 else 1.5 if abs(pos - round(pos)) < 0.1 else 1.0
             h[n.pitch % 12] += w * (n.end - n.start) * (2.0 if part == "bass" else 1.0)
-    best, best_r = "", -2.0
-    for mode, prof in (("major", KK_MAJOR), ("minor", KK_MINOR)):
-        for t in range(12):
-            r = float(np.corrcoef(h, np.roll(prof, t))[0, 1])
-            if r > best_r:
-                best, best_r = f"{t} {mode}", r
-    return best
+    name, _ = MEASURES.key_of_chroma(h)
+    tonic, mode = name.split()
+    return f"{MEASURES.NOTE_NAMES.index(tonic)} {mode}"
 
 
 #: The share of keys x seeds whose notes name the key, at least (measured: cinematic and
