@@ -521,3 +521,21 @@ def test_sigkill_during_a_first_score_leaves_no_session_or_a_whole_one(cut, tmp_
     score(cut, out, ScoreOptions(seed=2))  # the next run sweeps the dead run's folder
     assert not list(tmp_path.glob(".out.*"))
     _complete(out)
+
+
+def test_a_shot_range_ends_on_the_last_bar_line_unless_the_shot_reaches_the_end():
+    """Known answers: a plan whose last bar line (7.08 s) falls before the timeline's end
+    (10.24 s, the music running on) ends a middle shot on that bar line, not at the end of
+    the music (regenerating shot 1 of a Premiere export took every later shot with it);
+    a shot that reaches the end takes the tail."""
+    from vidmusician.core.session.retake import shot_range
+
+    downs = [0.5, 3.78, 7.08]
+    middle = shot_range(downs, 3.24, 7.08, 10.24)
+    assert (middle.start_s, middle.end_s) == (0.5, 7.08)
+    last = shot_range(downs, 8.8, 10.24, 10.24)
+    assert (last.start_s, last.end_s) == (7.08, None)
+    ends = shot_range([0.0, 2.0, 4.0], 2.0, 4.0, 4.0)  # the usual plan: a bar line on the last frame
+    assert (ends.start_s, ends.end_s) == (2.0, None)
+    inner = shot_range([0.0, 2.0, 4.0, 6.0], 0.5, 3.0, 6.0)
+    assert (inner.start_s, inner.end_s) == (0.0, 4.0)

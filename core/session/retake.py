@@ -35,10 +35,13 @@ from .splice import SR, SplicedFile, SpliceRange
 from .store import Session, check_identity, locked, set_range
 
 
-def shot_range(downbeats_s: np.ndarray, start_s: float, end_s: float) -> SpliceRange:
+def shot_range(
+    downbeats_s: np.ndarray, start_s: float, end_s: float, duration_s: float | None = None
+) -> SpliceRange:
     """The bars under a shot: from the bar line at or before its first frame
     to the bar line at or after its end (the music's tail when that is the
-    timeline's end)."""
+    timeline's end, ``duration_s``; a plan whose last bar line falls before
+    the end, the music running on, ends a shot there on that bar line)."""
     from ..backends.arranger import bars_in
 
     downs = np.asarray(downbeats_s, float)
@@ -46,7 +49,10 @@ def shot_range(downbeats_s: np.ndarray, start_s: float, end_s: float) -> SpliceR
     if not bars:  # a shot shorter than the tolerance: the bar it starts in
         bars = [max(0, int(np.searchsorted(downs, start_s, side="right")) - 1)]
     last = bars[-1] + 1
-    end = None if last >= len(downs) - 1 else float(downs[last])
+    to_end = last > len(downs) - 1 or (
+        last == len(downs) - 1 and (duration_s is None or end_s >= duration_s - 1e-3)
+    )
+    end = None if to_end else float(downs[last])
     return SpliceRange(float(downs[bars[0]]), end)
 
 
@@ -102,7 +108,7 @@ def regenerate(
         base_id, base = _base_take(session, shot)
         feats, stored, o = _session_context(session, base_id, scaled(progress, 0.0, 0.4), cancel)
         s = feats.timeline.shots[shot]
-        rng = shot_range(np.asarray(stored["downbeats_s"]), s.start_s, s.end_s)
+        rng = shot_range(np.asarray(stored["downbeats_s"]), s.start_s, s.end_s, feats.timeline.duration_s)
         take_id = session.next_take_id()
         pick = np.random.default_rng([base["seed"], shot, take_id])
         new_seed = int(seed) if seed is not None else int(pick.integers(2**31))
@@ -270,7 +276,10 @@ def use(
             plan = json.loads((session.out / take["plan"]).read_text(encoding="utf-8"))
             rate = session.data["timeline"]["rate"]
             rng = shot_range(
-                np.asarray(plan["downbeats_s"]), sh["start_frame"] / rate, sh["end_frame"] / rate
+                np.asarray(plan["downbeats_s"]),
+                sh["start_frame"] / rate,
+                sh["end_frame"] / rate,
+                session.data["timeline"]["duration_frames"] / rate,
             )
             f0, f1 = rng.frames(rate)
         base = session.take(session.take_under(shot).id)
