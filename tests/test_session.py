@@ -539,3 +539,6 @@ def test_a_shot_range_ends_on_the_last_bar_line_unless_the_shot_reaches_the_end(
     assert (ends.start_s, ends.end_s) == (2.0, None)
     inner = shot_range([0.0, 2.0, 4.0, 6.0], 0.5, 3.0, 6.0)
     assert (inner.start_s, inner.end_s) == (0.0, 4.0)
+    # a shot ending before the end, in the last bar, whose bar line is the timeline's end: the tail too
+    before_end = shot_range([0.0, 2.0, 4.0], 2.5, 3.5, 4.0)
+    assert (before_end.start_s, before_end.end_s) == (2.0, None)

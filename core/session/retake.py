@@ -49,8 +49,10 @@ def shot_range(
     if not bars:  # a shot shorter than the tolerance: the bar it starts in
         bars = [max(0, int(np.searchsorted(downs, start_s, side="right")) - 1)]
     last = bars[-1] + 1
+    # the last bar line on the timeline's end: the tail (the ring-out) goes with the last bar
     to_end = last > len(downs) - 1 or (
-        last == len(downs) - 1 and (duration_s is None or end_s >= duration_s - 1e-3)
+        last == len(downs) - 1
+        and (duration_s is None or end_s >= duration_s - 1e-3 or downs[-1] >= duration_s - 1e-3)
     )
     end = None if to_end else float(downs[last])
     return SpliceRange(float(downs[bars[0]]), end)
